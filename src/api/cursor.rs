@@ -1,0 +1,165 @@
+//! Pagination cursors: opaque, tamper-evident, and bound to the run, the
+//! filters and the content generation they were issued for.
+//!
+//! A cursor is `base64url(payload || mac)`, where the payload holds a format
+//! version, the run id, the generation, the last line served and a digest of
+//! the filters, and the MAC is HMAC-SHA256 (truncated to 16 bytes) under a key
+//! generated once per data directory. Cursors name line numbers, never index
+//! internals, so they survive restarts and segment merges. A plain
+//! non-negative integer is the platform's older cursor: "after line N".
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::index::Filters;
+
+const VERSION: u8 = 1;
+const PAYLOAD_LEN: usize = 1 + 8 + 8 + 8 + 8;
+const MAC_LEN: usize = 16;
+
+/// The meta-table key of the signing key.
+pub const KEY_NAME: &str = "cursor_hmac_key";
+
+/// The signing key, ready to MAC (cloned per use).
+#[derive(Clone)]
+pub struct CursorKey(Hmac<Sha256>);
+
+impl CursorKey {
+    pub fn new(key: &[u8]) -> Result<CursorKey, hmac::digest::InvalidLength> {
+        <Hmac<Sha256> as Mac>::new_from_slice(key).map(CursorKey)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        self.0.clone()
+    }
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// A signed cursor; `generation` must still be the run's.
+    Signed { after: u64, generation: u64 },
+    /// A legacy numeric cursor: after this line, whatever the content.
+    Line(u64),
+}
+
+impl Resume {
+    pub fn after(self) -> u64 {
+        match self {
+            Resume::Signed { after, .. } | Resume::Line(after) => after,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CursorError {
+    #[error("malformed cursor; use next_cursor from a previous response as it is")]
+    Malformed,
+    #[error("cursor was issued for another run or other filters; send the same run_id, level, source and contains as the request that returned it")]
+    Mismatch,
+}
+
+fn filter_digest(filters: &Filters) -> [u8; 8] {
+    let mut h = Sha256::new();
+    for l in &filters.levels {
+        h.update(l.as_str());
+        h.update(b",");
+    }
+    h.update(b"|");
+    for s in &filters.sources {
+        h.update(s.as_str());
+        h.update(b",");
+    }
+    h.update(b"|");
+    if let Some(c) = &filters.contains {
+        h.update(b"c");
+        h.update(c.as_bytes());
+    }
+    let d = h.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d[..8]);
+    out
+}
+
+pub fn encode(key: &CursorKey, run_id: u64, generation: u64, after: u64, filters: &Filters) -> String {
+    let mut buf = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
+    buf.push(VERSION);
+    buf.extend_from_slice(&run_id.to_be_bytes());
+    buf.extend_from_slice(&generation.to_be_bytes());
+    buf.extend_from_slice(&after.to_be_bytes());
+    buf.extend_from_slice(&filter_digest(filters));
+    let mut mac = key.mac();
+    mac.update(&buf);
+    buf.extend_from_slice(&mac.finalize().into_bytes()[..MAC_LEN]);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+pub fn decode(key: &CursorKey, text: &str, run_id: u64, filters: &Filters) -> Result<Resume, CursorError> {
+    if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map(Resume::Line).map_err(|_| CursorError::Malformed);
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| CursorError::Malformed)?;
+    if bytes.len() != PAYLOAD_LEN + MAC_LEN || bytes[0] != VERSION {
+        return Err(CursorError::Malformed);
+    }
+    let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
+    let mut mac = key.mac();
+    mac.update(payload);
+    mac.verify_truncated_left(tag)
+        .map_err(|_| CursorError::Malformed)?;
+    let u64_at = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&payload[i..i + 8]);
+        u64::from_be_bytes(b)
+    };
+    if u64_at(1) != run_id || payload[25..33] != filter_digest(filters) {
+        return Err(CursorError::Mismatch);
+    }
+    Ok(Resume::Signed {
+        generation: u64_at(9),
+        after: u64_at(17),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Level;
+
+    fn key() -> CursorKey {
+        CursorKey::new(&[7; 32]).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn round_trip_and_binding() {
+        let f = Filters::default();
+        let c = encode(&key(), 42, 3, 100, &f);
+        assert_eq!(decode(&key(), &c, 42, &f), Ok(Resume::Signed { after: 100, generation: 3 }));
+        assert_eq!(decode(&key(), &c, 43, &f), Err(CursorError::Mismatch));
+        let mut errors = f.clone();
+        errors.levels.insert(Level::Error);
+        assert_eq!(decode(&key(), &c, 42, &errors), Err(CursorError::Mismatch));
+        let other_key = CursorKey::new(&[8; 32]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(decode(&other_key, &c, 42, &f), Err(CursorError::Malformed));
+    }
+
+    #[test]
+    fn tampered_truncated_and_junk_cursors_are_malformed() {
+        let f = Filters::default();
+        let c = encode(&key(), 42, 3, 100, &f);
+        let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap_or_default();
+        bytes[20] ^= 1; // after line 100 -> something else
+        let forged = URL_SAFE_NO_PAD.encode(&bytes);
+        assert_eq!(decode(&key(), &forged, 42, &f), Err(CursorError::Malformed));
+        assert_eq!(decode(&key(), &c[..c.len() - 3], 42, &f), Err(CursorError::Malformed));
+        for junk in ["", "abc", "-1", "1.5", "%%%", "99999999999999999999999"] {
+            assert_eq!(decode(&key(), junk, 42, &f), Err(CursorError::Malformed), "{junk}");
+        }
+        assert_eq!(decode(&key(), "250", 42, &f), Ok(Resume::Line(250)));
+        assert_eq!(decode(&key(), "0", 42, &f), Ok(Resume::Line(0)));
+    }
+}

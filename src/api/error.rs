@@ -1,0 +1,160 @@
+//! Every error the API can answer, and the one place each becomes an HTTP
+//! status and the published envelope `{"code", "message", "details"}`.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::auth::AuthError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("this token lacks the required scope {required}")]
+    Forbidden {
+        required: &'static str,
+        token_scopes: Vec<String>,
+    },
+    #[error("too many requests; retry after {retry_after} seconds")]
+    RateLimited {
+        retry_after: u64,
+        limit: u32,
+        window_seconds: u64,
+    },
+    #[error("invalid request parameters")]
+    Validation {
+        /// Parameter name → what is wrong with it.
+        fields: BTreeMap<String, String>,
+        /// Parameter name → its allowed values, where they are a closed set.
+        allowed: BTreeMap<String, Vec<&'static str>>,
+    },
+    #[error("no log for run {run_id}")]
+    LogNotFound {
+        run_id: u64,
+        checked: Vec<&'static str>,
+    },
+    #[error("no such endpoint")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> ApiError {
+        ApiError::Internal(e.into())
+    }
+
+    /// A validation error about one parameter.
+    pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation {
+            fields: BTreeMap::from([(field.to_owned(), message.into())]),
+            allowed: BTreeMap::new(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::LogNotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Validation { .. } => "validation_error",
+            ApiError::LogNotFound { .. } => "log_not_found",
+            ApiError::RouteNotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            ApiError::Forbidden {
+                required,
+                token_scopes,
+            } => json!({ "required_scope": required, "token_scopes": token_scopes }),
+            ApiError::RateLimited {
+                retry_after,
+                limit,
+                window_seconds,
+            } => json!({ "retry_after": retry_after, "limit": limit, "window": window_seconds }),
+            ApiError::Validation { fields, allowed } => {
+                let mut d = Map::new();
+                d.insert("fields".into(), json!(fields));
+                if !allowed.is_empty() {
+                    d.insert("allowed".into(), json!(allowed));
+                }
+                Value::Object(d)
+            }
+            ApiError::LogNotFound { run_id, checked } => {
+                json!({ "run_id": run_id, "checked": checked })
+            }
+            _ => json!({}),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            ApiError::Validation { fields, .. } => {
+                let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                format!("Invalid request parameters: {}", parts.join("; "))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Store(e) => ApiError::internal(e),
+            other => ApiError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            // The cause goes to the log, never to the client.
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let status = self.status();
+        let body = json!({
+            "code": self.code(),
+            "message": self.message(),
+            "details": self.details(),
+        });
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"runlogd\""),
+                );
+            }
+            ApiError::RateLimited { retry_after, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,37 @@
+//! `/healthz` (the process serves) and `/readyz` (the start-up scan is indexed).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let p = &state.ingestor.progress;
+    let ready = p.ready.load(Ordering::Acquire);
+    let (runs, lines) = state.store.totals().map_err(ApiError::internal)?;
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Ok((
+        status,
+        Json(json!({
+            "ready": ready,
+            "runs": runs,
+            "lines": lines,
+            "files_total": p.files_total.load(Ordering::Relaxed),
+            "files_done": p.files_done.load(Ordering::Relaxed),
+            "bytes_done": p.bytes_done.load(Ordering::Relaxed),
+        })),
+    ))
+}

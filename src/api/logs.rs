@@ -1,0 +1,160 @@
+//! `GET /api/v1/runs/{run_id}/logs`: validation, existence, one page.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use serde::Serialize;
+
+use super::cursor::{self, Resume};
+use super::error::ApiError;
+use super::params::{self, LogRequest, RawParams};
+use super::AppState;
+use crate::index::{IndexedLine, RunMeta, Snapshot};
+use crate::ingest::Outcome;
+
+/// Served messages are cut to this many characters (the published maximum).
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+#[derive(Serialize)]
+pub struct LogPage {
+    data: Vec<LogLine>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize)]
+struct LogLine {
+    line: u64,
+    timestamp: Option<String>,
+    level: &'static str,
+    source: &'static str,
+    message: String,
+    truncated: bool,
+    run_id: u64,
+    sample_id: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Pagination {
+    limit: usize,
+    next_cursor: Option<String>,
+    has_more: bool,
+}
+
+pub async fn get_logs(
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<LogPage>, ApiError> {
+    let request = params::validate(&run_id, &RawParams::parse(query.as_deref()), &state.cursor_key)?;
+    let (snapshot, meta) = find_run(&state, request.run_id).await?;
+    if let Some(Resume::Signed { generation, .. }) = request.resume {
+        if generation != meta.generation {
+            return Err(ApiError::invalid(
+                "cursor",
+                "the log was replaced since this cursor was issued; start again without a cursor",
+            ));
+        }
+    }
+    let page = tokio::task::spawn_blocking(move || {
+        let after = request.resume.map(Resume::after).unwrap_or(0);
+        let page = snapshot.page(request.run_id, meta, &request.filters, after, request.limit);
+        page.map(|p| (p, request))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let (page, request) = page;
+    Ok(Json(render(&state, &request, meta, page.lines, page.has_more)))
+}
+
+/// The run as indexed, indexing its file first if it has one that the index
+/// has not seen yet (a log that landed a moment ago).
+async fn find_run(state: &AppState, run_id: u64) -> Result<(Snapshot, RunMeta), ApiError> {
+    let snapshot = state.index.snapshot();
+    if let Some(meta) = snapshot.run_meta(run_id).map_err(ApiError::internal)? {
+        return Ok((snapshot, meta));
+    }
+    let ingestor = state.ingestor.clone();
+    let outcome = tokio::task::spawn_blocking(move || ingestor.sync_run(run_id))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    if let Outcome::Indexed { lines } = outcome {
+        tracing::info!(run_id, lines, "indexed on first request");
+    }
+    let snapshot = state.index.snapshot();
+    match snapshot.run_meta(run_id).map_err(ApiError::internal)? {
+        Some(meta) => Ok((snapshot, meta)),
+        None => Err(ApiError::LogNotFound {
+            run_id,
+            checked: vec!["local"],
+        }),
+    }
+}
+
+fn render(
+    state: &AppState,
+    request: &LogRequest,
+    meta: RunMeta,
+    lines: Vec<IndexedLine>,
+    has_more: bool,
+) -> LogPage {
+    let next_cursor = match (has_more, lines.last()) {
+        (true, Some(last)) => Some(cursor::encode(
+            &state.cursor_key,
+            request.run_id,
+            meta.generation,
+            last.line,
+            &request.filters,
+        )),
+        _ => None,
+    };
+    let data = lines
+        .into_iter()
+        .map(|l| {
+            let (message, truncated) = cut(l.text);
+            LogLine {
+                line: l.line,
+                timestamp: l.timestamp,
+                level: l.level.as_str(),
+                source: l.source.as_str(),
+                message,
+                truncated,
+                run_id: request.run_id,
+                sample_id: None,
+            }
+        })
+        .collect();
+    LogPage {
+        data,
+        pagination: Pagination {
+            limit: request.limit,
+            has_more: next_cursor.is_some(),
+            next_cursor,
+        },
+    }
+}
+
+/// Cuts a message to [`MAX_MESSAGE_CHARS`] characters.
+fn cut(mut text: String) -> (String, bool) {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((byte, _)) => {
+            text.truncate(byte);
+            (text, true)
+        }
+        None => (text, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_counts_characters_not_bytes() {
+        let (m, t) = cut("é".repeat(4000));
+        assert_eq!((m.chars().count(), t), (4000, false));
+        let (m, t) = cut("é".repeat(4001));
+        assert_eq!((m.chars().count(), t), (4000, true));
+        assert_eq!(cut(String::new()), (String::new(), false));
+    }
+}

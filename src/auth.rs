@@ -1,0 +1,195 @@
+//! API tokens: minting, hashing, checking a bearer token, and scopes.
+//!
+//! A token is `spci_` followed by 32 random bytes in URL-safe base64. The
+//! store keeps only its SHA-256, so a leaked database does not leak tokens,
+//! and a token is shown exactly once, when it is created.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::store::{unix_now, Store, StoreError, TokenRecord};
+
+pub const TOKEN_PREFIX: &str = "spci_";
+
+/// The scope the run-log endpoints require.
+pub const SCOPE_SYSTEM_READ: &str = "system:read";
+
+/// Every scope the platform defines; a token may carry any of them.
+pub const SCOPES: [&str; 7] = [
+    "runs:read",
+    "runs:write",
+    "results:read",
+    "baselines:write",
+    "system:read",
+    "system:write",
+    "tokens:manage",
+];
+
+pub const MIN_DAYS: u32 = 1;
+pub const MAX_DAYS: u32 = 30;
+pub const DEFAULT_DAYS: u32 = 7;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("the Authorization header is not a bearer token")]
+    NotBearer,
+    #[error("invalid bearer token")]
+    Invalid,
+    #[error("the bearer token has expired")]
+    Expired,
+    #[error("the bearer token has been revoked")]
+    Revoked,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenRequestError {
+    #[error("unknown scope {0:?}; known scopes: {known}", known = SCOPES.join(", "))]
+    UnknownScope(String),
+    #[error("a token needs at least one scope")]
+    NoScopes,
+    #[error("token lifetime must be {MIN_DAYS} to {MAX_DAYS} days, not {0}")]
+    BadLifetime(u32),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who is calling, once the token has been checked.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: i64,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn mint() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Creates a token and returns its id and the token itself (shown once).
+pub fn create_token(
+    store: &Store,
+    scopes: &[String],
+    days: u32,
+    name: &str,
+) -> Result<(i64, String), TokenRequestError> {
+    if scopes.is_empty() {
+        return Err(TokenRequestError::NoScopes);
+    }
+    if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        return Err(TokenRequestError::UnknownScope(bad.clone()));
+    }
+    if !(MIN_DAYS..=MAX_DAYS).contains(&days) {
+        return Err(TokenRequestError::BadLifetime(days));
+    }
+    let token = mint();
+    let expires_at = unix_now() + i64::from(days) * 86_400;
+    let id = store.insert_token(&hash_token(&token), name, scopes, expires_at)?;
+    Ok((id, token))
+}
+
+/// Checks an `Authorization` header value.
+pub fn authenticate(store: &Store, header: Option<&str>) -> Result<Caller, AuthError> {
+    let header = header.ok_or(AuthError::Missing)?.trim();
+    let (scheme, token) = header.split_once(' ').ok_or(AuthError::NotBearer)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::NotBearer);
+    }
+    let token = token.trim();
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Err(AuthError::Invalid);
+    }
+    let record: TokenRecord = store
+        .token_by_hash(&hash_token(token))?
+        .ok_or(AuthError::Invalid)?;
+    if record.revoked_at.is_some() {
+        return Err(AuthError::Revoked);
+    }
+    if record.expires_at <= unix_now() {
+        return Err(AuthError::Expired);
+    }
+    Ok(Caller {
+        token_id: record.id,
+        scopes: record.scopes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_tokens_authenticate_and_are_stored_hashed() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        let (id, token) = create_token(&store, &["system:read".into()], 7, "ci")?;
+        assert!(token.starts_with("spci_"));
+        assert!(token.len() >= 5 + 43, "32 random bytes in base64");
+        let caller = authenticate(&store, Some(&format!("Bearer {token}")))?;
+        assert_eq!(caller.token_id, id);
+        assert!(caller.has_scope("system:read"));
+        assert!(store.token_by_hash(token.as_bytes())?.is_none());
+        let (_, other) = create_token(&store, &["runs:read".into()], 1, "")?;
+        assert_ne!(token, other);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_headers_and_revoked_tokens_are_refused() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        let (id, token) = create_token(&store, &["system:read".into()], 1, "")?;
+        assert!(matches!(authenticate(&store, None), Err(AuthError::Missing)));
+        assert!(matches!(
+            authenticate(&store, Some(&format!("Basic {token}"))),
+            Err(AuthError::NotBearer)
+        ));
+        assert!(matches!(
+            authenticate(&store, Some("Bearer spci_nope")),
+            Err(AuthError::Invalid)
+        ));
+        store.revoke_token(id)?;
+        assert!(matches!(
+            authenticate(&store, Some(&format!("Bearer {token}"))),
+            Err(AuthError::Revoked)
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn token_requests_are_validated() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        assert!(matches!(
+            create_token(&store, &["root".into()], 7, ""),
+            Err(TokenRequestError::UnknownScope(_))
+        ));
+        assert!(matches!(
+            create_token(&store, &[], 7, ""),
+            Err(TokenRequestError::NoScopes)
+        ));
+        for days in [0, 31] {
+            assert!(matches!(
+                create_token(&store, &["system:read".into()], days, ""),
+                Err(TokenRequestError::BadLifetime(_))
+            ));
+        }
+        Ok(())
+    }
+}

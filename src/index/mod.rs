@@ -1,0 +1,102 @@
+//! The on-disk tantivy index of every parsed line, and the reads and writes on it.
+//!
+//! One document per log line, plus one small *run document* per run that
+//! records what the index holds for that run (its content generation and line
+//! count). Because the run document is committed together with the lines, a
+//! reader always sees a run's lines and their count from the same commit, and
+//! start-up can tell exactly which runs a crash left behind.
+//!
+//! * [`schema`] names the fields and how each is indexed;
+//! * [`write`] adds, replaces and removes a run's lines in one commit;
+//! * [`search`] answers a page request: filters, `contains`, and a resume point.
+
+pub mod schema;
+pub mod search;
+pub mod write;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+
+pub use schema::Fields;
+pub use search::{Filters, IndexedLine, Page, RunMeta, Snapshot};
+pub use write::WriteBatch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("cannot open index directory {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("index writer lock is poisoned")]
+    Poisoned,
+    #[error("index document is malformed: {0}")]
+    Malformed(&'static str),
+}
+
+pub type Result<T> = std::result::Result<T, IndexError>;
+
+/// The index of all runs' lines: one writer (behind a lock, tantivy allows one)
+/// and a reader reloaded after every commit.
+pub struct LogIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    fields: Fields,
+}
+
+impl LogIndex {
+    /// Opens the index under `dir`, creating it the first time.
+    /// `writer_memory` is the indexing heap in bytes, shared by the writer threads.
+    pub fn open(dir: &Path, writer_memory: usize) -> Result<LogIndex> {
+        std::fs::create_dir_all(dir).map_err(|e| IndexError::Open {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let directory = MmapDirectory::open(dir).map_err(|e| IndexError::Open {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let (schema, _) = schema::build();
+        let index = Index::open_or_create(directory, schema)?;
+        schema::register_tokenizers(&index)?;
+        let fields = Fields::from_schema(&index.schema())?;
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get().min(2))
+            .unwrap_or(1);
+        // tantivy needs at least 15 MB of heap per writer thread.
+        let memory = writer_memory.max(threads * 16 * 1024 * 1024);
+        let writer = index.writer_with_num_threads(threads, memory)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(LogIndex {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+        })
+    }
+
+    /// A consistent view of the index as of the last commit.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::new(self.reader.searcher(), self.fields.clone(), &self.index)
+    }
+
+    /// Takes the writer for a batch of changes, made visible together by
+    /// [`WriteBatch::commit`].
+    pub fn batch(&self) -> Result<WriteBatch<'_>> {
+        let writer = self.writer.lock().map_err(|_| IndexError::Poisoned)?;
+        Ok(WriteBatch::new(writer, &self.reader, self.fields.clone()))
+    }
+
+    /// Waits for background merges to finish; called on shutdown.
+    pub fn close(self) -> Result<()> {
+        let writer = self.writer.into_inner().map_err(|_| IndexError::Poisoned)?;
+        writer.wait_merging_threads()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,486 @@
+//! Bringing log files into the index: decide what changed, parse, write.
+//!
+//! Every path that brings a file in (the start-up scan, an on-demand request
+//! for a run not indexed yet) goes through [`Ingestor::sync_run`] or
+//! [`Ingestor::scan`], which compare the file with what the store remembers:
+//!
+//! * unchanged size and mtime: nothing to do;
+//! * the indexed bytes are still the file's prefix (same [`fingerprint`]):
+//!   the file grew, so only the new lines are parsed and added, and cursors
+//!   stay valid;
+//! * anything else: the content was replaced, so the run is re-indexed in one
+//!   commit under a new generation, which makes old cursors fail loudly;
+//! * the file is gone: the run leaves the index.
+//!
+//! The index commit comes first and the store is written after it. After a
+//! crash between the two, the store's record and the index's run document
+//! disagree, and the next sync re-indexes that run from scratch.
+
+mod fingerprint;
+mod naming;
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use fingerprint::fingerprint;
+pub use naming::{run_id_from_file_name, MAX_RUN_ID};
+
+use crate::index::{LogIndex, RunMeta, WriteBatch};
+use crate::parse::{ParseState, Parser, Section};
+use crate::store::{RunRecord, Store};
+
+/// Bytes read from a file per parse step; bounds memory for huge logs.
+const CHUNK_BYTES: usize = 4 << 20;
+/// The start-up scan commits at least this often, so progress is visible and
+/// a crash loses little work.
+const SCAN_COMMIT_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+pub type Result<T> = std::result::Result<T, IngestError>;
+
+/// What a sync did to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The file and the index already agree.
+    Unchanged,
+    /// New lines were appended after those already indexed.
+    Appended { lines: u64 },
+    /// The run was indexed from the start (new, replaced, or repaired).
+    Indexed { lines: u64 },
+    /// The file is gone and so are its lines.
+    Removed,
+    /// There is no such file and nothing indexed for it.
+    Missing,
+}
+
+/// Progress of the start-up scan, read by `/readyz`.
+#[derive(Debug, Default)]
+pub struct ScanProgress {
+    pub files_total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub ready: AtomicBool,
+}
+
+/// Set on shutdown: a running scan commits what it has and returns.
+#[derive(Debug, Default)]
+struct StopFlag(AtomicBool);
+
+pub struct Ingestor {
+    log_dir: PathBuf,
+    index: Arc<LogIndex>,
+    store: Arc<Store>,
+    parser: Arc<Parser>,
+    pub progress: Arc<ScanProgress>,
+    stop: StopFlag,
+}
+
+/// How a run will be brought up to date.
+enum Plan {
+    Unchanged,
+    /// Only the stat changed (e.g. touched); remember the new one.
+    Restat(RunRecord),
+    Append {
+        file: File,
+        record: RunRecord,
+        size: u64,
+        mtime_ns: i64,
+    },
+    Full {
+        file: File,
+        size: u64,
+        mtime_ns: i64,
+        generation: Option<u64>,
+    },
+    Remove,
+    Missing,
+}
+
+impl Ingestor {
+    /// `log_dir` is the `LogFiles/` folder itself.
+    pub fn new(
+        log_dir: PathBuf,
+        index: Arc<LogIndex>,
+        store: Arc<Store>,
+        parser: Arc<Parser>,
+    ) -> Ingestor {
+        Ingestor {
+            log_dir,
+            index,
+            store,
+            parser,
+            progress: Arc::default(),
+            stop: StopFlag::default(),
+        }
+    }
+
+    /// Asks a running scan to commit what it has and return.
+    pub fn stop(&self) {
+        self.stop.0.store(true, Ordering::Release);
+    }
+
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    pub fn log_path(&self, run_id: u64) -> PathBuf {
+        self.log_dir.join(format!("{run_id}.txt"))
+    }
+
+    /// Brings one run up to date with its file and commits.
+    pub fn sync_run(&self, run_id: u64) -> Result<Outcome> {
+        let mut batch = self.index.batch()?;
+        let (outcome, change) = self.sync_into(&mut batch, run_id)?;
+        batch.commit()?;
+        self.record(change)?;
+        Ok(outcome)
+    }
+
+    /// Indexes every run file in the folder that is new or changed, and drops
+    /// runs whose files are gone. Marks the progress ready when done.
+    pub fn scan(&self) -> Result<ScanSummary> {
+        let started = Instant::now();
+        let mut ids = self.list_run_files()?;
+        ids.sort_unstable();
+        let known: Vec<u64> = self.store.runs()?.iter().map(|r| r.run_id).collect();
+        let gone: Vec<u64> = known
+            .into_iter()
+            .filter(|id| ids.binary_search(id).is_err())
+            .collect();
+        self.progress
+            .files_total
+            .store((ids.len() + gone.len()) as u64, Ordering::Relaxed);
+
+        let mut summary = ScanSummary::default();
+        let mut batch = self.index.batch()?;
+        let mut pending = Vec::new();
+        let mut last_commit = Instant::now();
+        for run_id in ids.iter().chain(gone.iter()).copied() {
+            if self.stop.0.load(Ordering::Acquire) {
+                tracing::info!("scan stopped before the end; it resumes at next start");
+                break;
+            }
+            let (outcome, change) = self.sync_into(&mut batch, run_id)?;
+            summary.count(outcome);
+            pending.push(change);
+            self.progress.files_done.fetch_add(1, Ordering::Relaxed);
+            if last_commit.elapsed() >= SCAN_COMMIT_EVERY {
+                batch.commit()?;
+                for change in pending.drain(..) {
+                    self.record(change)?;
+                }
+                batch = self.index.batch()?;
+                last_commit = Instant::now();
+            }
+        }
+        batch.commit()?;
+        for change in pending {
+            self.record(change)?;
+        }
+        summary.elapsed = started.elapsed();
+        self.progress.ready.store(true, Ordering::Release);
+        Ok(summary)
+    }
+
+    /// The run ids of the well-named files in the folder.
+    fn list_run_files(&self) -> Result<Vec<u64>> {
+        let io = |source| IngestError::Io {
+            path: self.log_dir.clone(),
+            source,
+        };
+        let mut ids = Vec::new();
+        let entries = match std::fs::read_dir(&self.log_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tracing::warn!(dir = %self.log_dir.display(), "log folder does not exist yet");
+                return Ok(ids);
+            }
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name();
+            match name.to_str().and_then(run_id_from_file_name) {
+                Some(id) => ids.push(id),
+                None => tracing::debug!(file = ?name, "ignoring file not named {{run_id}}.txt"),
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Stages the changes that bring `run_id` up to date into `batch`, and
+    /// returns what to write to the store once the batch is committed.
+    fn sync_into(&self, batch: &mut WriteBatch<'_>, run_id: u64) -> Result<(Outcome, Change)> {
+        let plan = self.plan(run_id)?;
+        Ok(match plan {
+            Plan::Unchanged => (Outcome::Unchanged, Change::None),
+            Plan::Missing => (Outcome::Missing, Change::None),
+            Plan::Restat(record) => (Outcome::Unchanged, Change::Put(record)),
+            Plan::Remove => {
+                batch.delete_run(run_id);
+                (Outcome::Removed, Change::Delete(run_id))
+            }
+            Plan::Full {
+                file,
+                size,
+                mtime_ns,
+                generation,
+            } => {
+                let generation = match generation {
+                    Some(g) => g,
+                    None => self.store.next_generation()?,
+                };
+                batch.delete_run(run_id);
+                let start = Resume {
+                    offset: 0,
+                    state: ParseState::default(),
+                };
+                let record = self.index_from(batch, run_id, file, size, mtime_ns, start, generation)?;
+                let lines = record.lines_indexed;
+                (Outcome::Indexed { lines }, Change::Put(record))
+            }
+            Plan::Append {
+                file,
+                record,
+                size,
+                mtime_ns,
+            } => {
+                let start = Resume {
+                    offset: record.bytes_indexed,
+                    state: ParseState {
+                        next_line: record.lines_indexed + 1,
+                        section: Section::from_u8(record.parse_section).unwrap_or_default(),
+                    },
+                };
+                let updated =
+                    self.index_from(batch, run_id, file, size, mtime_ns, start, record.generation)?;
+                let lines = updated.lines_indexed - record.lines_indexed;
+                (Outcome::Appended { lines }, Change::Put(updated))
+            }
+        })
+    }
+
+    fn plan(&self, run_id: u64) -> Result<Plan> {
+        let path = self.log_path(run_id);
+        let record = self.store.run(run_id)?;
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let indexed = self.index.snapshot().run_meta(run_id)?.is_some();
+                return Ok(if record.is_some() || indexed {
+                    Plan::Remove
+                } else {
+                    Plan::Missing
+                });
+            }
+            Err(source) => return Err(IngestError::Io { path, source }),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let size = meta.len();
+        let mtime_ns = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
+        let Some(record) = record else {
+            return Ok(Plan::Full {
+                file,
+                size,
+                mtime_ns,
+                generation: None,
+            });
+        };
+        // The index must hold exactly what the record says; otherwise a crash
+        // came between the index commit and the store write: start over.
+        let expected = RunMeta {
+            generation: record.generation,
+            lines: record.lines_indexed,
+        };
+        if self.index.snapshot().run_meta(run_id)? != Some(expected) {
+            tracing::info!(run_id, "index and state disagree; re-indexing run");
+            return Ok(Plan::Full {
+                file,
+                size,
+                mtime_ns,
+                generation: None,
+            });
+        }
+        if size == record.size && mtime_ns == record.mtime_ns && path == record.path {
+            return Ok(Plan::Unchanged);
+        }
+        let prefix_kept = size >= record.bytes_indexed
+            && fingerprint(&file, record.bytes_indexed).map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })? == record.fingerprint;
+        if !prefix_kept {
+            return Ok(Plan::Full {
+                file,
+                size,
+                mtime_ns,
+                generation: None,
+            });
+        }
+        if size == record.bytes_indexed {
+            return Ok(Plan::Restat(RunRecord {
+                size,
+                mtime_ns,
+                path,
+                ..record
+            }));
+        }
+        // The last indexed line had no newline yet: it is about to change, so
+        // index the run again, keeping its generation (the content only grew).
+        if !self.ends_with_newline(&file, record.bytes_indexed)? {
+            return Ok(Plan::Full {
+                file,
+                size,
+                mtime_ns,
+                generation: Some(record.generation),
+            });
+        }
+        Ok(Plan::Append {
+            file,
+            record,
+            size,
+            mtime_ns,
+        })
+    }
+
+    fn ends_with_newline(&self, file: &File, len: u64) -> Result<bool> {
+        if len == 0 {
+            return Ok(true);
+        }
+        let mut byte = [0u8; 1];
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut byte, len - 1).map_err(|source| {
+            IngestError::Io {
+                path: self.log_dir.clone(),
+                source,
+            }
+        })?;
+        Ok(byte[0] == b'\n')
+    }
+
+    /// Parses `file` from `start` up to `size` bytes and stages its lines.
+    #[allow(clippy::too_many_arguments)]
+    fn index_from(
+        &self,
+        batch: &mut WriteBatch<'_>,
+        run_id: u64,
+        mut file: File,
+        size: u64,
+        mtime_ns: i64,
+        start: Resume,
+        generation: u64,
+    ) -> Result<RunRecord> {
+        let path = self.log_path(run_id);
+        let io = |source| IngestError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start.offset)).map_err(io)?;
+        let mut reader = file.by_ref().take(size - start.offset);
+        let mut state = start.state;
+        let mut consumed = start.offset;
+        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES.min((size - start.offset) as usize + 1));
+        loop {
+            let before = buf.len();
+            buf.resize(before + CHUNK_BYTES, 0);
+            let n = reader.read(&mut buf[before..]).map_err(io)?;
+            buf.truncate(before + n);
+            let eof = n == 0;
+            let (lines, used) = self.parser.parse(&mut state, &buf, eof);
+            batch.add_lines(run_id, &lines)?;
+            consumed += used as u64;
+            self.progress
+                .bytes_done
+                .fetch_add(used as u64, Ordering::Relaxed);
+            buf.drain(..used);
+            if eof {
+                break;
+            }
+        }
+        let lines = state.next_line - 1;
+        batch.set_run_meta(run_id, RunMeta { generation, lines })?;
+        let fingerprint = fingerprint(&file, consumed).map_err(io)?;
+        Ok(RunRecord {
+            run_id,
+            path,
+            size,
+            mtime_ns,
+            fingerprint,
+            bytes_indexed: consumed,
+            lines_indexed: lines,
+            generation,
+            parse_section: state.section.as_u8(),
+        })
+    }
+
+    fn record(&self, change: Change) -> Result<()> {
+        match change {
+            Change::None => {}
+            Change::Put(record) => self.store.put_runs(&[record])?,
+            Change::Delete(run_id) => self.store.delete_runs(&[run_id])?,
+        }
+        Ok(())
+    }
+}
+
+struct Resume {
+    offset: u64,
+    state: ParseState,
+}
+
+/// What to write to the store after a commit.
+enum Change {
+    None,
+    Put(RunRecord),
+    Delete(u64),
+}
+
+/// Counts of what a scan did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScanSummary {
+    pub unchanged: u64,
+    pub indexed: u64,
+    pub appended: u64,
+    pub removed: u64,
+    pub lines: u64,
+    pub elapsed: Duration,
+}
+
+impl ScanSummary {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Unchanged | Outcome::Missing => self.unchanged += 1,
+            Outcome::Indexed { lines } => {
+                self.indexed += 1;
+                self.lines += lines;
+            }
+            Outcome::Appended { lines } => {
+                self.appended += 1;
+                self.lines += lines;
+            }
+            Outcome::Removed => self.removed += 1,
+        }
+    }
+}

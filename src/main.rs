@@ -1,0 +1,191 @@
+//! The `runlogd` command line: `serve`, and `token create|list|revoke`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use runlogd::auth;
+use runlogd::config::{Config, LogFormat};
+use runlogd::server;
+
+#[derive(Parser)]
+#[command(name = "runlogd", version, about = "Indexes CI run logs and serves the run-log API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index the repository's LogFiles/ and serve GET /api/v1/runs/{run_id}/logs.
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
+}
+
+/// Settings every command shares.
+#[derive(Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, env = "RUNLOGD_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (index, state database, cursor key).
+    #[arg(long, env = "RUNLOGD_DATA", global = true)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// SAMPLE_REPOSITORY folder; logs are read from its LogFiles/.
+    #[arg(long, env = "RUNLOGD_REPOSITORY")]
+    repository: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, env = "RUNLOGD_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Log output format.
+    #[arg(long, env = "RUNLOGD_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; the token is printed alone on the last line of stdout.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        /// Scopes, comma-separated or repeated (e.g. system:read).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Lifetime in days (1-30).
+        #[arg(long, default_value_t = auth::DEFAULT_DAYS)]
+        days: u32,
+        /// A name to recognise the token by in `token list`.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        id: i64,
+    },
+}
+
+fn load(common: &Common) -> anyhow::Result<Config> {
+    let mut config = match &common.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(data) = &common.data {
+        config.data = data.clone();
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("runlogd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let mut config = load(&args.common)?;
+            if let Some(r) = args.repository {
+                config.repository = Some(r);
+            }
+            if let Some(l) = args.listen {
+                config.listen = l;
+            }
+            if let Some(f) = args.log_format {
+                config.log_format = f;
+            }
+            server::init_tracing(config.log_format, "info,tantivy=warn");
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(server::serve(config))
+        }
+        Command::Token { action } => {
+            server::init_tracing(LogFormat::Human, "warn");
+            token(action)
+        }
+    }
+}
+
+fn token(action: TokenCommand) -> anyhow::Result<()> {
+    match action {
+        TokenCommand::Create {
+            common,
+            scopes,
+            days,
+            name,
+        } => {
+            let store = server::open_store(&load(&common)?.data)?;
+            let scopes: Vec<String> = scopes
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+            let (id, token) = auth::create_token(&store, &scopes, days, &name)?;
+            println!(
+                "token {id} created (scopes: {}, expires in {days} days); it is shown only once:",
+                scopes.join(",")
+            );
+            println!("{token}");
+        }
+        TokenCommand::List { common } => {
+            let store = server::open_store(&load(&common)?.data)?;
+            println!("{:>4}  {:<20} {:<28} {:<22} state", "id", "name", "scopes", "expires");
+            let now = runlogd::store::unix_now();
+            for t in store.tokens()? {
+                let state = match t.revoked_at {
+                    Some(_) => "revoked",
+                    None if t.expires_at <= now => "expired",
+                    None => "active",
+                };
+                println!(
+                    "{:>4}  {:<20} {:<28} {:<22} {state}",
+                    t.id,
+                    t.name,
+                    t.scopes.join(","),
+                    format_unix(t.expires_at),
+                );
+            }
+        }
+        TokenCommand::Revoke { common, id } => {
+            let store = server::open_store(&load(&common)?.data)?;
+            if !store.revoke_token(id)? {
+                anyhow::bail!("no token with id {id}");
+            }
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn format_unix(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}

@@ -1,0 +1,171 @@
+//! `runlogd serve`: open the state, start the start-up scan, serve HTTP, and
+//! shut down cleanly on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::RngCore;
+use tokio::net::TcpListener;
+
+use crate::api::cursor::{self, CursorKey};
+use crate::api::ratelimit::TokenLimiter;
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::index::LogIndex;
+use crate::ingest::Ingestor;
+use crate::parse::Parser;
+use crate::store::Store;
+
+/// Everything a running daemon holds, opened from a configuration.
+pub struct Daemon {
+    pub state: AppState,
+    pub repository: PathBuf,
+}
+
+impl Daemon {
+    /// Opens the data directory (creating it) and the repository to serve.
+    pub fn open(config: &Config) -> anyhow::Result<Daemon> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data)
+            .with_context(|| format!("cannot create data directory {}", config.data.display()))?;
+        let repository = match &config.repository {
+            Some(r) => r.clone(),
+            None => crate::example::materialize(&config.data)
+                .context("cannot write the bundled example repository")?,
+        };
+        let store = Arc::new(Store::open(&config.data)?);
+        let index = Arc::new(LogIndex::open(
+            &config.data.join("index"),
+            config.index.writer_memory_mb << 20,
+        )?);
+        let parser = Arc::new(Parser::new(&config.parser.rules)?);
+        let key = store.secret(cursor::KEY_NAME, || {
+            let mut k = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut k);
+            k
+        })?;
+        let cursor_key = CursorKey::new(&key).context("cursor key")?;
+        let ingestor = Arc::new(Ingestor::new(
+            Config::log_dir(&repository),
+            index.clone(),
+            store.clone(),
+            parser,
+        ));
+        let limiter = Arc::new(TokenLimiter::per_minute(
+            config.rate_limit.requests_per_minute,
+        ));
+        Ok(Daemon {
+            state: AppState {
+                store,
+                index,
+                ingestor,
+                limiter,
+                cursor_key,
+            },
+            repository,
+        })
+    }
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let daemon = Daemon::open(&config)?;
+    if config.repository.is_none() {
+        tracing::info!(
+            repository = %daemon.repository.display(),
+            "no repository configured: serving the bundled example logs (runs 9401-9405)"
+        );
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local: SocketAddr = listener.local_addr()?;
+    tracing::info!(
+        listen = %local,
+        data = %config.data.display(),
+        log_dir = %daemon.state.ingestor.log_dir().display(),
+        "runlogd serving; GET /api/v1/runs/{{run_id}}/logs"
+    );
+
+    let ingestor = daemon.state.ingestor.clone();
+    let scan = tokio::task::spawn_blocking(move || match ingestor.scan() {
+        Ok(s) => tracing::info!(
+            indexed = s.indexed,
+            appended = s.appended,
+            unchanged = s.unchanged,
+            removed = s.removed,
+            lines = s.lines,
+            seconds = s.elapsed.as_secs_f64(),
+            "start-up scan done"
+        ),
+        Err(e) => tracing::error!(error = %e, "start-up scan failed"),
+    });
+
+    let limiter = daemon.state.limiter.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.forget_idle();
+        }
+    });
+
+    let app = api::router(daemon.state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped accepting; finishing");
+    housekeeping.abort();
+    daemon.state.ingestor.stop();
+    if let Err(e) = scan.await {
+        tracing::error!(error = %e, "start-up scan task failed");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Sets up `tracing` output: human-readable or JSON lines, filtered by `RUST_LOG`.
+pub fn init_tracing(format: crate::config::LogFormat, default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::config::LogFormat::Human => builder.try_init(),
+        crate::config::LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The data directory's state, for the token commands (no index needed).
+pub fn open_store(data: &Path) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
+    Ok(Store::open(data)?)
+}

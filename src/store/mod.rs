@@ -1,0 +1,366 @@
+//! Durable state in SQLite: which file version each run was indexed from, the
+//! API tokens, and per-data-directory secrets.
+//!
+//! The tantivy index owns the lines; this store owns everything needed to decide
+//! what to (re)index and who may read. It is small, so one connection behind a
+//! mutex serves the whole process; WAL mode lets the `token` CLI write while a
+//! daemon is running on the same data directory.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The schema migrations, applied in order; `PRAGMA user_version` records how
+/// many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../schema/001_init.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open state database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("state database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("state database was written by a newer runlogd (schema version {found}, this build knows {known})")]
+    TooNew { found: usize, known: usize },
+    #[error("state database lock is poisoned")]
+    Poisoned,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What the store remembers about one indexed run log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: u64,
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub fingerprint: Vec<u8>,
+    pub bytes_indexed: u64,
+    pub lines_indexed: u64,
+    pub generation: u64,
+    pub parse_section: u8,
+}
+
+/// A token as listed; never contains the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) `state.sqlite3` in `data_dir` and applies
+    /// pending migrations.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        let path = data_dir.join("state.sqlite3");
+        let conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    // ---- runs ----
+
+    pub fn run(&self, run_id: u64) -> Result<Option<RunRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
+                    generation, parse_section FROM runs WHERE run_id = ?1",
+        )?;
+        Ok(stmt.query_row([run_id as i64], row_to_run).optional()?)
+    }
+
+    pub fn runs(&self) -> Result<Vec<RunRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
+                    generation, parse_section FROM runs ORDER BY run_id",
+        )?;
+        let rows = stmt.query_map([], row_to_run)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Number of runs indexed and their lines in total.
+    pub fn totals(&self) -> Result<(u64, u64)> {
+        let conn = self.conn()?;
+        let (runs, lines): (i64, i64) = conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(lines_indexed), 0) FROM runs",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((runs as u64, lines as u64))
+    }
+
+    /// Inserts or replaces the records of several runs in one transaction.
+    pub fn put_runs(&self, records: &[RunRecord]) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO runs (run_id, path, size, mtime_ns, fingerprint,
+                    bytes_indexed, lines_indexed, generation, parse_section, indexed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let now = unix_now();
+            for r in records {
+                stmt.execute(params![
+                    r.run_id as i64,
+                    r.path.to_string_lossy(),
+                    r.size as i64,
+                    r.mtime_ns,
+                    r.fingerprint,
+                    r.bytes_indexed as i64,
+                    r.lines_indexed as i64,
+                    r.generation as i64,
+                    r.parse_section,
+                    now,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn delete_runs(&self, run_ids: &[u64]) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for id in run_ids {
+            tx.execute("DELETE FROM runs WHERE run_id = ?1", [*id as i64])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Hands out a generation number never handed out before in this data
+    /// directory, so a cursor for replaced content can never match the new one.
+    pub fn next_generation(&self) -> Result<u64> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let current: Option<i64> = tx
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let next = current.unwrap_or(0) + 1;
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?1)",
+            [next],
+        )?;
+        tx.commit()?;
+        Ok(next as u64)
+    }
+
+    /// Returns the secret stored under `key`, creating it with `make` the first time.
+    pub fn secret(&self, key: &str, make: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let existing: Option<Vec<u8>> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        let value = match existing {
+            Some(v) => v,
+            None => {
+                let v = make();
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    params![key, v],
+                )?;
+                v
+            }
+        };
+        tx.commit()?;
+        Ok(value)
+    }
+
+    // ---- tokens ----
+
+    pub fn insert_token(
+        &self,
+        hash: &[u8],
+        name: &str,
+        scopes: &[String],
+        expires_at: i64,
+    ) -> Result<i64> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO tokens (hash, name, scopes, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, name, scopes.join(" "), unix_now(), expires_at],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    pub fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, scopes, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1",
+        )?;
+        Ok(stmt.query_row([hash], row_to_token).optional()?)
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, scopes, created_at, expires_at, revoked_at FROM tokens ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], row_to_token)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Marks a token revoked; returns false when no such token exists.
+    pub fn revoke_token(&self, id: i64) -> Result<bool> {
+        let conn = self.conn()?;
+        let changed = conn.execute(
+            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+            params![id, unix_now()],
+        )?;
+        Ok(changed > 0)
+    }
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: version,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let step = i + 1;
+        conn.execute_batch(&format!(
+            "BEGIN; {sql}\nPRAGMA user_version = {step}; COMMIT;"
+        ))?;
+        tracing::info!(version = step, "applied state database migration");
+    }
+    Ok(())
+}
+
+fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        run_id: r.get::<_, i64>(0)? as u64,
+        path: PathBuf::from(r.get::<_, String>(1)?),
+        size: r.get::<_, i64>(2)? as u64,
+        mtime_ns: r.get(3)?,
+        fingerprint: r.get(4)?,
+        bytes_indexed: r.get::<_, i64>(5)? as u64,
+        lines_indexed: r.get::<_, i64>(6)? as u64,
+        generation: r.get::<_, i64>(7)? as u64,
+        parse_section: r.get(8)?,
+    })
+}
+
+fn row_to_token(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let scopes: String = r.get(2)?;
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        scopes: scopes.split_whitespace().map(str::to_owned).collect(),
+        created_at: r.get(3)?,
+        expires_at: r.get(4)?,
+        revoked_at: r.get(5)?,
+    })
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(run_id: u64) -> RunRecord {
+        RunRecord {
+            run_id,
+            path: PathBuf::from(format!("/r/LogFiles/{run_id}.txt")),
+            size: 10,
+            mtime_ns: 1,
+            fingerprint: vec![1, 2, 3],
+            bytes_indexed: 10,
+            lines_indexed: 2,
+            generation: 1,
+            parse_section: 0,
+        }
+    }
+
+    #[test]
+    fn migrations_apply_once_and_state_survives_reopen() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        {
+            let store = Store::open(dir.path())?;
+            store.put_runs(&[record(7), record(9)])?;
+        }
+        let store = Store::open(dir.path())?;
+        assert_eq!(store.runs()?, vec![record(7), record(9)]);
+        store.delete_runs(&[7])?;
+        assert_eq!(store.run(7)?, None);
+        assert_eq!(store.run(9)?, Some(record(9)));
+        Ok(())
+    }
+
+    #[test]
+    fn generations_never_repeat_and_secret_is_stable() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        let a = store.next_generation()?;
+        let b = store.next_generation()?;
+        assert!(b > a);
+        let k1 = store.secret("k", || vec![42; 4])?;
+        let k2 = store.secret("k", || vec![0; 4])?;
+        assert_eq!(k1, vec![42; 4]);
+        assert_eq!(k1, k2);
+        drop(store);
+        let store = Store::open(dir.path())?;
+        assert!(store.next_generation()? > b);
+        Ok(())
+    }
+
+    #[test]
+    fn tokens_round_trip_and_revoke() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        let id = store.insert_token(b"hash", "ci", &["system:read".into()], 100)?;
+        let t = store.token_by_hash(b"hash")?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+        assert_eq!(t.id, id);
+        assert_eq!(t.scopes, vec!["system:read".to_string()]);
+        assert_eq!(t.revoked_at, None);
+        assert!(store.revoke_token(id)?);
+        assert!(!store.revoke_token(id + 100)?);
+        assert!(store.token_by_hash(b"hash")?.and_then(|t| t.revoked_at).is_some());
+        assert!(store.token_by_hash(b"other")?.is_none());
+        Ok(())
+    }
+}
