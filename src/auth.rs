@@ -155,7 +155,10 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = Store::open(dir.path())?;
         let (id, token) = create_token(&store, &["system:read".into()], 1, "")?;
-        assert!(matches!(authenticate(&store, None), Err(AuthError::Missing)));
+        assert!(matches!(
+            authenticate(&store, None),
+            Err(AuthError::Missing)
+        ));
         assert!(matches!(
             authenticate(&store, Some(&format!("Basic {token}"))),
             Err(AuthError::NotBearer)

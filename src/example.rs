@@ -13,7 +13,12 @@ macro_rules! example_logs {
 
 /// (file name, content) of every bundled log.
 pub const FILES: &[(&str, &[u8])] = example_logs!(
-    "9401.txt", "9402.txt", "9403.txt", "9404.txt", "9405.txt", "README.txt",
+    "9401.txt",
+    "9402.txt",
+    "9403.txt",
+    "9404.txt",
+    "9405.txt",
+    "README.txt",
 );
 
 /// Writes the bundled repository to `{data}/example-repository` and returns

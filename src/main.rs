@@ -11,7 +11,11 @@ use runlogd::config::{Config, LogFormat};
 use runlogd::server;
 
 #[derive(Parser)]
-#[command(name = "runlogd", version, about = "Indexes CI run logs and serves the run-log API")]
+#[command(
+    name = "runlogd",
+    version,
+    about = "Indexes CI run logs and serves the run-log API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -152,7 +156,10 @@ fn token(action: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::List { common } => {
             let store = server::open_store(&load(&common)?.data)?;
-            println!("{:>4}  {:<20} {:<28} {:<22} state", "id", "name", "scopes", "expires");
+            println!(
+                "{:>4}  {:<20} {:<28} {:<22} state",
+                "id", "name", "scopes", "expires"
+            );
             let now = runlogd::store::unix_now();
             for t in store.tokens()? {
                 let state = match t.revoked_at {

@@ -83,7 +83,13 @@ fn filter_digest(filters: &Filters) -> [u8; 8] {
     out
 }
 
-pub fn encode(key: &CursorKey, run_id: u64, generation: u64, after: u64, filters: &Filters) -> String {
+pub fn encode(
+    key: &CursorKey,
+    run_id: u64,
+    generation: u64,
+    after: u64,
+    filters: &Filters,
+) -> String {
     let mut buf = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
     buf.push(VERSION);
     buf.extend_from_slice(&run_id.to_be_bytes());
@@ -96,9 +102,17 @@ pub fn encode(key: &CursorKey, run_id: u64, generation: u64, after: u64, filters
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-pub fn decode(key: &CursorKey, text: &str, run_id: u64, filters: &Filters) -> Result<Resume, CursorError> {
+pub fn decode(
+    key: &CursorKey,
+    text: &str,
+    run_id: u64,
+    filters: &Filters,
+) -> Result<Resume, CursorError> {
     if !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit()) {
-        return text.parse().map(Resume::Line).map_err(|_| CursorError::Malformed);
+        return text
+            .parse()
+            .map(Resume::Line)
+            .map_err(|_| CursorError::Malformed);
     }
     let bytes = URL_SAFE_NO_PAD
         .decode(text)
@@ -138,7 +152,13 @@ mod tests {
     fn round_trip_and_binding() {
         let f = Filters::default();
         let c = encode(&key(), 42, 3, 100, &f);
-        assert_eq!(decode(&key(), &c, 42, &f), Ok(Resume::Signed { after: 100, generation: 3 }));
+        assert_eq!(
+            decode(&key(), &c, 42, &f),
+            Ok(Resume::Signed {
+                after: 100,
+                generation: 3
+            })
+        );
         assert_eq!(decode(&key(), &c, 43, &f), Err(CursorError::Mismatch));
         let mut errors = f.clone();
         errors.levels.insert(Level::Error);
@@ -155,9 +175,16 @@ mod tests {
         bytes[20] ^= 1; // after line 100 -> something else
         let forged = URL_SAFE_NO_PAD.encode(&bytes);
         assert_eq!(decode(&key(), &forged, 42, &f), Err(CursorError::Malformed));
-        assert_eq!(decode(&key(), &c[..c.len() - 3], 42, &f), Err(CursorError::Malformed));
+        assert_eq!(
+            decode(&key(), &c[..c.len() - 3], 42, &f),
+            Err(CursorError::Malformed)
+        );
         for junk in ["", "abc", "-1", "1.5", "%%%", "99999999999999999999999"] {
-            assert_eq!(decode(&key(), junk, 42, &f), Err(CursorError::Malformed), "{junk}");
+            assert_eq!(
+                decode(&key(), junk, 42, &f),
+                Err(CursorError::Malformed),
+                "{junk}"
+            );
         }
         assert_eq!(decode(&key(), "250", 42, &f), Ok(Resume::Line(250)));
         assert_eq!(decode(&key(), "0", 42, &f), Ok(Resume::Line(0)));

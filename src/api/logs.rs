@@ -44,7 +44,11 @@ pub async fn get_logs(
     Path(run_id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogPage>, ApiError> {
-    let request = params::validate(&run_id, &RawParams::parse(query.as_deref()), &state.cursor_key)?;
+    let request = params::validate(
+        &run_id,
+        &RawParams::parse(query.as_deref()),
+        &state.cursor_key,
+    )?;
     let (snapshot, meta) = find_run(&state, request.run_id).await?;
     if let Some(Resume::Signed { generation, .. }) = request.resume {
         if generation != meta.generation {
@@ -63,7 +67,13 @@ pub async fn get_logs(
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
     let (page, request) = page;
-    Ok(Json(render(&state, &request, meta, page.lines, page.has_more)))
+    Ok(Json(render(
+        &state,
+        &request,
+        meta,
+        page.lines,
+        page.has_more,
+    )))
 }
 
 /// The run as indexed, indexing its file first if it has one that the index

@@ -42,11 +42,7 @@ impl RawParams {
 }
 
 /// Checks the path's run id and the query, in that order of reporting.
-pub fn validate(
-    run_id: &str,
-    params: &RawParams,
-    key: &CursorKey,
-) -> Result<LogRequest, ApiError> {
+pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<LogRequest, ApiError> {
     let mut fields = BTreeMap::new();
     let mut allowed = BTreeMap::new();
 
@@ -109,7 +105,7 @@ pub fn validate(
             None
         }
         Ok(None) => None,
-        Ok(Some(c)) if c.is_empty() => None,
+        Ok(Some("")) => None,
         Ok(Some(c)) if c.chars().count() > MAX_CONTAINS_CHARS => {
             fields.insert(
                 "contains".into(),
@@ -132,7 +128,7 @@ pub fn validate(
             None
         }
         (Ok(None), _) => None,
-        (Ok(Some(c)), _) if c.is_empty() => None,
+        (Ok(Some("")), _) => None,
         (Ok(Some(c)), Some(run)) => match cursor::decode(key, c, run, &filters) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -214,15 +210,21 @@ mod tests {
 
     #[test]
     fn defaults_and_lists() {
-        let r = check("12", "level=ERROR,critical&source=build&source=web&contains=FooBar&x=1")
-            .unwrap_or_else(|e| panic!("{e:?}"));
+        let r = check(
+            "12",
+            "level=ERROR,critical&source=build&source=web&contains=FooBar&x=1",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(r.run_id, 12);
         assert_eq!(r.limit, 100);
         assert_eq!(
             r.filters.levels,
             BTreeSet::from([Level::Error, Level::Critical])
         );
-        assert_eq!(r.filters.sources, BTreeSet::from([Source::Build, Source::Web]));
+        assert_eq!(
+            r.filters.sources,
+            BTreeSet::from([Source::Build, Source::Web])
+        );
         assert_eq!(r.filters.contains.as_deref(), Some("foobar"));
         assert_eq!(r.resume, None);
     }

@@ -15,8 +15,7 @@ use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery, Occur, Query, TermQu
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
-    DocAddress, DocId, Index, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument,
-    Term,
+    DocAddress, DocId, Index, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
 };
 
 use super::schema::{block_key, Fields, BLOCK_LINES};
@@ -85,7 +84,9 @@ impl Snapshot {
             Term::from_field_u64(self.fields.run_doc, run_id),
             IndexRecordOption::Basic,
         );
-        let hits = self.searcher.search(&q, &tantivy::collector::DocSetCollector)?;
+        let hits = self
+            .searcher
+            .search(&q, &tantivy::collector::DocSetCollector)?;
         let Some(addr) = hits.into_iter().next() else {
             return Ok(None);
         };

@@ -85,7 +85,6 @@ impl<'a> WriteBatch<'a> {
         }
         Ok(())
     }
-
 }
 
 impl Drop for WriteBatch<'_> {

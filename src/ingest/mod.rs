@@ -253,7 +253,8 @@ impl Ingestor {
                     offset: 0,
                     state: ParseState::default(),
                 };
-                let record = self.index_from(batch, run_id, file, size, mtime_ns, start, generation)?;
+                let record =
+                    self.index_from(batch, run_id, file, size, mtime_ns, start, generation)?;
                 let lines = record.lines_indexed;
                 (Outcome::Indexed { lines }, Change::Put(record))
             }
@@ -270,8 +271,15 @@ impl Ingestor {
                         section: Section::from_u8(record.parse_section).unwrap_or_default(),
                     },
                 };
-                let updated =
-                    self.index_from(batch, run_id, file, size, mtime_ns, start, record.generation)?;
+                let updated = self.index_from(
+                    batch,
+                    run_id,
+                    file,
+                    size,
+                    mtime_ns,
+                    start,
+                    record.generation,
+                )?;
                 let lines = updated.lines_indexed - record.lines_indexed;
                 (Outcome::Appended { lines }, Change::Put(updated))
             }
@@ -293,12 +301,10 @@ impl Ingestor {
             }
             Err(source) => return Err(IngestError::Io { path, source }),
         };
-        let meta = file
-            .metadata()
-            .map_err(|source| IngestError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        let meta = file.metadata().map_err(|source| IngestError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let size = meta.len();
         let mtime_ns = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
         let Some(record) = record else {
@@ -401,7 +407,8 @@ impl Ingestor {
         let mut reader = file.by_ref().take(size - start.offset);
         let mut state = start.state;
         let mut consumed = start.offset;
-        let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES.min((size - start.offset) as usize + 1));
+        let mut buf: Vec<u8> =
+            Vec::with_capacity(CHUNK_BYTES.min((size - start.offset) as usize + 1));
         loop {
             let before = buf.len();
             buf.resize(before + CHUNK_BYTES, 0);

@@ -248,7 +248,8 @@ impl Store {
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
-    let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    let version: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
     if version > MIGRATIONS.len() {
         return Err(StoreError::TooNew {
             found: version,
@@ -353,13 +354,18 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = Store::open(dir.path())?;
         let id = store.insert_token(b"hash", "ci", &["system:read".into()], 100)?;
-        let t = store.token_by_hash(b"hash")?.ok_or_else(|| anyhow::anyhow!("missing"))?;
+        let t = store
+            .token_by_hash(b"hash")?
+            .ok_or_else(|| anyhow::anyhow!("missing"))?;
         assert_eq!(t.id, id);
         assert_eq!(t.scopes, vec!["system:read".to_string()]);
         assert_eq!(t.revoked_at, None);
         assert!(store.revoke_token(id)?);
         assert!(!store.revoke_token(id + 100)?);
-        assert!(store.token_by_hash(b"hash")?.and_then(|t| t.revoked_at).is_some());
+        assert!(store
+            .token_by_hash(b"hash")?
+            .and_then(|t| t.revoked_at)
+            .is_some());
         assert!(store.token_by_hash(b"other")?.is_none());
         Ok(())
     }

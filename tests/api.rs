@@ -1,0 +1,539 @@
+//! The run-log endpoint against a real server on 127.0.0.1, with real files,
+//! a real tantivy index and SQLite on disk.
+
+mod common;
+
+use common::{enc, Dirs, TestServer};
+use serde_json::Value;
+
+const LINUX_LOG: &str = "\
+Posting preparation - Loaded variables, created log file and checking for CCExtractor build artifact to the server:
+Status posted successfully (HTTP 200)
+OK
+=== CCExtractor Binary Version ===
+CCExtractor 0.96.5, Carlos Fernandez Sanz, Volker Quetschke.
+=== End Version Info ===
+Posting testing - Running tests to the server:
+[INFO] Test suite version: 1.0.3.0
+[WARN] Provided no config or an invalid one; reverting to default config (CCExtractorTester.exe.config)
+[INFO] Starting with entry 1 of 86
+[ERROR] /repository/ccextractor: error while loading shared libraries: libtesseract.so.5: cannot open shared object file: No such file or directory
+[INFO] Finished entry 1 with exit code: 0
+[ERROR] Path is empty
+Sending log to the server:
+";
+
+fn lines_of(v: &[Value]) -> Vec<u64> {
+    v.iter().filter_map(|l| l["line"].as_u64()).collect()
+}
+
+async fn server_with(logs: &[(u64, &[u8])]) -> (Dirs, TestServer) {
+    let dirs = Dirs::new();
+    for (id, content) in logs {
+        dirs.write_log(*id, content);
+    }
+    let server = TestServer::start(dirs.config()).await;
+    (dirs, server)
+}
+
+#[tokio::test]
+async fn a_page_has_the_published_shape() {
+    let dirs = Dirs::new();
+    dirs.write_log(42, LINUX_LOG);
+    let mut config = dirs.config();
+    config.rate_limit = Default::default();
+    let s = TestServer::start(config).await;
+    let token = s.reader();
+    let r = s.get("/api/v1/runs/42/logs?limit=3", Some(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let data = r.body["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(data.len(), 3);
+    let first = &data[0];
+    assert_eq!(first["line"], 1);
+    assert_eq!(first["run_id"], 42);
+    assert_eq!(first["sample_id"], Value::Null);
+    assert_eq!(first["timestamp"], Value::Null);
+    assert_eq!(first["truncated"], false);
+    assert_eq!(
+        first["message"],
+        "Posting preparation - Loaded variables, created log file and checking for CCExtractor build artifact to the server:"
+    );
+    for key in ["level", "source"] {
+        assert!(first[key].is_string(), "{key}");
+    }
+    assert_eq!(r.body["pagination"]["limit"], 3);
+    assert_eq!(r.body["pagination"]["has_more"], true);
+    assert!(r.body["pagination"]["next_cursor"].is_string());
+    assert_eq!(r.header("x-ratelimit-limit"), Some("120"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("119"));
+    let reset: u64 = r
+        .header("x-ratelimit-reset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(reset >= runlogd::store::unix_now() as u64);
+
+    // The whole log, by default limit, in one page, with no cursor after it.
+    let r = s.get("/api/v1/runs/42/logs", Some(&token)).await;
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(14));
+    assert_eq!(r.body["pagination"]["limit"], 100);
+    assert_eq!(r.body["pagination"]["next_cursor"], Value::Null);
+    assert_eq!(r.body["pagination"]["has_more"], false);
+}
+
+#[tokio::test]
+async fn walking_pages_returns_every_line_exactly_once() {
+    let mut log = String::new();
+    for i in 1..=1000 {
+        match i % 7 {
+            0 => log.push_str(&format!("[ERROR] entry {i} failed\n")),
+            3 => log.push_str(&format!("[WARN] entry {i} slow\n")),
+            _ => log.push_str(&format!("[INFO] Finished entry {i} with exit code: 0\n")),
+        }
+    }
+    let (_dirs, s) = server_with(&[(7, log.as_bytes())]).await;
+    let token = s.reader();
+    for limit in [1, 7, 100] {
+        let (lines, pages) = s.walk(7, &format!("limit={limit}"), &token).await;
+        assert_eq!(
+            lines_of(&lines),
+            (1..=1000).collect::<Vec<_>>(),
+            "limit {limit}"
+        );
+        assert_eq!(pages, 1000usize.div_ceil(limit));
+    }
+    let (errors, _) = s.walk(7, "level=error&limit=13", &token).await;
+    let expected: Vec<u64> = (1..=1000).filter(|i| i % 7 == 0).collect();
+    assert_eq!(lines_of(&errors), expected);
+    assert!(errors.iter().all(|l| l["level"] == "error"));
+    let (hits, _) = s.walk(7, "contains=ENTRY%2099&limit=2", &token).await;
+    assert_eq!(
+        lines_of(&hits),
+        vec![99, 990, 991, 992, 993, 994, 995, 996, 997, 998, 999]
+    );
+    let (both, _) = s
+        .walk(7, "level=warning,error&contains=entry%2010", &token)
+        .await;
+    let expected: Vec<u64> = (1..=1000)
+        .filter(|i| (i % 7 == 0 || i % 7 == 3) && format!("entry {i} ").contains("entry 10"))
+        .collect();
+    assert_eq!(lines_of(&both), expected);
+}
+
+#[tokio::test]
+async fn contains_is_a_case_insensitive_literal_substring() {
+    let log = "Alpha BETA gamma\nnothing here\nregex chars .* [x] (y)\nÉCOLE élève\nab\n";
+    let (_dirs, s) = server_with(&[(3, log.as_bytes())]).await;
+    let t = s.reader();
+    for (needle, expected) in [
+        ("beta", vec![1]),
+        ("ALPHA beta G", vec![1]),
+        (".*", vec![3]),
+        ("[x] (y)", vec![3]),
+        ("école", vec![4]),
+        ("ÉLÈVE", vec![4]),
+        ("a", vec![1, 3, 5]),
+        ("ab", vec![5]),
+        ("absent string", vec![]),
+    ] {
+        let (lines, _) = s.walk(3, &format!("contains={}", enc(needle)), &t).await;
+        assert_eq!(lines_of(&lines), expected, "{needle}");
+    }
+}
+
+#[tokio::test]
+async fn long_lines_are_cut_but_searchable_in_full_and_encodings_decode() {
+    let mut long = "x".repeat(1_000_000);
+    long.push_str(" needle-at-the-end");
+    let mut log = Vec::new();
+    log.extend_from_slice(b"first\r\n");
+    log.extend_from_slice(long.as_bytes());
+    log.extend_from_slice(b"\r\nprice 5 \x80 caf\xe9\r\nlast line without newline");
+    let (_dirs, s) = server_with(&[(5, &log)]).await;
+    let t = s.reader();
+    let r = s.get("/api/v1/runs/5/logs", Some(&t)).await;
+    assert_eq!(r.status, 200);
+    let data = r.body["data"].as_array().cloned().unwrap_or_default();
+    let messages: Vec<&str> = data.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert_eq!(messages.len(), 4);
+    assert_eq!(messages[0], "first");
+    assert_eq!(messages[1].chars().count(), 4000);
+    assert_eq!(data[1]["truncated"], true);
+    assert_eq!(data[0]["truncated"], false);
+    assert_eq!(messages[2], "price 5 € café");
+    assert_eq!(messages[3], "last line without newline");
+    let (hits, _) = s.walk(5, "contains=needle-at-the-END", &t).await;
+    assert_eq!(lines_of(&hits), vec![2]);
+}
+
+#[tokio::test]
+async fn authentication_scope_and_their_envelopes() {
+    let (_dirs, s) = server_with(&[(1, b"hello\n")]).await;
+    let url = "/api/v1/runs/1/logs";
+
+    let r = s.get(url, None).await;
+    assert_eq!((r.status, r.error_code()), (401, "unauthorized"));
+    assert!(r
+        .header("www-authenticate")
+        .is_some_and(|v| v.starts_with("Bearer")));
+    assert!(r.header("x-ratelimit-limit").is_none());
+
+    for bad in ["spci_not-a-real-token", "garbage"] {
+        let r = s.get(url, Some(bad)).await;
+        assert_eq!((r.status, r.error_code()), (401, "unauthorized"), "{bad}");
+    }
+
+    let store = &s.daemon_state.store;
+    let expired = "spci_expired-token-for-the-test-000000000000000";
+    store
+        .insert_token(
+            &runlogd::auth::hash_token(expired),
+            "old",
+            &["system:read".into()],
+            runlogd::store::unix_now() - 1,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = s.get(url, Some(expired)).await;
+    assert_eq!((r.status, r.error_code()), (401, "unauthorized"));
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("expired"));
+
+    let (id, revoked) = runlogd::auth::create_token(store, &["system:read".into()], 1, "x")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.get(url, Some(&revoked)).await.status, 200);
+    store.revoke_token(id).unwrap_or_else(|e| panic!("{e}"));
+    let r = s.get(url, Some(&revoked)).await;
+    assert_eq!((r.status, r.error_code()), (401, "unauthorized"));
+
+    let runs_only = s.token(&["runs:read", "results:read"]);
+    let r = s.get(url, Some(&runs_only)).await;
+    assert_eq!((r.status, r.error_code()), (403, "forbidden"));
+    assert_eq!(r.body["details"]["required_scope"], "system:read");
+    assert_eq!(
+        r.body["details"]["token_scopes"],
+        serde_json::json!(["runs:read", "results:read"])
+    );
+
+    // Health endpoints need no token.
+    assert_eq!(s.get("/healthz", None).await.status, 200);
+    let r = s.get("/readyz", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["ready"], true);
+    assert_eq!(r.body["runs"], 1);
+    assert_eq!(r.body["lines"], 1);
+}
+
+#[tokio::test]
+async fn rate_limit_refuses_with_retry_after_and_details() {
+    let dirs = Dirs::new();
+    dirs.write_log(1, "one\n");
+    let mut config = dirs.config();
+    config.rate_limit.requests_per_minute = 3;
+    let s = TestServer::start(config).await;
+    let t = s.reader();
+    let other = s.reader();
+    for remaining in ["2", "1", "0"] {
+        let r = s.get("/api/v1/runs/1/logs", Some(&t)).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-ratelimit-remaining"), Some(remaining));
+        assert_eq!(r.header("x-ratelimit-limit"), Some("3"));
+    }
+    let r = s.get("/api/v1/runs/1/logs", Some(&t)).await;
+    assert_eq!((r.status, r.error_code()), (429, "rate_limited"));
+    let retry: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=20).contains(&retry), "retry-after {retry}");
+    assert_eq!(r.body["details"]["retry_after"], retry);
+    assert_eq!(r.body["details"]["limit"], 3);
+    assert_eq!(r.body["details"]["window"], 60);
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    // Limits are per token.
+    assert_eq!(s.get("/api/v1/runs/1/logs", Some(&other)).await.status, 200);
+}
+
+#[tokio::test]
+async fn checks_run_in_the_published_order() {
+    let dirs = Dirs::new();
+    let mut config = dirs.config();
+    config.rate_limit.requests_per_minute = 1;
+    let s = TestServer::start(config).await;
+    let bad = "/api/v1/runs/0/logs?limit=1000";
+    let missing = "/api/v1/runs/999/logs";
+
+    // 401 before 400.
+    assert_eq!(s.get(bad, None).await.status, 401);
+    // 403 before 400.
+    let wrong_scope = s.token(&["runs:read"]);
+    assert_eq!(s.get(bad, Some(&wrong_scope)).await.status, 403);
+    // 400 before 404, and a 400 counts against the limit.
+    let t = s.reader();
+    let r = s.get(&format!("{bad}&run=999"), Some(&t)).await;
+    assert_eq!((r.status, r.error_code()), (400, "validation_error"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    // 429 before 400 and 404.
+    assert_eq!(s.get(bad, Some(&t)).await.status, 429);
+    assert_eq!(s.get(missing, Some(&t)).await.status, 429);
+    // 404 with what was checked.
+    let t2 = s.reader();
+    let r = s.get(missing, Some(&t2)).await;
+    assert_eq!((r.status, r.error_code()), (404, "log_not_found"));
+    assert_eq!(r.body["details"]["run_id"], 999);
+    assert_eq!(r.body["details"]["checked"], serde_json::json!(["local"]));
+    assert!(r.header("x-ratelimit-limit").is_some());
+}
+
+#[tokio::test]
+async fn every_validation_rule_names_its_parameter() {
+    let (_dirs, s) = server_with(&[(1, b"one\ntwo\n")]).await;
+    let t = s.reader();
+    let long = "y".repeat(101);
+    let cases: Vec<(String, &str)> = vec![
+        ("/api/v1/runs/0/logs".into(), "run_id"),
+        ("/api/v1/runs/-4/logs".into(), "run_id"),
+        ("/api/v1/runs/abc/logs".into(), "run_id"),
+        ("/api/v1/runs/2147483648/logs".into(), "run_id"),
+        ("/api/v1/runs/1/logs?limit=0".into(), "limit"),
+        ("/api/v1/runs/1/logs?limit=101".into(), "limit"),
+        ("/api/v1/runs/1/logs?limit=ten".into(), "limit"),
+        ("/api/v1/runs/1/logs?offset=10".into(), "offset"),
+        ("/api/v1/runs/1/logs?offset=0&cursor=1".into(), "offset"),
+        ("/api/v1/runs/1/logs?level=warn".into(), "level"),
+        ("/api/v1/runs/1/logs?level=error,fatal".into(), "level"),
+        ("/api/v1/runs/1/logs?source=database".into(), "source"),
+        (format!("/api/v1/runs/1/logs?contains={long}"), "contains"),
+        ("/api/v1/runs/1/logs?cursor=not-a-cursor".into(), "cursor"),
+    ];
+    for (url, field) in cases {
+        let r = s.get(&url, Some(&t)).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (400, "validation_error"),
+            "{url}"
+        );
+        let fields = r.body["details"]["fields"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        assert!(fields.contains_key(field), "{url}: {}", r.body);
+        assert_eq!(fields.len(), 1, "{url}: {}", r.body);
+    }
+    let r = s.get("/api/v1/runs/1/logs?offset=1", Some(&t)).await;
+    assert_eq!(
+        r.body["details"]["fields"]["offset"],
+        "Cannot mix cursor and offset pagination."
+    );
+    let r = s.get("/api/v1/runs/1/logs?level=warn", Some(&t)).await;
+    assert_eq!(
+        r.body["details"]["allowed"]["level"],
+        serde_json::json!(["debug", "info", "warning", "error", "critical"])
+    );
+    // Several bad parameters are reported together.
+    let r = s
+        .get("/api/v1/runs/1/logs?limit=0&source=x&offset=1", Some(&t))
+        .await;
+    let fields = r.body["details"]["fields"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(fields.len(), 3);
+    // Unknown parameters are ignored; 100 characters of contains are fine.
+    let ok = format!("/api/v1/runs/1/logs?foo=bar&contains={}", "é".repeat(100));
+    assert_eq!(s.get(&ok, Some(&t)).await.status, 200);
+    // Unknown routes and methods keep the envelope.
+    let r = s.get("/api/v1/nothing", Some(&t)).await;
+    assert_eq!((r.status, r.error_code()), (404, "not_found"));
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v1/runs/1/logs", s.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status().as_u16(), 405);
+}
+
+#[tokio::test]
+async fn cursors_are_bound_tamper_evident_and_legacy_numbers_work() {
+    let log: String = (1..=50).map(|i| format!("[INFO] line {i}\n")).collect();
+    let (_dirs, s) = server_with(&[(10, log.as_bytes()), (11, log.as_bytes())]).await;
+    let t = s.reader();
+    let r = s.get("/api/v1/runs/10/logs?limit=5", Some(&t)).await;
+    let cursor = r.body["pagination"]["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!cursor.is_empty());
+    assert!(
+        !cursor.chars().all(|c| c.is_ascii_digit()),
+        "opaque, not a line number"
+    );
+
+    let next = s
+        .get(
+            &format!("/api/v1/runs/10/logs?limit=5&cursor={cursor}"),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(
+        lines_of(
+            next.body["data"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+        ),
+        vec![6, 7, 8, 9, 10]
+    );
+    // A different limit is fine: the cursor is a position, not a page size.
+    let r = s
+        .get(
+            &format!("/api/v1/runs/10/logs?limit=2&cursor={cursor}"),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    let mut refused = vec![
+        format!("/api/v1/runs/11/logs?cursor={cursor}"),
+        format!("/api/v1/runs/10/logs?cursor={cursor}&level=error"),
+        format!("/api/v1/runs/10/logs?cursor={cursor}&contains=line"),
+        format!(
+            "/api/v1/runs/10/logs?cursor={}",
+            &cursor[..cursor.len() - 4]
+        ),
+        format!("/api/v1/runs/10/logs?cursor={cursor}AAAA"),
+    ];
+    // Flip one character of the payload.
+    let mut forged: Vec<char> = cursor.chars().collect();
+    forged[20] = if forged[20] == 'A' { 'B' } else { 'A' };
+    refused.push(format!(
+        "/api/v1/runs/10/logs?cursor={}",
+        forged.into_iter().collect::<String>()
+    ));
+    for url in refused {
+        let r = s.get(&url, Some(&t)).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (400, "validation_error"),
+            "{url}"
+        );
+        assert!(r.body["details"]["fields"]["cursor"].is_string(), "{url}");
+    }
+
+    // The platform's numeric cursor: after line N.
+    let r = s.get("/api/v1/runs/10/logs?cursor=47", Some(&t)).await;
+    assert_eq!(
+        lines_of(
+            r.body["data"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+        ),
+        vec![48, 49, 50]
+    );
+    assert_eq!(r.body["pagination"]["has_more"], false);
+    let r = s.get("/api/v1/runs/10/logs?cursor=5000", Some(&t)).await;
+    assert_eq!(r.body["data"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn cursors_survive_restarts_appends_continue_replacements_refuse() {
+    let dirs = Dirs::new();
+    let log: String = (1..=30).map(|i| format!("[INFO] line {i}\n")).collect();
+    dirs.write_log(20, &log);
+    dirs.write_log(21, &log);
+    dirs.write_log(22, "ignored? no: a run\n");
+    std::fs::write(dirs.repo().join("LogFiles/notes.txt"), "not a run").unwrap_or_default();
+    std::fs::write(dirs.repo().join("LogFiles/007.txt"), "not canonical").unwrap_or_default();
+
+    let s = TestServer::start(dirs.config()).await;
+    assert_eq!(s.scan.indexed, 3);
+    let t = s.reader();
+    let c20 = s.get("/api/v1/runs/20/logs?limit=10", Some(&t)).await.body["pagination"]
+        ["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let c21 = s.get("/api/v1/runs/21/logs?limit=10", Some(&t)).await.body["pagination"]
+        ["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(s.get("/api/v1/runs/7/logs", Some(&t)).await.status, 404);
+    s.stop().await;
+
+    // Unchanged restart: nothing is indexed again.
+    let s = TestServer::start(dirs.config()).await;
+    assert_eq!(
+        (s.scan.indexed, s.scan.appended, s.scan.unchanged),
+        (0, 0, 3)
+    );
+    let r = s
+        .get(
+            &format!("/api/v1/runs/20/logs?limit=10&cursor={c20}"),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["line"], 11);
+    s.stop().await;
+
+    // Run 20 grows; run 21 is replaced by another run's log; run 22 is deleted.
+    let grown: String = (1..=40).map(|i| format!("[INFO] line {i}\n")).collect();
+    dirs.write_log(20, &grown);
+    let other: String = (1..=30).map(|i| format!("[WARN] other {i}\n")).collect();
+    dirs.write_log(21, &other);
+    std::fs::remove_file(dirs.log_path(22)).unwrap_or_default();
+    let s = TestServer::start(dirs.config()).await;
+    assert_eq!((s.scan.appended, s.scan.indexed, s.scan.removed), (1, 1, 1));
+    let (rest, _) = s.walk(20, &format!("limit=10&cursor={c20}"), &t).await;
+    assert_eq!(lines_of(&rest), (11..=40).collect::<Vec<_>>());
+    let r = s
+        .get(
+            &format!("/api/v1/runs/21/logs?limit=10&cursor={c21}"),
+            Some(&t),
+        )
+        .await;
+    assert_eq!((r.status, r.error_code()), (400, "validation_error"));
+    assert!(r.body["details"]["fields"]["cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("replaced"));
+    let r = s.get("/api/v1/runs/21/logs?limit=1", Some(&t)).await;
+    assert_eq!(r.body["data"][0]["message"], "[WARN] other 1");
+    assert_eq!(s.get("/api/v1/runs/22/logs", Some(&t)).await.status, 404);
+    let (all, _) = s.walk(20, "", &t).await;
+    assert_eq!(all.len(), 40, "appended lines are not doubled");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_log_that_lands_after_start_is_served_on_first_request() {
+    let (dirs, s) = server_with(&[]).await;
+    let t = s.reader();
+    assert_eq!(s.get("/api/v1/runs/77/logs", Some(&t)).await.status, 404);
+    dirs.write_log(77, LINUX_LOG);
+    let r = s.get("/api/v1/runs/77/logs", Some(&t)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"].as_array().map(Vec::len), Some(14));
+}
+
+#[tokio::test]
+async fn empty_and_binary_logs_are_served_without_errors() {
+    let junk: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 256) as u8).collect();
+    let (_dirs, s) = server_with(&[(1, b""), (2, &junk)]).await;
+    let t = s.reader();
+    let r = s.get("/api/v1/runs/1/logs", Some(&t)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["data"], serde_json::json!([]));
+    assert_eq!(r.body["pagination"]["has_more"], false);
+    let expected_lines = junk.iter().filter(|&&b| b == b'\n').count()
+        + usize::from(junk.last().is_some_and(|&b| b != b'\n'));
+    let (lines, _) = s.walk(2, "", &t).await;
+    assert_eq!(lines.len(), expected_lines);
+    assert_eq!(
+        lines_of(&lines),
+        (1..=expected_lines as u64).collect::<Vec<_>>()
+    );
+}

@@ -1,0 +1,227 @@
+//! Test harness: a real runlogd (real index and SQLite on disk, real HTTP
+//! server on 127.0.0.1) over a temporary repository.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use runlogd::config::Config;
+use runlogd::ingest::ScanSummary;
+use runlogd::server::Daemon;
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub base: String,
+    pub repo: PathBuf,
+    pub data: PathBuf,
+    pub daemon_state: runlogd::api::AppState,
+    pub scan: ScanSummary,
+    server: JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A repository and data directory that outlive server restarts.
+pub struct Dirs {
+    pub root: TempDir,
+}
+
+impl Dirs {
+    pub fn new() -> Dirs {
+        let root = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        std::fs::create_dir_all(root.path().join("repo/LogFiles"))
+            .unwrap_or_else(|e| panic!("mkdir: {e}"));
+        Dirs { root }
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.root.path().join("repo")
+    }
+    pub fn data(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+    pub fn log_path(&self, run_id: u64) -> PathBuf {
+        self.repo().join("LogFiles").join(format!("{run_id}.txt"))
+    }
+    pub fn write_log(&self, run_id: u64, content: impl AsRef<[u8]>) {
+        write_atomically(&self.log_path(run_id), content.as_ref());
+    }
+    /// A configuration for this repository, with a rate limit high enough
+    /// for page walks (tests of the limit set their own).
+    pub fn config(&self) -> Config {
+        let mut config = Config {
+            repository: Some(self.repo()),
+            data: self.data(),
+            listen: "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+            ..Config::default()
+        };
+        config.rate_limit.requests_per_minute = 1_000_000;
+        config
+    }
+}
+
+pub fn write_atomically(path: &Path, content: &[u8]) {
+    let tmp = path.with_extension("tmp-upload");
+    std::fs::write(&tmp, content).unwrap_or_else(|e| panic!("write: {e}"));
+    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("rename: {e}"));
+}
+
+impl TestServer {
+    /// Opens the daemon on `config`, runs the start-up scan to the end, and
+    /// serves on an ephemeral loopback port.
+    pub async fn start(config: Config) -> TestServer {
+        let daemon = Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
+        let ingestor = daemon.state.ingestor.clone();
+        let scan = tokio::task::spawn_blocking(move || ingestor.scan())
+            .await
+            .unwrap_or_else(|e| panic!("join: {e}"))
+            .unwrap_or_else(|e| panic!("scan: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = runlogd::api::router(daemon.state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            repo: daemon.repository.clone(),
+            data: config.data.clone(),
+            daemon_state: daemon.state,
+            scan,
+            server,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Stops serving and releases the index, as a restart would.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.server).await;
+        let state = self.daemon_state;
+        drop(state.ingestor);
+        if let Ok(index) = Arc::try_unwrap(state.index) {
+            let _ = index.close();
+        }
+    }
+
+    pub fn token(&self, scopes: &[&str]) -> String {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        runlogd::auth::create_token(&self.daemon_state.store, &scopes, 7, "test")
+            .unwrap_or_else(|e| panic!("token: {e}"))
+            .1
+    }
+
+    pub fn reader(&self) -> String {
+        self.token(&["system:read"])
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        get(&format!("{}{path}", self.base), token).await
+    }
+
+    /// Follows `next_cursor` from the first page (or from a `cursor=` in
+    /// `query`) to the last; returns every line object and the number of pages.
+    pub async fn walk(&self, run_id: u64, query: &str, token: &str) -> (Vec<Value>, usize) {
+        let mut lines = Vec::new();
+        let mut cursor: Option<String> = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("cursor="))
+            .map(str::to_owned);
+        let query: String = query
+            .split('&')
+            .filter(|p| !p.starts_with("cursor="))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut pages = 0;
+        loop {
+            let mut url = format!("/api/v1/runs/{run_id}/logs?{query}");
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            let r = self.get(&url, Some(token)).await;
+            assert_eq!(r.status, 200, "{url}: {}", r.body);
+            pages += 1;
+            let data = r.body["data"].as_array().cloned().unwrap_or_default();
+            let has_more = r.body["pagination"]["has_more"].as_bool();
+            let next = r.body["pagination"]["next_cursor"]
+                .as_str()
+                .map(str::to_owned);
+            assert_eq!(has_more, Some(next.is_some()), "has_more iff next_cursor");
+            lines.extend(data);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+            assert!(pages < 100_000, "walk does not end");
+        }
+        (lines, pages)
+    }
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the published error envelope and returns its code.
+    pub fn error_code(&self) -> &str {
+        let obj = self
+            .body
+            .as_object()
+            .unwrap_or_else(|| panic!("not an object: {}", self.body));
+        assert_eq!(
+            obj.len(),
+            3,
+            "envelope has exactly code, message, details: {}",
+            self.body
+        );
+        assert!(obj["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            obj["details"].is_object(),
+            "details is an object: {}",
+            self.body
+        );
+        obj["code"].as_str().unwrap_or_default()
+    }
+}
+
+pub async fn get(url: &str, token: Option<&str>) -> Response {
+    let client = reqwest::Client::new();
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Percent-encodes a query value.
+pub fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
