@@ -48,6 +48,49 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub index: IndexConfig,
     pub parser: ParserConfig,
+    pub watch: WatchConfig,
+}
+
+/// How file-system changes reach the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchMode {
+    /// inotify, unless `LogFiles/` is on a network or FUSE file system
+    /// (NFS, CIFS, gcsfuse...) where inotify sees nothing: then poll.
+    #[default]
+    Auto,
+    Inotify,
+    Poll,
+    /// No watching: only the start-up scan, first requests and the periodic reconcile.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    pub mode: WatchMode,
+    /// How often poll mode looks at the folder.
+    pub poll_interval_ms: u64,
+    /// How long file events are gathered before they are applied together.
+    pub debounce_ms: u64,
+    /// How long a file must be unchanged before a last line without a
+    /// newline is indexed (a writer may still be appending to it).
+    pub quiet_ms: u64,
+    /// How often the whole folder is compared with the index, to repair
+    /// anything an event missed. 0 turns it off.
+    pub reconcile_interval_secs: u64,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            mode: WatchMode::Auto,
+            poll_interval_ms: 500,
+            debounce_ms: 100,
+            quiet_ms: 1000,
+            reconcile_interval_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -81,6 +124,7 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             index: IndexConfig::default(),
             parser: ParserConfig::default(),
+            watch: WatchConfig::default(),
         }
     }
 }
@@ -119,6 +163,11 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.watch.debounce_ms == 0 || self.watch.poll_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "watch.debounce_ms and watch.poll_interval_ms must be at least 1".into(),
+            ));
+        }
         if self.rate_limit.requests_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "rate_limit.requests_per_minute must be at least 1".into(),

@@ -1,7 +1,7 @@
 //! runlogd: indexes CI run logs (`SAMPLE_REPOSITORY/LogFiles/{run_id}.txt`)
 //! and serves the cursor-paginated run-log API from the index.
 //!
-//! Data flows one way: files ([`ingest`]) → [`parse`] → [`index`] → [`api`].
+//! Data flows one way: files ([`watch`], [`ingest`]) → [`parse`] → [`index`] → [`api`].
 //! [`store`] keeps per-run file state and tokens in SQLite, [`auth`] checks
 //! tokens, [`config`] is the one configuration struct, and [`server`] wires
 //! it all together for `runlogd serve`.
@@ -15,3 +15,4 @@ pub mod ingest;
 pub mod parse;
 pub mod server;
 pub mod store;
+pub mod watch;

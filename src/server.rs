@@ -53,6 +53,7 @@ impl Daemon {
             index.clone(),
             store.clone(),
             parser,
+            Duration::from_millis(config.watch.quiet_ms),
         ));
         let limiter = Arc::new(TokenLimiter::per_minute(
             config.rate_limit.requests_per_minute,
@@ -89,6 +90,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "runlogd serving; GET /api/v1/runs/{{run_id}}/logs"
     );
 
+    // Watch first, so nothing that lands during the scan is missed.
+    let watcher = crate::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch.clone())
+        .context("cannot start the watch thread")?;
     let ingestor = daemon.state.ingestor.clone();
     let scan = tokio::task::spawn_blocking(move || match ingestor.scan() {
         Ok(s) => tracing::info!(
@@ -119,8 +123,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("stopped accepting; finishing");
     housekeeping.abort();
     daemon.state.ingestor.stop();
+    tokio::task::spawn_blocking(move || watcher.stop()).await?;
     if let Err(e) = scan.await {
         tracing::error!(error = %e, "start-up scan task failed");
+    }
+    // Everything indexed is committed batch by batch; wait for merges to end.
+    let Daemon { state, .. } = daemon;
+    drop(state.ingestor);
+    if let Ok(index) = Arc::try_unwrap(state.index) {
+        index.close()?;
     }
     Ok(())
 }

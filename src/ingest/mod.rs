@@ -19,13 +19,14 @@
 mod fingerprint;
 mod naming;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fingerprint::fingerprint;
 pub use naming::{run_id_from_file_name, MAX_RUN_ID};
@@ -71,6 +72,18 @@ pub enum Outcome {
     Missing,
 }
 
+/// What to do with a last line that has no newline yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tail {
+    /// The writer is done with the file (it was renamed into place or
+    /// closed): the last line is complete, newline or not.
+    Complete,
+    /// The writer may still be appending: index the last line only once the
+    /// file has been quiet for the configured moment; until then remember it
+    /// in [`Ingestor::due_tails`].
+    WhenQuiet,
+}
+
 /// Progress of the start-up scan, read by `/readyz`.
 #[derive(Debug, Default)]
 pub struct ScanProgress {
@@ -91,6 +104,11 @@ pub struct Ingestor {
     parser: Arc<Parser>,
     pub progress: Arc<ScanProgress>,
     stop: StopFlag,
+    /// How long a file must be unchanged before its unterminated last line
+    /// is taken as complete.
+    quiet: Duration,
+    /// Runs with an unterminated last line not indexed yet, and when to look again.
+    pending_tails: Mutex<HashMap<u64, Instant>>,
 }
 
 /// How a run will be brought up to date.
@@ -121,6 +139,7 @@ impl Ingestor {
         index: Arc<LogIndex>,
         store: Arc<Store>,
         parser: Arc<Parser>,
+        quiet: Duration,
     ) -> Ingestor {
         Ingestor {
             log_dir,
@@ -129,6 +148,8 @@ impl Ingestor {
             parser,
             progress: Arc::default(),
             stop: StopFlag::default(),
+            quiet,
+            pending_tails: Mutex::default(),
         }
     }
 
@@ -147,16 +168,69 @@ impl Ingestor {
 
     /// Brings one run up to date with its file and commits.
     pub fn sync_run(&self, run_id: u64) -> Result<Outcome> {
+        Ok(self.sync_runs(&[(run_id, Tail::WhenQuiet)])?[0])
+    }
+
+    /// Brings several runs up to date in one commit (what one burst of file
+    /// events touched); returns each run's outcome in order.
+    pub fn sync_runs(&self, runs: &[(u64, Tail)]) -> Result<Vec<Outcome>> {
         let mut batch = self.index.batch()?;
-        let (outcome, change) = self.sync_into(&mut batch, run_id)?;
+        let mut outcomes = Vec::with_capacity(runs.len());
+        let mut changes = Vec::with_capacity(runs.len());
+        for &(run_id, tail) in runs {
+            let (outcome, change) = self.sync_into(&mut batch, run_id, tail)?;
+            outcomes.push(outcome);
+            changes.push(change);
+        }
         batch.commit()?;
-        self.record(change)?;
-        Ok(outcome)
+        for change in changes {
+            self.record(change)?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Runs whose unterminated last line has now been quiet long enough to
+    /// index; they are forgotten here, and come back if still not quiet.
+    pub fn due_tails(&self) -> Vec<u64> {
+        let now = Instant::now();
+        let Ok(mut pending) = self.pending_tails.lock() else {
+            return Vec::new();
+        };
+        let due: Vec<u64> = pending
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &due {
+            pending.remove(id);
+        }
+        due
+    }
+
+    /// When the next pending tail is due, if any.
+    pub fn next_tail_due(&self) -> Option<Instant> {
+        self.pending_tails
+            .lock()
+            .ok()
+            .and_then(|p| p.values().min().copied())
     }
 
     /// Indexes every run file in the folder that is new or changed, and drops
-    /// runs whose files are gone. Marks the progress ready when done.
+    /// runs whose files are gone, reporting progress for `/readyz`, which it
+    /// marks ready when done. Used at start-up.
     pub fn scan(&self) -> Result<ScanSummary> {
+        let summary = self.scan_with(Some(&self.progress))?;
+        self.progress.ready.store(true, Ordering::Release);
+        Ok(summary)
+    }
+
+    /// The same as [`Ingestor::scan`], without touching the start-up
+    /// progress: the periodic repair of anything a file event missed.
+    pub fn reconcile(&self) -> Result<ScanSummary> {
+        self.scan_with(None)
+    }
+
+    fn scan_with(&self, progress: Option<&ScanProgress>) -> Result<ScanSummary> {
         let started = Instant::now();
         let mut ids = self.list_run_files()?;
         ids.sort_unstable();
@@ -165,9 +239,10 @@ impl Ingestor {
             .into_iter()
             .filter(|id| ids.binary_search(id).is_err())
             .collect();
-        self.progress
-            .files_total
-            .store((ids.len() + gone.len()) as u64, Ordering::Relaxed);
+        if let Some(p) = progress {
+            p.files_total
+                .store((ids.len() + gone.len()) as u64, Ordering::Relaxed);
+        }
 
         let mut summary = ScanSummary::default();
         let mut batch = self.index.batch()?;
@@ -178,10 +253,12 @@ impl Ingestor {
                 tracing::info!("scan stopped before the end; it resumes at next start");
                 break;
             }
-            let (outcome, change) = self.sync_into(&mut batch, run_id)?;
+            let (outcome, change) = self.sync_into(&mut batch, run_id, Tail::WhenQuiet)?;
             summary.count(outcome);
             pending.push(change);
-            self.progress.files_done.fetch_add(1, Ordering::Relaxed);
+            if let Some(p) = progress {
+                p.files_done.fetch_add(1, Ordering::Relaxed);
+            }
             if last_commit.elapsed() >= SCAN_COMMIT_EVERY {
                 batch.commit()?;
                 for change in pending.drain(..) {
@@ -196,7 +273,6 @@ impl Ingestor {
             self.record(change)?;
         }
         summary.elapsed = started.elapsed();
-        self.progress.ready.store(true, Ordering::Release);
         Ok(summary)
     }
 
@@ -228,7 +304,12 @@ impl Ingestor {
 
     /// Stages the changes that bring `run_id` up to date into `batch`, and
     /// returns what to write to the store once the batch is committed.
-    fn sync_into(&self, batch: &mut WriteBatch<'_>, run_id: u64) -> Result<(Outcome, Change)> {
+    fn sync_into(
+        &self,
+        batch: &mut WriteBatch<'_>,
+        run_id: u64,
+        tail: Tail,
+    ) -> Result<(Outcome, Change)> {
         let plan = self.plan(run_id)?;
         Ok(match plan {
             Plan::Unchanged => (Outcome::Unchanged, Change::None),
@@ -253,8 +334,13 @@ impl Ingestor {
                     offset: 0,
                     state: ParseState::default(),
                 };
-                let record =
-                    self.index_from(batch, run_id, file, size, mtime_ns, start, generation)?;
+                let target = Target {
+                    size,
+                    mtime_ns,
+                    generation,
+                    tail,
+                };
+                let record = self.index_from(batch, run_id, file, start, target)?;
                 let lines = record.lines_indexed;
                 (Outcome::Indexed { lines }, Change::Put(record))
             }
@@ -271,15 +357,13 @@ impl Ingestor {
                         section: Section::from_u8(record.parse_section).unwrap_or_default(),
                     },
                 };
-                let updated = self.index_from(
-                    batch,
-                    run_id,
-                    file,
+                let target = Target {
                     size,
                     mtime_ns,
-                    start,
-                    record.generation,
-                )?;
+                    generation: record.generation,
+                    tail,
+                };
+                let updated = self.index_from(batch, run_id, file, start, target)?;
                 let lines = updated.lines_indexed - record.lines_indexed;
                 (Outcome::Appended { lines }, Change::Put(updated))
             }
@@ -330,7 +414,11 @@ impl Ingestor {
                 generation: None,
             });
         }
-        if size == record.size && mtime_ns == record.mtime_ns && path == record.path {
+        if size == record.size
+            && mtime_ns == record.mtime_ns
+            && path == record.path
+            && record.bytes_indexed == size
+        {
             return Ok(Plan::Unchanged);
         }
         let prefix_kept = size >= record.bytes_indexed
@@ -386,18 +474,23 @@ impl Ingestor {
         Ok(byte[0] == b'\n')
     }
 
-    /// Parses `file` from `start` up to `size` bytes and stages its lines.
-    #[allow(clippy::too_many_arguments)]
+    /// Parses `file` from `start` up to `target.size` bytes and stages its lines.
     fn index_from(
         &self,
         batch: &mut WriteBatch<'_>,
         run_id: u64,
         mut file: File,
-        size: u64,
-        mtime_ns: i64,
         start: Resume,
-        generation: u64,
+        target: Target,
     ) -> Result<RunRecord> {
+        let Target {
+            size,
+            mtime_ns,
+            generation,
+            tail,
+        } = target;
+        let quiet_for = quiet_since(mtime_ns);
+        let take_tail = tail == Tail::Complete || quiet_for >= self.quiet;
         let path = self.log_path(run_id);
         let io = |source| IngestError::Io {
             path: path.clone(),
@@ -415,7 +508,7 @@ impl Ingestor {
             let n = reader.read(&mut buf[before..]).map_err(io)?;
             buf.truncate(before + n);
             let eof = n == 0;
-            let (lines, used) = self.parser.parse(&mut state, &buf, eof);
+            let (lines, used) = self.parser.parse(&mut state, &buf, eof && take_tail);
             batch.add_lines(run_id, &lines)?;
             consumed += used as u64;
             self.progress
@@ -427,6 +520,14 @@ impl Ingestor {
             }
         }
         let lines = state.next_line - 1;
+        if let Ok(mut pending) = self.pending_tails.lock() {
+            if consumed < size {
+                let wait = self.quiet.saturating_sub(quiet_for);
+                pending.insert(run_id, Instant::now() + wait);
+            } else {
+                pending.remove(&run_id);
+            }
+        }
         batch.set_run_meta(run_id, RunMeta { generation, lines })?;
         let fingerprint = fingerprint(&file, consumed).map_err(io)?;
         Ok(RunRecord {
@@ -452,9 +553,27 @@ impl Ingestor {
     }
 }
 
+/// Where parsing starts.
 struct Resume {
     offset: u64,
     state: ParseState,
+}
+
+/// The file version being indexed, and how to treat its last line.
+struct Target {
+    size: u64,
+    mtime_ns: i64,
+    generation: u64,
+    tail: Tail,
+}
+
+/// How long ago a file was last modified (zero if in the future).
+fn quiet_since(mtime_ns: i64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    Duration::from_nanos(now.saturating_sub(mtime_ns).max(0) as u64)
 }
 
 /// What to write to the store after a commit.

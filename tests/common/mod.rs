@@ -20,6 +20,7 @@ pub struct TestServer {
     pub scan: ScanSummary,
     server: JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    watcher: Option<runlogd::watch::Watcher>,
 }
 
 /// A repository and data directory that outlive server restarts.
@@ -70,7 +71,26 @@ impl TestServer {
     /// Opens the daemon on `config`, runs the start-up scan to the end, and
     /// serves on an ephemeral loopback port.
     pub async fn start(config: Config) -> TestServer {
+        Self::start_with(config, false).await
+    }
+
+    /// As [`TestServer::start`], with the live watch loop running (started
+    /// before the scan, as `runlogd serve` does).
+    pub async fn start_watching(config: Config) -> TestServer {
+        Self::start_with(config, true).await
+    }
+
+    async fn start_with(config: Config, watch: bool) -> TestServer {
+        // RUST_LOG=debug shows the daemon's own log in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let daemon = Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
+        let watcher = watch.then(|| {
+            runlogd::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch.clone())
+                .unwrap_or_else(|e| panic!("watch: {e}"))
+        });
         let ingestor = daemon.state.ingestor.clone();
         let scan = tokio::task::spawn_blocking(move || ingestor.scan())
             .await
@@ -97,6 +117,7 @@ impl TestServer {
             scan,
             server,
             shutdown: Some(tx),
+            watcher,
         }
     }
 
@@ -106,6 +127,11 @@ impl TestServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.server).await;
+        if let Some(w) = self.watcher.take() {
+            tokio::task::spawn_blocking(move || w.stop())
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
         let state = self.daemon_state;
         drop(state.ingestor);
         if let Ok(index) = Arc::try_unwrap(state.index) {
