@@ -34,6 +34,12 @@ pub fn materialize(data: &Path) -> std::io::Result<PathBuf> {
         }
         let tmp = log_dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, content)?;
+        // These logs are finished: date them in the past so that a last line
+        // without a newline is not held back as "still being written".
+        std::fs::File::options()
+            .write(true)
+            .open(&tmp)?
+            .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_741_564_800))?;
         std::fs::rename(&tmp, &path)?;
     }
     Ok(repository)
