@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod backfill;
 pub mod config;
 pub mod example;
 pub mod index;

@@ -25,6 +25,8 @@ struct Cli {
 enum Command {
     /// Index the repository's LogFiles/ and serve GET /api/v1/runs/{run_id}/logs.
     Serve(ServeArgs),
+    /// Index the whole repository once, with progress, and exit.
+    Index(IndexArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -56,6 +58,15 @@ struct ServeArgs {
     /// Log output format.
     #[arg(long, env = "RUNLOGD_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+}
+
+#[derive(Args)]
+struct IndexArgs {
+    #[command(flatten)]
+    common: Common,
+    /// SAMPLE_REPOSITORY folder; logs are read from its LogFiles/.
+    #[arg(long, env = "RUNLOGD_REPOSITORY")]
+    repository: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +136,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             server::init_tracing(config.log_format, "info,tantivy=warn");
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(server::serve(config))
+        }
+        Command::Index(args) => {
+            let mut config = load(&args.common)?;
+            if let Some(r) = args.repository {
+                config.repository = Some(r);
+            }
+            server::init_tracing(config.log_format, "info,tantivy=warn");
+            let summary = runlogd::backfill::run(&config)?;
+            println!(
+                "indexed {} runs ({} appended, {} unchanged, {} removed), {} lines, in {:.2} s",
+                summary.indexed,
+                summary.appended,
+                summary.unchanged,
+                summary.removed,
+                summary.lines,
+                summary.elapsed.as_secs_f64()
+            );
+            Ok(())
         }
         Command::Token { action } => {
             server::init_tracing(LogFormat::Human, "warn");

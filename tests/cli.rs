@@ -152,6 +152,37 @@ fn token_commands_create_list_and_revoke() {
     }
 }
 
+#[test]
+fn index_command_backfills_once_and_then_finds_nothing_to_do() {
+    let dirs = Dirs::new();
+    dirs.write_log(1, "[INFO] a\n[ERROR] b\n");
+    dirs.write_log(2, "only line\n");
+    let index = |data: &Path| {
+        Command::new(BIN)
+            .arg("index")
+            .env("RUNLOGD_REPOSITORY", dirs.repo())
+            .env("RUNLOGD_DATA", data)
+            .env_remove("RUNLOGD_CONFIG")
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let o = index(&dirs.data());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("indexed 2 runs"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("3 lines"), "{}", stdout(&o));
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        log.contains("index complete") && !log.contains('\u{1b}'),
+        "plain log lines off a terminal: {log}"
+    );
+    let o = index(&dirs.data());
+    assert!(
+        stdout(&o).contains("indexed 0 runs") && stdout(&o).contains("2 unchanged"),
+        "{}",
+        stdout(&o)
+    );
+}
+
 #[tokio::test]
 async fn serve_from_env_and_flags_answers_and_exits_cleanly_on_sigterm() {
     let dirs = Dirs::new();
