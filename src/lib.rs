@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod backfill;
 pub mod config;
+pub mod corpus;
 pub mod example;
 pub mod index;
 pub mod ingest;

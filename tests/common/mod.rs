@@ -48,7 +48,9 @@ impl Dirs {
         write_atomically(&self.log_path(run_id), content.as_ref());
     }
     /// A configuration for this repository, with a rate limit high enough
-    /// for page walks (tests of the limit set their own).
+    /// for page walks (tests of the limit set their own), and unterminated
+    /// last lines taken as complete at once (the live tests cover waiting
+    /// for them).
     pub fn config(&self) -> Config {
         let mut config = Config {
             repository: Some(self.repo()),
@@ -57,6 +59,7 @@ impl Dirs {
             ..Config::default()
         };
         config.rate_limit.requests_per_minute = 1_000_000;
+        config.watch.quiet_ms = 0;
         config
     }
 }
