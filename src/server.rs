@@ -133,6 +133,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Ok(index) = Arc::try_unwrap(state.index) {
         index.close()?;
     }
+    tracing::info!("shutdown complete");
     Ok(())
 }
 
