@@ -1,2 +1,98 @@
-//! Placeholder; the benchmark is being written.
-fn main() {}
+//! Page latency of `Snapshot::page` on one large run indexed once in setup.
+//!
+//! The run (`RUNLOGD_BENCH_QUERY_MB`, default 100 MB, about a million lines)
+//! loops on errors, like the biggest real logs. The cases are the requests a
+//! client makes: the first page, a page deep in the run (after line 10,000),
+//! `level=error`, `contains` with the corpus's rare / common / absent needles
+//! (see `runlogd::corpus`), and level + source + contains together.
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use runlogd::config::Config;
+use runlogd::corpus::{self, CorpusSpec};
+use runlogd::index::Filters;
+use runlogd::parse::{Level, Source};
+use runlogd::server::Daemon;
+
+fn query(c: &mut Criterion) {
+    let mb: u64 = std::env::var("RUNLOGD_BENCH_QUERY_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let repo = tempfile::tempdir().expect("temp repository");
+    let data = tempfile::tempdir().expect("temp data dir");
+    let spec = CorpusSpec {
+        runs: 1,
+        total_bytes: mb << 20,
+        large_runs: 1,
+        large_bytes: mb << 20,
+        seed: 1,
+    };
+    let summary = corpus::generate(&repo.path().join("LogFiles"), &spec).expect("generate corpus");
+    let config = Config {
+        repository: Some(repo.path().to_owned()),
+        data: data.path().to_owned(),
+        ..Config::default()
+    };
+    let daemon = Daemon::open(&config).expect("open daemon");
+    let scanned = daemon.state.ingestor.scan().expect("index the run");
+    assert_eq!(scanned.lines, summary.lines);
+    let run_id = corpus::large_run_id(0);
+    let snapshot = daemon.state.index.snapshot();
+    let meta = snapshot
+        .run_meta(run_id)
+        .expect("read run meta")
+        .expect("run is indexed");
+    eprintln!("query bench: run {run_id}, {} lines", meta.lines);
+
+    let contains = |needle: &str| Filters {
+        contains: Some(needle.to_owned()),
+        ..Filters::default()
+    };
+    let cases: Vec<(&str, Filters, u64)> = vec![
+        ("first_page", Filters::default(), 0),
+        ("depth_10000", Filters::default(), 10_000),
+        (
+            "level_error",
+            Filters {
+                levels: BTreeSet::from([Level::Error]),
+                ..Filters::default()
+            },
+            0,
+        ),
+        ("contains_rare", contains(corpus::RARE_NEEDLE), 0),
+        ("contains_common", contains(corpus::COMMON_NEEDLE), 0),
+        ("contains_absent", contains(corpus::ABSENT_NEEDLE), 0),
+        (
+            "level_source_contains",
+            Filters {
+                levels: BTreeSet::from([Level::Error]),
+                sources: BTreeSet::from([Source::TestRunner]),
+                contains: Some(corpus::COMMON_NEEDLE.to_owned()),
+            },
+            0,
+        ),
+    ];
+
+    let mut group = c.benchmark_group("query");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(4));
+    group.warm_up_time(Duration::from_secs(1));
+    for (name, filters, after) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let page = snapshot
+                    .page(run_id, meta, black_box(filters), *after, 100)
+                    .expect("page");
+                black_box(page.lines.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, query);
+criterion_main!(benches);
