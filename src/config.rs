@@ -49,6 +49,108 @@ pub struct Config {
     pub index: IndexConfig,
     pub parser: ParserConfig,
     pub watch: WatchConfig,
+    pub gcs: GcsConfig,
+}
+
+/// The Google Cloud Storage bucket that mirrors `LogFiles/` (see `sync`).
+/// With no bucket set, runlogd is local-only.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcsConfig {
+    pub bucket: Option<String>,
+    /// Object name prefix of the logs: objects are `{prefix}{run_id}.txt`.
+    pub prefix: String,
+    /// How to authenticate; required when a bucket is set, so the daemon
+    /// never reaches for the cloud metadata server unless told to.
+    pub credentials: Option<GcsCredentials>,
+    /// Service-account JSON whose key signs raw-download URLs, when the
+    /// `credentials` cannot (anonymous, or ADC without a private key).
+    pub signing_key: Option<PathBuf>,
+    /// Base URL of the storage API (`https://storage.googleapis.com`). When
+    /// unset, `STORAGE_EMULATOR_HOST` is honoured as Google's clients do.
+    pub endpoint: Option<String>,
+    /// Where downloaded objects are written.
+    pub mirror: MirrorTarget,
+    /// How often the bucket is listed for new, changed and deleted objects.
+    pub sync_interval_secs: u64,
+    /// What a deleted object does to its run.
+    pub on_delete: OnDelete,
+    /// Lifetime of a raw-download signed URL (at most 7 days).
+    pub signed_url_expiry_secs: u64,
+    /// How long a run found in neither place is remembered as absent, so a
+    /// flood of unknown ids does not become a flood of bucket calls.
+    pub miss_cache_secs: u64,
+    /// Timeout of one request to the bucket (a download may take several).
+    pub request_timeout_secs: u64,
+    /// Retries of a failed request, with exponential backoff.
+    pub max_retries: usize,
+    /// Objects downloaded at once during a sync.
+    pub download_concurrency: usize,
+}
+
+/// `credentials` in `[gcs]`: one of the two keywords, or else the path of a
+/// service-account JSON key file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(from = "String")]
+pub enum GcsCredentials {
+    /// `"application_default"`: `GOOGLE_APPLICATION_CREDENTIALS`, gcloud's
+    /// user credentials, or, on a Google Cloud machine, its metadata server.
+    ApplicationDefault,
+    /// `"anonymous"`: unsigned requests (a public bucket, or an emulator).
+    Anonymous,
+    ServiceAccountFile(PathBuf),
+}
+
+impl From<String> for GcsCredentials {
+    fn from(s: String) -> Self {
+        match s.as_str() {
+            "application_default" => GcsCredentials::ApplicationDefault,
+            "anonymous" => GcsCredentials::Anonymous,
+            _ => GcsCredentials::ServiceAccountFile(PathBuf::from(s)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MirrorTarget {
+    /// `{data}/gcs-mirror/`: the repository is never written to.
+    #[default]
+    Data,
+    /// The repository's `LogFiles/` itself, when it is writable (otherwise
+    /// the data directory, with a warning).
+    Repository,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDelete {
+    /// The downloaded copy stays and its run stays searchable.
+    #[default]
+    Keep,
+    /// The downloaded copy is removed; the run stays only if `LogFiles/`
+    /// has its own file.
+    Drop,
+}
+
+impl Default for GcsConfig {
+    fn default() -> Self {
+        GcsConfig {
+            bucket: None,
+            prefix: "LogFiles/".into(),
+            credentials: None,
+            signing_key: None,
+            endpoint: None,
+            mirror: MirrorTarget::Data,
+            sync_interval_secs: 60,
+            on_delete: OnDelete::Keep,
+            signed_url_expiry_secs: 12 * 3600,
+            miss_cache_secs: 30,
+            request_timeout_secs: 60,
+            max_retries: 3,
+            download_concurrency: 4,
+        }
+    }
 }
 
 /// How file-system changes reach the index.
@@ -125,6 +227,7 @@ impl Default for Config {
             index: IndexConfig::default(),
             parser: ParserConfig::default(),
             watch: WatchConfig::default(),
+            gcs: GcsConfig::default(),
         }
     }
 }
@@ -173,6 +276,42 @@ impl Config {
                 "rate_limit.requests_per_minute must be at least 1".into(),
             ));
         }
+        if let Some(bucket) = &self.gcs.bucket {
+            let gcs = &self.gcs;
+            if bucket.is_empty() || bucket.contains('/') {
+                return Err(ConfigError::Invalid(format!(
+                    "gcs.bucket {bucket:?} is not a bucket name"
+                )));
+            }
+            if gcs.credentials.is_none() {
+                return Err(ConfigError::Invalid(
+                    "gcs.credentials must be set when gcs.bucket is: the path of a \
+                     service-account JSON file, \"application_default\", or \"anonymous\""
+                        .into(),
+                ));
+            }
+            if gcs.sync_interval_secs == 0 || gcs.request_timeout_secs == 0 {
+                return Err(ConfigError::Invalid(
+                    "gcs.sync_interval_secs and gcs.request_timeout_secs must be at least 1".into(),
+                ));
+            }
+            if !(1..=604_800).contains(&gcs.signed_url_expiry_secs) {
+                return Err(ConfigError::Invalid(
+                    "gcs.signed_url_expiry_secs must be from 1 to 604800 (7 days)".into(),
+                ));
+            }
+            if gcs.download_concurrency == 0 {
+                return Err(ConfigError::Invalid(
+                    "gcs.download_concurrency must be at least 1".into(),
+                ));
+            }
+            if !gcs.prefix.is_empty() && !gcs.prefix.ends_with('/') {
+                return Err(ConfigError::Invalid(format!(
+                    "gcs.prefix {:?} must be empty or end with '/'",
+                    gcs.prefix
+                )));
+            }
+        }
         Ok(())
     }
 
@@ -209,6 +348,43 @@ mod tests {
         assert_eq!(c.data, PathBuf::from("runlogd-data"));
         assert!(Config::from_toml("listen_addr = \"x\"").is_err());
         assert!(Config::from_toml("[rate_limit]\nrequests_per_minute = -1").is_err());
+    }
+
+    #[test]
+    fn gcs_needs_explicit_credentials_and_reads_the_keywords() {
+        let with = |extra: &str| {
+            Config::from_toml(&format!("[gcs]\nbucket = \"logs\"\n{extra}"))
+                .map_err(|e| e.to_string())
+        };
+        let c = with("").unwrap_or_default();
+        assert_eq!(c.gcs.bucket.as_deref(), Some("logs"));
+        assert_eq!(c.gcs.prefix, "LogFiles/");
+        assert!(
+            c.validate().is_err(),
+            "a bucket without credentials is refused"
+        );
+        for (text, expected) in [
+            ("anonymous", GcsCredentials::Anonymous),
+            ("application_default", GcsCredentials::ApplicationDefault),
+            (
+                "/etc/runlogd/sa.json",
+                GcsCredentials::ServiceAccountFile("/etc/runlogd/sa.json".into()),
+            ),
+        ] {
+            let c = with(&format!("credentials = \"{text}\"")).unwrap_or_default();
+            assert_eq!(c.gcs.credentials, Some(expected));
+            assert!(c.validate().is_ok());
+        }
+        let c = with("credentials = \"anonymous\"\nsigned_url_expiry_secs = 700000")
+            .unwrap_or_default();
+        assert!(c.validate().is_err(), "signed URLs live at most 7 days");
+        let c = with("credentials = \"anonymous\"\nprefix = \"logs\"").unwrap_or_default();
+        assert!(c.validate().is_err(), "a prefix is a folder");
+        assert!(with("mirror = \"elsewhere\"").is_err());
+        assert!(
+            Config::default().validate().is_ok(),
+            "no bucket: local only"
+        );
     }
 
     #[test]

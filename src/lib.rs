@@ -17,4 +17,5 @@ pub mod ingest;
 pub mod parse;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod watch;

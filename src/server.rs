@@ -18,6 +18,7 @@ use crate::index::LogIndex;
 use crate::ingest::Ingestor;
 use crate::parse::Parser;
 use crate::store::Store;
+use crate::sync::Bucket;
 
 /// Everything a running daemon holds, opened from a configuration.
 pub struct Daemon {
@@ -48,13 +49,22 @@ impl Daemon {
             k
         })?;
         let cursor_key = CursorKey::new(&key).context("cursor key")?;
-        let ingestor = Arc::new(Ingestor::new(
-            Config::log_dir(&repository),
+        let log_dir = Config::log_dir(&repository);
+        let mirror_dir = crate::sync::mirror_dir(config, &log_dir);
+        let mut ingestor = Ingestor::new(
+            log_dir,
             index.clone(),
             store.clone(),
             parser,
             Duration::from_millis(config.watch.quiet_ms),
-        ));
+        );
+        if let Some(dir) = &mirror_dir {
+            ingestor = ingestor.with_mirror(dir.clone());
+        }
+        let ingestor = Arc::new(ingestor);
+        let bucket = Bucket::open(config, mirror_dir, ingestor.clone(), store.clone())
+            .context("cannot set up the GCS bucket")?
+            .map(Arc::new);
         let limiter = Arc::new(TokenLimiter::per_minute(
             config.rate_limit.requests_per_minute,
         ));
@@ -63,6 +73,7 @@ impl Daemon {
                 store,
                 index,
                 ingestor,
+                bucket,
                 limiter,
                 cursor_key,
             },
@@ -107,6 +118,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "start-up scan failed"),
     });
 
+    let bucket_sync = daemon.state.bucket.clone().map(|b| tokio::spawn(b.run()));
+
     let limiter = daemon.state.limiter.clone();
     let housekeeping = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -122,6 +135,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await?;
     tracing::info!("stopped accepting; finishing");
     housekeeping.abort();
+    if let Some(task) = bucket_sync {
+        // A download in flight is left as a temporary file, removed at next start.
+        task.abort();
+    }
     daemon.state.ingestor.stop();
     tokio::task::spawn_blocking(move || watcher.stop()).await?;
     if let Err(e) = scan.await {

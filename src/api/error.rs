@@ -10,6 +10,9 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::AuthError;
 
+/// What a 503 for an unreachable bucket asks the client to wait.
+const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -37,6 +40,8 @@ pub enum ApiError {
         run_id: u64,
         checked: Vec<&'static str>,
     },
+    #[error("run {run_id} is not in the local folder and the GCS bucket could not be reached; retry later")]
+    StorageUnavailable { run_id: u64 },
     #[error("no such endpoint")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -66,6 +71,7 @@ impl ApiError {
             ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::LogNotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::StorageUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +85,7 @@ impl ApiError {
             ApiError::LogNotFound { .. } => "log_not_found",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::StorageUnavailable { .. } => "storage_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -104,6 +111,9 @@ impl ApiError {
             }
             ApiError::LogNotFound { run_id, checked } => {
                 json!({ "run_id": run_id, "checked": checked })
+            }
+            ApiError::StorageUnavailable { run_id } => {
+                json!({ "run_id": run_id, "checked": ["local"], "unavailable": ["gcs"] })
             }
             _ => json!({}),
         }
@@ -152,6 +162,12 @@ impl IntoResponse for ApiError {
             }
             ApiError::RateLimited { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::StorageUnavailable { .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(STORAGE_RETRY_AFTER_SECS),
+                );
             }
             _ => {}
         }

@@ -1,4 +1,6 @@
-//! `/healthz` (the process serves) and `/readyz` (the start-up scan is indexed).
+//! `/healthz` (the process serves) and `/readyz` (the start-up scan is
+//! indexed; the body also reports the bucket sync, which does not gate
+//! readiness: a daemon whose bucket is down still serves what it has).
 
 use std::sync::atomic::Ordering;
 
@@ -32,6 +34,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<V
             "files_total": p.files_total.load(Ordering::Relaxed),
             "files_done": p.files_done.load(Ordering::Relaxed),
             "bytes_done": p.bytes_done.load(Ordering::Relaxed),
+            "gcs": state.bucket.as_ref().and_then(|b| b.status()),
         })),
     ))
 }

@@ -77,8 +77,12 @@ pub async fn get_logs(
 }
 
 /// The run as indexed, indexing its file first if it has one that the index
-/// has not seen yet (a log that landed a moment ago).
-async fn find_run(state: &AppState, run_id: u64) -> Result<(Snapshot, RunMeta), ApiError> {
+/// has not seen yet (a log that landed a moment ago), or else fetching it
+/// from the bucket. A 404 means both places were checked.
+pub(super) async fn find_run(
+    state: &AppState,
+    run_id: u64,
+) -> Result<(Snapshot, RunMeta), ApiError> {
     let snapshot = state.index.snapshot();
     if let Some(meta) = snapshot.run_meta(run_id).map_err(ApiError::internal)? {
         return Ok((snapshot, meta));
@@ -92,11 +96,35 @@ async fn find_run(state: &AppState, run_id: u64) -> Result<(Snapshot, RunMeta), 
         tracing::info!(run_id, lines, "indexed on first request");
     }
     let snapshot = state.index.snapshot();
-    match snapshot.run_meta(run_id).map_err(ApiError::internal)? {
-        Some(meta) => Ok((snapshot, meta)),
-        None => Err(ApiError::LogNotFound {
+    if let Some(meta) = snapshot.run_meta(run_id).map_err(ApiError::internal)? {
+        return Ok((snapshot, meta));
+    }
+    let Some(bucket) = &state.bucket else {
+        return Err(ApiError::LogNotFound {
             run_id,
             checked: vec!["local"],
+        });
+    };
+    match bucket.fetch_missing(run_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::LogNotFound {
+                run_id,
+                checked: vec!["local", "gcs"],
+            })
+        }
+        Err(e) => {
+            tracing::warn!(run_id, error = %e, "bucket lookup failed");
+            return Err(ApiError::StorageUnavailable { run_id });
+        }
+    }
+    let snapshot = state.index.snapshot();
+    match snapshot.run_meta(run_id).map_err(ApiError::internal)? {
+        Some(meta) => Ok((snapshot, meta)),
+        // Deleted again between the download and this look.
+        None => Err(ApiError::LogNotFound {
+            run_id,
+            checked: vec!["local", "gcs"],
         }),
     }
 }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod logs;
 pub mod params;
 pub mod ratelimit;
+pub mod raw;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use tower_http::trace::TraceLayer;
 use crate::index::LogIndex;
 use crate::ingest::Ingestor;
 use crate::store::Store;
+use crate::sync::Bucket;
 use cursor::CursorKey;
 use error::ApiError;
 use ratelimit::TokenLimiter;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub index: Arc<LogIndex>,
     pub ingestor: Arc<Ingestor>,
+    /// The GCS bucket, when one is configured.
+    pub bucket: Option<Arc<Bucket>>,
     pub limiter: Arc<TokenLimiter>,
     pub cursor_key: CursorKey,
 }
@@ -41,6 +45,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/runs/{run_id}/logs", get(logs::get_logs))
+        .route("/runs/{run_id}/logs/raw", get(raw::get_raw))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_system_read,

@@ -41,18 +41,23 @@ impl RawParams {
     }
 }
 
+/// The path's run id: an integer from 1 to [`MAX_RUN_ID`].
+pub fn parse_run_id(run_id: &str) -> Result<u64, String> {
+    match run_id.parse::<u64>() {
+        Ok(id) if (1..=MAX_RUN_ID).contains(&id) && !run_id.starts_with('+') => Ok(id),
+        _ => Err(format!("must be an integer from 1 to {MAX_RUN_ID}")),
+    }
+}
+
 /// Checks the path's run id and the query, in that order of reporting.
 pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<LogRequest, ApiError> {
     let mut fields = BTreeMap::new();
     let mut allowed = BTreeMap::new();
 
-    let run = match run_id.parse::<u64>() {
-        Ok(id) if (1..=MAX_RUN_ID).contains(&id) && !run_id.starts_with('+') => Some(id),
-        _ => {
-            fields.insert(
-                "run_id".to_owned(),
-                format!("must be an integer from 1 to {}", MAX_RUN_ID),
-            );
+    let run = match parse_run_id(run_id) {
+        Ok(id) => Some(id),
+        Err(msg) => {
+            fields.insert("run_id".to_owned(), msg);
             None
         }
     };

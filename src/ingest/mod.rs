@@ -12,6 +12,12 @@
 //!   commit under a new generation, which makes old cursors fail loudly;
 //! * the file is gone: the run leaves the index.
 //!
+//! A run's file is `LogFiles/{run_id}.txt`, or, when the bucket is mirrored
+//! into a separate folder (see [`crate::sync`]), the copy there: of the two,
+//! the one modified last wins (the mirror sets each copy's mtime to the
+//! object's update time), so a log rewritten locally after it was uploaded
+//! is served as rewritten, and a newer upload replaces an older local file.
+//!
 //! The index commit comes first and the store is written after it. After a
 //! crash between the two, the store's record and the index's run document
 //! disagree, and the next sync re-indexes that run from scratch.
@@ -99,6 +105,8 @@ struct StopFlag(AtomicBool);
 
 pub struct Ingestor {
     log_dir: PathBuf,
+    /// Where the bucket's objects are mirrored, when not into `log_dir` itself.
+    mirror_dir: Option<PathBuf>,
     index: Arc<LogIndex>,
     store: Arc<Store>,
     parser: Arc<Parser>,
@@ -118,12 +126,14 @@ enum Plan {
     Restat(RunRecord),
     Append {
         file: File,
+        path: PathBuf,
         record: RunRecord,
         size: u64,
         mtime_ns: i64,
     },
     Full {
         file: File,
+        path: PathBuf,
         size: u64,
         mtime_ns: i64,
         generation: Option<u64>,
@@ -143,6 +153,7 @@ impl Ingestor {
     ) -> Ingestor {
         Ingestor {
             log_dir,
+            mirror_dir: None,
             index,
             store,
             parser,
@@ -151,6 +162,15 @@ impl Ingestor {
             quiet,
             pending_tails: Mutex::default(),
         }
+    }
+
+    /// Also reads runs from `dir`, where the bucket is mirrored; a run in both
+    /// folders is read from the file modified last.
+    pub fn with_mirror(mut self, dir: PathBuf) -> Ingestor {
+        if dir != self.log_dir {
+            self.mirror_dir = Some(dir);
+        }
+        self
     }
 
     /// Asks a running scan to commit what it has and return.
@@ -164,6 +184,31 @@ impl Ingestor {
 
     pub fn log_path(&self, run_id: u64) -> PathBuf {
         self.log_dir.join(format!("{run_id}.txt"))
+    }
+
+    /// The file a run is read from: its `LogFiles/` file or its mirrored
+    /// copy, whichever was modified last (the local file on a tie); `None`
+    /// when neither exists.
+    pub fn source_path(&self, run_id: u64) -> Option<PathBuf> {
+        let name = format!("{run_id}.txt");
+        let mtime = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec())
+        };
+        let local = self.log_dir.join(&name);
+        let local_mtime = mtime(&local);
+        let mirrored = self.mirror_dir.as_ref().map(|d| d.join(&name));
+        match (
+            local_mtime,
+            mirrored.as_deref().and_then(|p| mtime(p).map(|t| (p, t))),
+        ) {
+            (Some(l), Some((m, t))) if t > l => Some(m.to_path_buf()),
+            (Some(_), _) => Some(local),
+            (None, Some((m, _))) => Some(m.to_path_buf()),
+            (None, None) => None,
+        }
     }
 
     /// Brings one run up to date with its file and commits.
@@ -276,29 +321,14 @@ impl Ingestor {
         Ok(summary)
     }
 
-    /// The run ids of the well-named files in the folder.
+    /// The run ids of the well-named files in the log folder and the mirror.
     fn list_run_files(&self) -> Result<Vec<u64>> {
-        let io = |source| IngestError::Io {
-            path: self.log_dir.clone(),
-            source,
-        };
         let mut ids = Vec::new();
-        let entries = match std::fs::read_dir(&self.log_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                tracing::warn!(dir = %self.log_dir.display(), "log folder does not exist yet");
-                return Ok(ids);
-            }
-            Err(e) => return Err(io(e)),
-        };
-        for entry in entries {
-            let entry = entry.map_err(io)?;
-            let name = entry.file_name();
-            match name.to_str().and_then(run_id_from_file_name) {
-                Some(id) => ids.push(id),
-                None => tracing::debug!(file = ?name, "ignoring file not named {{run_id}}.txt"),
-            }
+        for dir in std::iter::once(&self.log_dir).chain(self.mirror_dir.as_ref()) {
+            list_run_files_in(dir, &mut ids)?;
         }
+        ids.sort_unstable();
+        ids.dedup();
         Ok(ids)
     }
 
@@ -321,6 +351,7 @@ impl Ingestor {
             }
             Plan::Full {
                 file,
+                path,
                 size,
                 mtime_ns,
                 generation,
@@ -335,6 +366,7 @@ impl Ingestor {
                     state: ParseState::default(),
                 };
                 let target = Target {
+                    path,
                     size,
                     mtime_ns,
                     generation,
@@ -346,6 +378,7 @@ impl Ingestor {
             }
             Plan::Append {
                 file,
+                path,
                 record,
                 size,
                 mtime_ns,
@@ -358,6 +391,7 @@ impl Ingestor {
                     },
                 };
                 let target = Target {
+                    path,
                     size,
                     mtime_ns,
                     generation: record.generation,
@@ -371,7 +405,9 @@ impl Ingestor {
     }
 
     fn plan(&self, run_id: u64) -> Result<Plan> {
-        let path = self.log_path(run_id);
+        let path = self
+            .source_path(run_id)
+            .unwrap_or_else(|| self.log_path(run_id));
         let record = self.store.run(run_id)?;
         let file = match File::open(&path) {
             Ok(f) => f,
@@ -394,6 +430,7 @@ impl Ingestor {
         let Some(record) = record else {
             return Ok(Plan::Full {
                 file,
+                path,
                 size,
                 mtime_ns,
                 generation: None,
@@ -409,6 +446,7 @@ impl Ingestor {
             tracing::info!(run_id, "index and state disagree; re-indexing run");
             return Ok(Plan::Full {
                 file,
+                path,
                 size,
                 mtime_ns,
                 generation: None,
@@ -429,6 +467,7 @@ impl Ingestor {
         if !prefix_kept {
             return Ok(Plan::Full {
                 file,
+                path,
                 size,
                 mtime_ns,
                 generation: None,
@@ -447,6 +486,7 @@ impl Ingestor {
         if !self.ends_with_newline(&file, record.bytes_indexed)? {
             return Ok(Plan::Full {
                 file,
+                path,
                 size,
                 mtime_ns,
                 generation: Some(record.generation),
@@ -454,6 +494,7 @@ impl Ingestor {
         }
         Ok(Plan::Append {
             file,
+            path,
             record,
             size,
             mtime_ns,
@@ -484,6 +525,7 @@ impl Ingestor {
         target: Target,
     ) -> Result<RunRecord> {
         let Target {
+            path,
             size,
             mtime_ns,
             generation,
@@ -491,7 +533,6 @@ impl Ingestor {
         } = target;
         let quiet_for = quiet_since(mtime_ns);
         let take_tail = tail == Tail::Complete || quiet_for >= self.quiet;
-        let path = self.log_path(run_id);
         let io = |source| IngestError::Io {
             path: path.clone(),
             source,
@@ -561,10 +602,36 @@ struct Resume {
 
 /// The file version being indexed, and how to treat its last line.
 struct Target {
+    path: PathBuf,
     size: u64,
     mtime_ns: i64,
     generation: u64,
     tail: Tail,
+}
+
+/// Adds the run ids of the well-named files in `dir` to `ids`.
+fn list_run_files_in(dir: &Path, ids: &mut Vec<u64>) -> Result<()> {
+    let io = |source| IngestError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), "log folder does not exist yet");
+            return Ok(());
+        }
+        Err(e) => return Err(io(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name();
+        match name.to_str().and_then(run_id_from_file_name) {
+            Some(id) => ids.push(id),
+            None => tracing::debug!(file = ?name, "ignoring file not named {{run_id}}.txt"),
+        }
+    }
+    Ok(())
 }
 
 /// How long ago a file was last modified (zero if in the future).

@@ -1,0 +1,74 @@
+//! `GET /api/v1/runs/{run_id}/logs/raw`: the whole log file, as the
+//! platform serves it: a redirect to a V4 signed URL of the bucket's object
+//! when there is one and it can be signed, otherwise the file streamed.
+//!
+//! Existence follows the same rules as the paged endpoint (a run indexed
+//! nowhere is looked for in the bucket; 404 only when absent from both).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tokio::io::AsyncReadExt;
+use tokio_util::io::ReaderStream;
+
+use super::error::ApiError;
+use super::logs::find_run;
+use super::params::parse_run_id;
+use super::AppState;
+
+pub async fn get_raw(
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let run_id = parse_run_id(&run_id).map_err(|m| ApiError::invalid("run_id", m))?;
+    find_run(&state, run_id).await?;
+    let source = state.ingestor.source_path(run_id);
+    if let Some(bucket) = &state.bucket {
+        match bucket.signed_url(run_id, source.as_deref()).await {
+            Ok(Some(url)) => return Ok(redirect(&url)),
+            Ok(None) => {}
+            // The file is still here to stream.
+            Err(e) => tracing::warn!(run_id, error = %e, "cannot sign a download URL"),
+        }
+    }
+    let not_found = || ApiError::LogNotFound {
+        run_id,
+        checked: if state.bucket.is_some() {
+            vec!["local", "gcs"]
+        } else {
+            vec!["local"]
+        },
+    };
+    let path = source.ok_or_else(not_found)?;
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+    let len = file.metadata().await.map_err(ApiError::internal)?.len();
+    // A writer may still be appending: send the length announced, no more.
+    let body = Body::from_stream(ReaderStream::new(file.take(len)));
+    let mut response = (StatusCode::OK, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{run_id}.txt\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+fn redirect(url: &str) -> Response {
+    match HeaderValue::from_str(url) {
+        Ok(location) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, location);
+            // Signed URLs expire: never let a cache hand one out later.
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
