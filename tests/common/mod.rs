@@ -2,6 +2,8 @@
 //! server on 127.0.0.1) over a temporary repository.
 #![allow(dead_code)]
 
+pub mod gcs;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ pub struct TestServer {
     server: JoinHandle<()>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     watcher: Option<runlogd::watch::Watcher>,
+    bucket_sync: Option<JoinHandle<()>>,
 }
 
 /// A repository and data directory that outlive server restarts.
@@ -103,6 +106,8 @@ impl TestServer {
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        // As `runlogd serve`: the bucket sync runs beside the server.
+        let bucket_sync = daemon.state.bucket.clone().map(|b| tokio::spawn(b.run()));
         let app = runlogd::api::router(daemon.state.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -121,6 +126,7 @@ impl TestServer {
             server,
             shutdown: Some(tx),
             watcher,
+            bucket_sync,
         }
     }
 
@@ -130,6 +136,10 @@ impl TestServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.server).await;
+        if let Some(task) = self.bucket_sync.take() {
+            task.abort();
+            let _ = task.await;
+        }
         if let Some(w) = self.watcher.take() {
             tokio::task::spawn_blocking(move || w.stop())
                 .await
@@ -151,6 +161,36 @@ impl TestServer {
 
     pub fn reader(&self) -> String {
         self.token(&["system:read"])
+    }
+
+    /// The bucket sync's state as `/readyz` reports it.
+    pub async fn gcs_status(&self) -> Value {
+        self.get("/readyz", None).await.body["gcs"].clone()
+    }
+
+    /// Waits until `done` holds for the bucket sync's state (at most 30 s).
+    pub async fn wait_gcs(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let s = self.gcs_status().await;
+            if done(&s) {
+                return s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; gcs state: {s}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits for two more completed sync passes, so one began after now.
+    pub async fn wait_full_sync(&self) -> Value {
+        let start = self.gcs_status().await["passes"].as_u64().unwrap_or(0);
+        self.wait_gcs("a full sync pass", |s| {
+            s["passes"].as_u64().unwrap_or(0) >= start + 2
+        })
+        .await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Response {

