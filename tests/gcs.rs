@@ -460,3 +460,103 @@ async fn the_daemon_keeps_serving_while_the_bucket_is_down_and_recovers() {
     );
     s.stop().await;
 }
+
+/// A loopback HTTP server that answers like a bucket whose downloads break:
+/// for `LogFiles/801.txt` it announces 10,000 bytes and closes after 100; for
+/// `LogFiles/802.txt` it sends 10 bytes and then stalls. The emulator cannot be
+/// made to cut a download short, so this stand-in plays that part; the
+/// daemon under test is the real one.
+async fn broken_bucket() -> (String, Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let gets = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = gets.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                let meta =
+                    "HTTP/1.1 200 OK\r\nContent-Length: 10000\r\nContent-Type: text/plain\r\n\
+                            ETag: \"0123456789abcdef0123456789abcdef\"\r\n\
+                            Last-Modified: Sun, 29 Nov 2026 05:00:00 GMT\r\n\
+                            x-goog-generation: 1\r\nConnection: close\r\n\r\n";
+                if line.starts_with("HEAD ") && line.contains("LogFiles") {
+                    let _ = conn.write_all(meta.as_bytes()).await;
+                } else if line.starts_with("GET ") && line.contains("801") {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = conn.write_all(meta.as_bytes()).await;
+                    let _ = conn.write_all(&[b'x'; 100]).await;
+                } else if line.starts_with("GET ") && line.contains("802") {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let _ = conn.write_all(meta.as_bytes()).await;
+                    let _ = conn.write_all(&[b'y'; 10]).await;
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                } else {
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                }
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), gets)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_or_stalled_download_is_never_indexed() {
+    let dirs = Dirs::new();
+    let (endpoint, gets) = broken_bucket().await;
+    let mut config = dirs.config();
+    config.gcs.bucket = Some("broken".into());
+    config.gcs.credentials = Some(runlogd::config::GcsCredentials::Anonymous);
+    config.gcs.endpoint = Some(endpoint);
+    config.gcs.sync_interval_secs = 3600;
+    config.gcs.request_timeout_secs = 2;
+    config.gcs.max_retries = 1;
+    let s = TestServer::start(config).await;
+    let token = s.reader();
+    let status = s
+        .wait_gcs("the failed first sync", |g| g["state"] == "error")
+        .await;
+    assert!(
+        status["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{status}"
+    );
+
+    for run in [801, 802] {
+        let started = Instant::now();
+        let r = s
+            .get(&format!("/api/v1/runs/{run}/logs"), Some(&token))
+            .await;
+        assert_eq!(r.status, 503, "run {run}: {}", r.body);
+        assert_eq!(r.error_code(), "storage_unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timeouts bound the wait"
+        );
+        let indexed = s.daemon_state.index.snapshot().run_meta(run).ok().flatten();
+        assert_eq!(
+            indexed, None,
+            "run {run}: nothing of a broken download is indexed"
+        );
+        assert_eq!(s.daemon_state.store.object(run).ok().flatten(), None);
+    }
+    assert!(gets.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    let left: Vec<_> = std::fs::read_dir(s.data.join("gcs-mirror/broken"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "no copy and no partial file is left: {left:?}"
+    );
+    s.stop().await;
+}
