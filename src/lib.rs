@@ -1,7 +1,8 @@
 //! runlogd: indexes CI run logs (`SAMPLE_REPOSITORY/LogFiles/{run_id}.txt`)
 //! and serves the cursor-paginated run-log API from the index.
 //!
-//! Data flows one way: files ([`watch`], [`ingest`]) → [`parse`] → [`index`] → [`api`].
+//! Data flows one way: files ([`watch`]) and the GCS bucket ([`sync`]) →
+//! [`ingest`] → [`parse`] → [`index`] → [`api`].
 //! [`store`] keeps per-run file state and tokens in SQLite, [`auth`] checks
 //! tokens, [`config`] is the one configuration struct, and [`server`] wires
 //! it all together for `runlogd serve`.

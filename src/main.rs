@@ -60,6 +60,15 @@ struct ServeArgs {
     /// Log output format.
     #[arg(long, env = "RUNLOGD_LOG_FORMAT", value_enum)]
     log_format: Option<LogFormat>,
+    /// GCS bucket that mirrors LogFiles/ (objects {prefix}{run_id}.txt).
+    #[arg(long, env = "RUNLOGD_GCS_BUCKET")]
+    gcs_bucket: Option<String>,
+    /// Bucket credentials: a service-account JSON file, "application_default" or "anonymous".
+    #[arg(long, env = "RUNLOGD_GCS_CREDENTIALS")]
+    gcs_credentials: Option<String>,
+    /// Storage API base URL (default: Google's; STORAGE_EMULATOR_HOST is honoured).
+    #[arg(long, env = "RUNLOGD_GCS_ENDPOINT")]
+    gcs_endpoint: Option<String>,
 }
 
 #[derive(Args)]
@@ -155,6 +164,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(f) = args.log_format {
                 config.log_format = f;
+            }
+            if let Some(b) = args.gcs_bucket {
+                config.gcs.bucket = Some(b);
+            }
+            if let Some(c) = args.gcs_credentials {
+                config.gcs.credentials = Some(c.into());
+            }
+            if let Some(e) = args.gcs_endpoint {
+                config.gcs.endpoint = Some(e);
             }
             server::init_tracing(config.log_format, "info,tantivy=warn");
             let runtime = tokio::runtime::Runtime::new()?;
