@@ -138,6 +138,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(task) = bucket_sync {
         // A download in flight is left as a temporary file, removed at next start.
         task.abort();
+        let _ = task.await;
     }
     daemon.state.ingestor.stop();
     tokio::task::spawn_blocking(move || watcher.stop()).await?;
@@ -146,6 +147,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // Everything indexed is committed batch by batch; wait for merges to end.
     let Daemon { state, .. } = daemon;
+    drop(state.bucket);
     drop(state.ingestor);
     if let Ok(index) = Arc::try_unwrap(state.index) {
         index.close()?;

@@ -372,6 +372,14 @@ async fn the_newer_of_a_local_file_and_an_object_wins() {
     let mirror = s.data.join("gcs-mirror/newest-bucket");
     assert!(mirror.join("501.txt").is_file());
     assert!(!mirror.join("502.txt").exists() && !mirror.join("503.txt").exists());
+
+    // The local file that stood in for 503's object goes: the next sync
+    // brings the object's copy, and the run stays.
+    std::fs::remove_file(dirs.log_path(503)).unwrap_or_else(|e| panic!("{e}"));
+    let status = s.wait_full_sync().await;
+    assert_eq!(status["downloaded"], 2, "{status}");
+    assert!(mirror.join("503.txt").is_file());
+    assert_eq!(run_messages(&s, 503, &token).await, expected("same-503", 4));
     s.stop().await;
 }
 
@@ -557,6 +565,47 @@ async fn a_cut_off_or_stalled_download_is_never_indexed() {
     assert!(
         left.is_empty(),
         "no copy and no partial file is left: {left:?}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_can_be_mirrored_into_log_files_itself() {
+    let (dirs, emulator, mut config) = setup("repo-bucket").await;
+    config.gcs.mirror = runlogd::config::MirrorTarget::Repository;
+    emulator.put_log(901, log("into-repo-901", 9)).await;
+    let s = TestServer::start_watching(config).await;
+    let token = s.reader();
+    s.wait_gcs("the first sync", |g| {
+        g["state"] == "ok" && g["downloaded"] == 1
+    })
+    .await;
+    let copy = std::fs::read_to_string(dirs.log_path(901)).unwrap_or_default();
+    assert_eq!(copy, log("into-repo-901", 9));
+    assert!(
+        !s.data.join("gcs-mirror").exists(),
+        "nothing under the data directory"
+    );
+    assert_eq!(
+        run_messages(&s, 901, &token).await,
+        expected("into-repo-901", 9)
+    );
+    // The copy is a file like any other there: a later local append is seen.
+    let mut f = std::fs::File::options()
+        .append(true)
+        .open(dirs.log_path(901))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::io::Write::write_all(&mut f, b"[INFO] into-repo-901 line 10\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(f);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while run_messages(&s, 901, &token).await.len() != 10 {
+        assert!(Instant::now() < deadline, "the append was not indexed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        run_messages(&s, 901, &token).await,
+        expected("into-repo-901", 10)
     );
     s.stop().await;
 }

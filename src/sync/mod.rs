@@ -282,11 +282,15 @@ impl Bucket {
             };
             seen.insert(run_id);
             report.listed += 1;
+            // Unchanged, and whichever file stood for it is still there.
             let unchanged = known.get(&run_id).is_some_and(|r| {
                 r.etag == meta.e_tag
                     && r.size == meta.size
                     && r.updated_ns == mirror::updated_ns(&meta)
-                    && r.mirrored_path.as_deref().is_none_or(Path::exists)
+                    && match &r.mirrored_path {
+                        Some(copy) => copy.exists(),
+                        None => self.log_dir.join(format!("{run_id}.txt")).exists(),
+                    }
             });
             if !unchanged {
                 todo.push((run_id, meta));

@@ -146,6 +146,7 @@ impl TestServer {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         let state = self.daemon_state;
+        drop(state.bucket);
         drop(state.ingestor);
         if let Ok(index) = Arc::try_unwrap(state.index) {
             let _ = index.close();
