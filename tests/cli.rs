@@ -297,3 +297,64 @@ async fn walk_all(base: &str, run: u64, token: &str) -> (usize, usize) {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reads_the_bucket_from_flags_env_and_the_emulator_host() {
+    let dirs = Dirs::new();
+    let emulator = common::gcs::Emulator::start(&dirs.root.path().join("gcs"), "cli-bucket").await;
+    emulator
+        .put_log(77, "[INFO] from the bucket\n[ERROR] bucket error\n")
+        .await;
+    let token = create_token(&dirs.data(), "system:read");
+
+    // A bucket without credentials is refused before anything starts.
+    let o = Command::new(BIN)
+        .args(["serve", "--gcs-bucket", "cli-bucket"])
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG")
+        .env_remove("RUNLOGD_GCS_CREDENTIALS")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("gcs.credentials"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // STORAGE_EMULATOR_HOST as Google's clients read it: host:port.
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--gcs-bucket", "cli-bucket"])
+        .env("RUNLOGD_GCS_CREDENTIALS", "anonymous")
+        .env(
+            "STORAGE_EMULATOR_HOST",
+            format!("127.0.0.1:{}", emulator.port),
+        )
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG")
+        .env_remove("RUNLOGD_GCS_ENDPOINT");
+    let mut daemon = Daemon::spawn(&mut cmd, port);
+    daemon.wait_ready().await;
+    let r = get(
+        &format!("{}/api/v1/runs/77/logs?level=error", daemon.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["message"], "[ERROR] bucket error");
+    let missing = get(
+        &format!("{}/api/v1/runs/78/logs", daemon.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.body["details"]["checked"],
+        serde_json::json!(["local", "gcs"])
+    );
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
