@@ -33,6 +33,21 @@ async fn run_messages(s: &TestServer, run: u64, token: &str) -> Vec<String> {
     messages(&s.walk(run, "limit=100", token).await.0)
 }
 
+/// Asserts that `run` is served as exactly the lines of `log(tag, n)`.
+async fn assert_serves(s: &TestServer, run: u64, token: &str, tag: &str, n: usize) {
+    assert_eq!(
+        run_messages(s, run, token).await,
+        expected(tag, n),
+        "run {run}"
+    );
+}
+
+/// The bucket generation the store recorded for a run's object.
+fn object_generation(s: &TestServer, run: u64) -> Option<String> {
+    let object = s.daemon_state.store.object(run).ok().flatten();
+    object.and_then(|o| o.generation)
+}
+
 fn expected(tag: &str, n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("[INFO] {tag} line {i}")).collect()
 }
@@ -77,25 +92,10 @@ async fn start_up_sync_then_objects_added_and_replaced_while_running() {
         "objects are mirrored under the data directory"
     );
     // Synced, not fetched on demand: the counts above were already 2.
-    assert_eq!(
-        run_messages(&s, 101, &token).await,
-        expected("bucket-101", 250)
-    );
-    assert_eq!(
-        run_messages(&s, 102, &token).await,
-        expected("bucket-102", 3)
-    );
-    assert_eq!(
-        run_messages(&s, 103, &token).await,
-        expected("local-103", 5)
-    );
-    let generation = s
-        .daemon_state
-        .store
-        .object(101)
-        .ok()
-        .flatten()
-        .and_then(|o| o.generation);
+    assert_serves(&s, 101, &token, "bucket-101", 250).await;
+    assert_serves(&s, 102, &token, "bucket-102", 3).await;
+    assert_serves(&s, 103, &token, "local-103", 5).await;
+    let generation = object_generation(&s, 101);
     assert!(generation.is_some(), "the object's generation is recorded");
 
     // A cursor into the old 101, then 101 replaced and 104 added.
@@ -110,14 +110,8 @@ async fn start_up_sync_then_objects_added_and_replaced_while_running() {
     let status = s.wait_full_sync().await;
     assert_eq!(status["objects"], 3, "{status}");
     assert_eq!(status["downloaded"], 4, "{status}");
-    assert_eq!(
-        run_messages(&s, 101, &token).await,
-        expected("replaced-101", 7)
-    );
-    assert_eq!(
-        run_messages(&s, 104, &token).await,
-        expected("bucket-104", 12)
-    );
+    assert_serves(&s, 101, &token, "replaced-101", 7).await;
+    assert_serves(&s, 104, &token, "bucket-104", 12).await;
     let stale = s
         .get(
             &format!("/api/v1/runs/101/logs?cursor={cursor}&limit=10"),
@@ -128,13 +122,7 @@ async fn start_up_sync_then_objects_added_and_replaced_while_running() {
     assert!(stale.body["details"]["fields"]["cursor"]
         .as_str()
         .is_some_and(|m| m.contains("replaced")));
-    let after = s
-        .daemon_state
-        .store
-        .object(101)
-        .ok()
-        .flatten()
-        .and_then(|o| o.generation);
+    let after = object_generation(&s, 101);
     assert!(
         after.is_some() && after != generation,
         "the new generation is recorded"
@@ -288,25 +276,14 @@ async fn raw_download_redirects_to_a_signed_url_that_the_emulator_serves() {
     assert_eq!(body.text().await.unwrap_or_default(), content);
 
     // A run with no object: the local file, streamed.
-    let r = no_redirects
-        .get(format!("{}/api/v1/runs/402/logs/raw", s.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(r.status(), 200);
-    let header = |name: &str| {
-        r.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    assert_eq!(header("content-type").as_deref(), Some("text/plain"));
+    let r = s.get("/api/v1/runs/402/logs/raw", Some(&token)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
     assert_eq!(
-        header("content-disposition").as_deref(),
+        r.header("content-disposition"),
         Some("attachment; filename=\"402.txt\"")
     );
-    assert_eq!(r.text().await.unwrap_or_default(), "local only\n");
+    assert_eq!(r.body, Value::String("local only\n".into()));
 
     // Same access rules as the paged endpoint.
     let anonymous = s.get("/api/v1/runs/401/logs/raw", None).await;
@@ -360,15 +337,9 @@ async fn the_newer_of_a_local_file_and_an_object_wins() {
     let token = s.reader();
     let status = s.wait_gcs("the first sync", |g| g["state"] == "ok").await;
     assert_eq!(status["downloaded"], 1, "only 501 needed a copy: {status}");
-    assert_eq!(
-        run_messages(&s, 501, &token).await,
-        expected("new-object-501", 6)
-    );
-    assert_eq!(
-        run_messages(&s, 502, &token).await,
-        expected("new-local-502", 2)
-    );
-    assert_eq!(run_messages(&s, 503, &token).await, expected("same-503", 4));
+    assert_serves(&s, 501, &token, "new-object-501", 6).await;
+    assert_serves(&s, 502, &token, "new-local-502", 2).await;
+    assert_serves(&s, 503, &token, "same-503", 4).await;
     let mirror = s.data.join("gcs-mirror/newest-bucket");
     assert!(mirror.join("501.txt").is_file());
     assert!(!mirror.join("502.txt").exists() && !mirror.join("503.txt").exists());
@@ -379,7 +350,7 @@ async fn the_newer_of_a_local_file_and_an_object_wins() {
     let status = s.wait_full_sync().await;
     assert_eq!(status["downloaded"], 2, "{status}");
     assert!(mirror.join("503.txt").is_file());
-    assert_eq!(run_messages(&s, 503, &token).await, expected("same-503", 4));
+    assert_serves(&s, 503, &token, "same-503", 4).await;
     s.stop().await;
 }
 
@@ -399,18 +370,12 @@ async fn deleted_objects_are_kept_or_dropped_as_configured() {
         })
         .await;
     }
-    assert_eq!(
-        run_messages(&drop, 601, &dt).await,
-        expected("doomed-601", 5)
-    );
+    assert_serves(&drop, 601, &dt, "doomed-601", 5).await;
 
     emulator.delete_log(601).await;
     keep.wait_full_sync().await;
     drop.wait_full_sync().await;
-    assert_eq!(
-        run_messages(&keep, 601, &kt).await,
-        expected("doomed-601", 5)
-    );
+    assert_serves(&keep, 601, &kt, "doomed-601", 5).await;
     assert_404_both(&drop.get("/api/v1/runs/601/logs", Some(&dt)).await);
     assert!(!drop.data.join("gcs-mirror/delete-bucket/601.txt").exists());
     keep.stop().await;
@@ -439,10 +404,7 @@ async fn the_daemon_keeps_serving_while_the_bucket_is_down_and_recovers() {
         "an unreachable bucket does not make the daemon unready"
     );
     // What is indexed is still served.
-    assert_eq!(
-        run_messages(&s, 701, &token).await,
-        expected("before-701", 8)
-    );
+    assert_serves(&s, 701, &token, "before-701", 8).await;
     // A run indexed nowhere cannot be called absent: 503, not 404.
     let r = s.get("/api/v1/runs/702/logs", Some(&token)).await;
     assert_eq!(r.status, 503, "{}", r.body);
@@ -458,14 +420,8 @@ async fn the_daemon_keeps_serving_while_the_bucket_is_down_and_recovers() {
         })
         .await;
     assert_eq!(up["last_error"], Value::Null);
-    assert_eq!(
-        run_messages(&s, 703, &token).await,
-        expected("after-703", 2)
-    );
-    assert_eq!(
-        run_messages(&s, 701, &token).await,
-        expected("before-701", 8)
-    );
+    assert_serves(&s, 703, &token, "after-703", 2).await;
+    assert_serves(&s, 701, &token, "before-701", 8).await;
     s.stop().await;
 }
 
@@ -586,10 +542,7 @@ async fn objects_can_be_mirrored_into_log_files_itself() {
         !s.data.join("gcs-mirror").exists(),
         "nothing under the data directory"
     );
-    assert_eq!(
-        run_messages(&s, 901, &token).await,
-        expected("into-repo-901", 9)
-    );
+    assert_serves(&s, 901, &token, "into-repo-901", 9).await;
     // The copy is a file like any other there: a later local append is seen.
     let mut f = std::fs::File::options()
         .append(true)
@@ -603,9 +556,6 @@ async fn objects_can_be_mirrored_into_log_files_itself() {
         assert!(Instant::now() < deadline, "the append was not indexed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(
-        run_messages(&s, 901, &token).await,
-        expected("into-repo-901", 10)
-    );
+    assert_serves(&s, 901, &token, "into-repo-901", 10).await;
     s.stop().await;
 }
