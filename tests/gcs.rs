@@ -559,3 +559,79 @@ async fn objects_can_be_mirrored_into_log_files_itself() {
     assert_serves(&s, 901, &token, "into-repo-901", 10).await;
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_sync_the_daemon_serves_and_then_completes_the_mirror() {
+    let (dirs, mut emulator, mut config) = setup("midsync-bucket").await;
+    config.gcs.download_concurrency = 1;
+    let runs: Vec<u64> = (1001..=1040).collect();
+    for &run in &runs {
+        emulator
+            .put_log(run, log(&format!("mid-{run}"), 3000))
+            .await;
+    }
+    dirs.write_log(1000, log("local-1000", 10));
+    let s = TestServer::start(config).await;
+    let token = s.reader();
+    // Kill the emulator as soon as the first download lands, while the
+    // start-up sync is still going through the other objects (read in-process
+    // to react within a millisecond).
+    let bucket = s.daemon_state.bucket.clone();
+    let downloaded = || {
+        bucket
+            .as_ref()
+            .and_then(|b| b.status())
+            .map_or(0, |st| st.downloaded)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while downloaded() == 0 {
+        assert!(Instant::now() < deadline, "no download started");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    emulator.kill();
+    let downloaded_at_kill = downloaded();
+    eprintln!(
+        "emulator killed after {downloaded_at_kill} of {} downloads",
+        runs.len()
+    );
+    assert!(
+        downloaded_at_kill < runs.len() as u64,
+        "the kill came mid-sync"
+    );
+    let down = s
+        .wait_gcs("the failure to show", |g| g["state"] == "error")
+        .await;
+    assert!(down["last_error"].as_str().is_some_and(|e| !e.is_empty()));
+    // Local runs and whatever was mirrored are served meanwhile.
+    assert_serves(&s, 1000, &token, "local-1000", 10).await;
+    let mirror = s.data.join("gcs-mirror/midsync-bucket");
+    for &run in &runs {
+        if mirror.join(format!("{run}.txt")).exists() {
+            assert_serves(&s, run, &token, &format!("mid-{run}"), 3000).await;
+        }
+    }
+
+    emulator.restart().await;
+    let up = s
+        .wait_gcs("the mirror to complete", |g| {
+            g["state"] == "ok" && g["objects"] == runs.len()
+        })
+        .await;
+    assert_eq!(up["last_error"], Value::Null);
+    for &run in &runs {
+        assert_serves(&s, run, &token, &format!("mid-{run}"), 3000).await;
+    }
+    let names: Vec<String> = std::fs::read_dir(&mirror)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        names.len(),
+        runs.len(),
+        "one copy per object, no partial files: {names:?}"
+    );
+    s.stop().await;
+}
