@@ -6,9 +6,9 @@
 //!
 //! * a sync lists the prefix at start and every `sync_interval_secs`,
 //!   downloads new and changed objects (see [`mirror`]: temporary file, then
-//!   rename), records each object in the store, and hands the runs to the
-//!   ingestor in one commit; objects gone from the listing are kept or
-//!   dropped as configured;
+//!   rename), newest first, records each object in the store, and hands the
+//!   runs to the ingestor a few dozen per commit; objects gone from the
+//!   listing are kept or dropped as configured;
 //! * a request for a run indexed nowhere asks the bucket for it
 //!   ([`Bucket::fetch_missing`]); concurrent requests for one run share one
 //!   download, and runs absent from both places are remembered briefly;
@@ -43,8 +43,9 @@ use crate::config::{Config, GcsConfig, MirrorTarget, OnDelete};
 use crate::ingest::{run_id_from_file_name, Ingestor, Tail};
 use crate::store::{ObjectRecord, Store};
 
-/// Runs indexed per commit when a sync brings in many objects.
-const RUNS_PER_COMMIT: usize = 256;
+/// Objects downloaded, then indexed in one commit, at a time: a first sync
+/// of a large bucket makes runs searchable as it goes, not at its end.
+const RUNS_PER_COMMIT: usize = 64;
 /// The longest wait before retrying a sync that failed.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
@@ -300,39 +301,47 @@ impl Bucket {
             misses.retain(|id, _| !seen.contains(id));
         }
 
-        let mut changed = Vec::new();
+        // Newest first: the runs most likely to be asked for come in first.
+        todo.sort_unstable_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
         let mut last_error = None;
-        let results: Vec<(u64, Result<bool, SyncError>)> = futures_util::stream::iter(todo)
-            .map(|(run_id, meta)| async move { (run_id, self.mirror_object(run_id, meta).await) })
-            .buffer_unordered(self.config.download_concurrency)
-            .collect()
-            .await;
-        for (run_id, result) in results {
-            match result {
-                Ok(true) => {
-                    report.downloaded += 1;
-                    changed.push(run_id);
-                }
-                Ok(false) => {
-                    report.superseded_locally += 1;
-                    changed.push(run_id);
-                }
-                Err(e) => {
-                    tracing::warn!(run_id, error = %e, "cannot mirror object");
-                    report.failed += 1;
-                    last_error = Some(e.to_string());
+        for chunk in todo.chunks(RUNS_PER_COMMIT) {
+            let results: Vec<(u64, Result<bool, SyncError>)> =
+                futures_util::stream::iter(chunk.iter().cloned())
+                    .map(|(run_id, meta)| async move {
+                        (run_id, self.mirror_object(run_id, meta).await)
+                    })
+                    .buffer_unordered(self.config.download_concurrency)
+                    .collect()
+                    .await;
+            let mut changed = Vec::with_capacity(results.len());
+            for (run_id, result) in results {
+                match result {
+                    Ok(true) => {
+                        report.downloaded += 1;
+                        changed.push(run_id);
+                    }
+                    Ok(false) => {
+                        report.superseded_locally += 1;
+                        changed.push(run_id);
+                    }
+                    Err(e) => {
+                        tracing::warn!(run_id, error = %e, "cannot mirror object");
+                        report.failed += 1;
+                        last_error = Some(e.to_string());
+                    }
                 }
             }
+            self.index(changed).await?;
         }
+        let mut gone = Vec::new();
         for (run_id, record) in known {
             if !seen.contains(&run_id) {
                 self.forget(&record)?;
                 report.forgotten += 1;
-                changed.push(run_id);
+                gone.push(run_id);
             }
         }
-        changed.sort_unstable();
-        for chunk in changed.chunks(RUNS_PER_COMMIT) {
+        for chunk in gone.chunks(RUNS_PER_COMMIT) {
             self.index(chunk.to_vec()).await?;
         }
         if let Some(e) = last_error {
@@ -492,6 +501,9 @@ impl Bucket {
     }
 
     async fn index(&self, runs: Vec<u64>) -> Result<(), SyncError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
         let ingestor = self.ingestor.clone();
         tokio::task::spawn_blocking(move || {
             let runs: Vec<(u64, Tail)> = runs.into_iter().map(|id| (id, Tail::Complete)).collect();
