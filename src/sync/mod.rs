@@ -110,7 +110,6 @@ pub struct Bucket {
     storage: object_store::gcp::GoogleCloudStorage,
     can_sign: bool,
     config: GcsConfig,
-    bucket: String,
     log_dir: PathBuf,
     mirror_dir: PathBuf,
     ingestor: Arc<Ingestor>,
@@ -189,7 +188,6 @@ impl Bucket {
             storage: client.storage,
             can_sign: client.can_sign,
             config: config.gcs.clone(),
-            bucket,
             log_dir: ingestor.log_dir().to_path_buf(),
             mirror_dir,
             ingestor,
@@ -201,10 +199,6 @@ impl Bucket {
 
     pub fn status(&self) -> Option<SyncStatus> {
         self.status.lock().ok().map(|s| s.clone())
-    }
-
-    pub fn mirror_dir(&self) -> &Path {
-        &self.mirror_dir
     }
 
     /// Syncs now and then every `sync_interval_secs`; after a failure, again
@@ -544,10 +538,6 @@ impl Bucket {
         if let Ok(mut s) = self.status.lock() {
             f(&mut s);
         }
-    }
-
-    pub fn bucket_name(&self) -> &str {
-        &self.bucket
     }
 }
 
