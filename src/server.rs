@@ -8,15 +8,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 
 use crate::api::cursor::{self, CursorKey};
 use crate::api::ratelimit::TokenLimiter;
 use crate::api::{self, AppState};
 use crate::config::Config;
+use crate::index::schema::LAYOUT_VERSION;
 use crate::index::LogIndex;
 use crate::ingest::Ingestor;
-use crate::parse::Parser;
+use crate::parse::{Parser, RuleConfig};
 use crate::store::Store;
 use crate::sync::Bucket;
 
@@ -38,8 +40,10 @@ impl Daemon {
                 .context("cannot write the bundled example repository")?,
         };
         let store = Arc::new(Store::open(&config.data)?);
+        let index_dir = config.data.join("index");
+        let rebuild = retire_outdated_index(&store, &index_dir, &config.parser.rules)?;
         let index = Arc::new(LogIndex::open(
-            &config.data.join("index"),
+            &index_dir,
             config.index.writer_memory_mb << 20,
         )?);
         let parser = Arc::new(Parser::new(&config.parser.rules)?);
@@ -61,6 +65,9 @@ impl Daemon {
         if let Some(dir) = &mirror_dir {
             ingestor = ingestor.with_mirror(dir.clone());
         }
+        if let Some(reason) = rebuild {
+            ingestor.progress.set_rebuild(reason);
+        }
         let ingestor = Arc::new(ingestor);
         let bucket = Bucket::open(config, mirror_dir, ingestor.clone(), store.clone())
             .context("cannot set up the GCS bucket")?
@@ -80,6 +87,63 @@ impl Daemon {
             repository,
         })
     }
+}
+
+/// The meta key under which the state database records what the index on
+/// disk was written with.
+const INDEX_LAYOUT_KEY: &str = "index_layout";
+
+/// What an index must have been written with to be served as it is: this
+/// build's document layout, and the parser rules that set every line's level
+/// and source.
+fn index_layout(rules: &[RuleConfig]) -> anyhow::Result<String> {
+    let rules = serde_json::to_vec(rules).context("parser rules")?;
+    let digest = Sha256::digest(&rules);
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{LAYOUT_VERSION} rules:{short}"))
+}
+
+/// Removes an index written by another layout or under other parser rules,
+/// and forgets the runs it held, so that the start-up scan indexes every file
+/// again while the daemon serves (runs not rebuilt yet are indexed on their
+/// first request). Tokens, the cursor key and the bucket's state are kept.
+/// Returns why the index is rebuilt, for `/readyz`.
+fn retire_outdated_index(
+    store: &Store,
+    dir: &Path,
+    rules: &[RuleConfig],
+) -> anyhow::Result<Option<String>> {
+    let want = index_layout(rules)?;
+    let have = store.meta_text(INDEX_LAYOUT_KEY)?;
+    let index_exists = dir.join("meta.json").exists();
+    let (runs, _) = store.totals()?;
+    let reason = match &have {
+        Some(have) if *have == want => return Ok(None),
+        Some(have) if have.split(' ').next() == want.split(' ').next() => {
+            "the parser rules changed: every run is re-indexed to re-classify its lines"
+        }
+        Some(_) => "the index was written by another version of runlogd",
+        None if index_exists || runs > 0 => {
+            "the index was written by an earlier version of runlogd"
+        }
+        None => {
+            store.set_meta_text(INDEX_LAYOUT_KEY, &want)?;
+            return Ok(None);
+        }
+    };
+    tracing::warn!(
+        index = %dir.display(),
+        was = have.as_deref().unwrap_or("(unrecorded)"),
+        now = %want,
+        "{reason}; rebuilding the index in the background"
+    );
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)
+            .with_context(|| format!("cannot remove the outdated index {}", dir.display()))?;
+    }
+    store.forget_runs()?;
+    store.set_meta_text(INDEX_LAYOUT_KEY, &want)?;
+    Ok(Some(reason.to_owned()))
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {

@@ -16,6 +16,9 @@ use sha2::{Digest, Sha256};
 use crate::index::Filters;
 
 const VERSION: u8 = 1;
+/// Cursors of listings across runs carry another version byte, so one kind
+/// is never accepted as the other.
+const RUNS_VERSION: u8 = 2;
 const PAYLOAD_LEN: usize = 1 + 8 + 8 + 8 + 8;
 const MAC_LEN: usize = 16;
 
@@ -59,6 +62,8 @@ pub enum CursorError {
     Malformed,
     #[error("cursor was issued for another run or other filters; send the same run_id, level, source and contains as the request that returned it")]
     Mismatch,
+    #[error("cursor was issued for other parameters; send the same parameters (all but limit) as the request that returned it")]
+    QueryMismatch,
 }
 
 fn filter_digest(filters: &Filters) -> [u8; 8] {
@@ -90,16 +95,12 @@ pub fn encode(
     after: u64,
     filters: &Filters,
 ) -> String {
-    let mut buf = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
-    buf.push(VERSION);
-    buf.extend_from_slice(&run_id.to_be_bytes());
-    buf.extend_from_slice(&generation.to_be_bytes());
-    buf.extend_from_slice(&after.to_be_bytes());
-    buf.extend_from_slice(&filter_digest(filters));
-    let mut mac = key.mac();
-    mac.update(&buf);
-    buf.extend_from_slice(&mac.finalize().into_bytes()[..MAC_LEN]);
-    URL_SAFE_NO_PAD.encode(buf)
+    seal(
+        key,
+        VERSION,
+        [run_id, generation, after],
+        filter_digest(filters),
+    )
 }
 
 pub fn decode(
@@ -114,10 +115,62 @@ pub fn decode(
             .map(Resume::Line)
             .map_err(|_| CursorError::Malformed);
     }
+    let ([cursor_run, generation, after], digest) = open(key, VERSION, text)?;
+    if cursor_run != run_id || digest != filter_digest(filters) {
+        return Err(CursorError::Mismatch);
+    }
+    Ok(Resume::Signed { generation, after })
+}
+
+/// The cursor of a listing across runs (`/api/v1/logs` and its search): the
+/// page ended at `last_run`, and the next one starts below it. `query` is a
+/// [`query_digest`] of everything that selects the runs.
+pub fn encode_runs(key: &CursorKey, last_run: u64, query: [u8; 8]) -> String {
+    seal(key, RUNS_VERSION, [last_run, 0, 0], query)
+}
+
+/// The last run id of the previous page, from a cursor of [`encode_runs`].
+pub fn decode_runs(key: &CursorKey, text: &str, query: [u8; 8]) -> Result<u64, CursorError> {
+    let ([last_run, _, _], digest) = open(key, RUNS_VERSION, text)?;
+    if digest != query {
+        return Err(CursorError::QueryMismatch);
+    }
+    Ok(last_run)
+}
+
+/// A digest of a query's selecting parameters, in a fixed order.
+pub fn query_digest(parts: &[&str]) -> [u8; 8] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    let d = h.finalize();
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&d[..8]);
+    out
+}
+
+/// `base64url(version, three numbers, digest, MAC)`.
+fn seal(key: &CursorKey, version: u8, numbers: [u64; 3], digest: [u8; 8]) -> String {
+    let mut buf = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
+    buf.push(version);
+    for n in numbers {
+        buf.extend_from_slice(&n.to_be_bytes());
+    }
+    buf.extend_from_slice(&digest);
+    let mut mac = key.mac();
+    mac.update(&buf);
+    buf.extend_from_slice(&mac.finalize().into_bytes()[..MAC_LEN]);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// The numbers and digest of a cursor sealed with `version` under `key`.
+fn open(key: &CursorKey, version: u8, text: &str) -> Result<([u64; 3], [u8; 8]), CursorError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| CursorError::Malformed)?;
-    if bytes.len() != PAYLOAD_LEN + MAC_LEN || bytes[0] != VERSION {
+    if bytes.len() != PAYLOAD_LEN + MAC_LEN || bytes[0] != version {
         return Err(CursorError::Malformed);
     }
     let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
@@ -130,13 +183,9 @@ pub fn decode(
         b.copy_from_slice(&payload[i..i + 8]);
         u64::from_be_bytes(b)
     };
-    if u64_at(1) != run_id || payload[25..33] != filter_digest(filters) {
-        return Err(CursorError::Mismatch);
-    }
-    Ok(Resume::Signed {
-        generation: u64_at(9),
-        after: u64_at(17),
-    })
+    let mut digest = [0u8; 8];
+    digest.copy_from_slice(&payload[25..33]);
+    Ok(([u64_at(1), u64_at(9), u64_at(17)], digest))
 }
 
 #[cfg(test)]
@@ -188,5 +237,28 @@ mod tests {
         }
         assert_eq!(decode(&key(), "250", 42, &f), Ok(Resume::Line(250)));
         assert_eq!(decode(&key(), "0", 42, &f), Ok(Resume::Line(0)));
+    }
+
+    #[test]
+    fn run_listing_cursors_are_bound_to_their_query_and_kind() {
+        let q = query_digest(&["contains", "segfault"]);
+        let c = encode_runs(&key(), 9401, q);
+        assert_eq!(decode_runs(&key(), &c, q), Ok(9401));
+        let other = query_digest(&["contains", "segfaulT"]);
+        assert_eq!(
+            decode_runs(&key(), &c, other),
+            Err(CursorError::QueryMismatch)
+        );
+        // A per-run cursor is not a listing cursor, nor the other way round.
+        let per_run = encode(&key(), 9401, 1, 5, &Filters::default());
+        assert_eq!(
+            decode_runs(&key(), &per_run, q),
+            Err(CursorError::Malformed)
+        );
+        assert_eq!(
+            decode(&key(), &c, 9401, &Filters::default()),
+            Err(CursorError::Malformed)
+        );
+        assert_eq!(decode_runs(&key(), "12", q), Err(CursorError::Malformed));
     }
 }

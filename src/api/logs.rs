@@ -20,8 +20,9 @@ pub struct LogPage {
     pagination: Pagination,
 }
 
+/// A line as every endpoint shows it.
 #[derive(Serialize)]
-struct LogLine {
+pub(super) struct LogLine {
     line: u64,
     timestamp: Option<String>,
     level: &'static str,
@@ -33,10 +34,21 @@ struct LogLine {
 }
 
 #[derive(Serialize)]
-struct Pagination {
+pub(super) struct Pagination {
     limit: usize,
     next_cursor: Option<String>,
     has_more: bool,
+}
+
+impl Pagination {
+    /// `next_cursor` is non-null exactly when more follows.
+    pub(super) fn new(limit: usize, next_cursor: Option<String>) -> Pagination {
+        Pagination {
+            limit,
+            has_more: next_cursor.is_some(),
+            next_cursor,
+        }
+    }
 }
 
 pub async fn get_logs(
@@ -148,27 +160,27 @@ fn render(
     };
     let data = lines
         .into_iter()
-        .map(|l| {
-            let (message, truncated) = cut(l.text);
-            LogLine {
-                line: l.line,
-                timestamp: l.timestamp,
-                level: l.level.as_str(),
-                source: l.source.as_str(),
-                message,
-                truncated,
-                run_id: request.run_id,
-                sample_id: None,
-            }
-        })
+        .map(|l| LogLine::new(l, request.run_id))
         .collect();
     LogPage {
         data,
-        pagination: Pagination {
-            limit: request.limit,
-            has_more: next_cursor.is_some(),
-            next_cursor,
-        },
+        pagination: Pagination::new(request.limit, next_cursor),
+    }
+}
+
+impl LogLine {
+    pub(super) fn new(l: IndexedLine, run_id: u64) -> LogLine {
+        let (message, truncated) = cut(l.text);
+        LogLine {
+            line: l.line,
+            timestamp: l.timestamp,
+            level: l.level.as_str(),
+            source: l.source.as_str(),
+            message,
+            truncated,
+            run_id,
+            sample_id: None,
+        }
     }
 }
 

@@ -1,7 +1,12 @@
 //! The HTTP API: routes, shared state, and the middleware around them.
 //!
-//! Handlers stay thin: [`params`] turns a request into a checked
-//! [`params::LogRequest`], [`access`] decides who may call, the index answers,
+//! * [`logs`]: one run's lines, `GET /api/v1/runs/{run_id}/logs`;
+//! * [`raw`]: one run's file, `GET /api/v1/runs/{run_id}/logs/raw`;
+//! * [`search`]: across runs, `GET /api/v1/logs` and `GET /api/v1/logs/search`;
+//! * [`health`]: `/healthz` and `/readyz`.
+//!
+//! Handlers stay thin: [`params`] turns a request into a checked request,
+//! [`access`] decides who may call, the index answers,
 //! and [`error::ApiError`] is the one place errors become responses.
 
 pub mod access;
@@ -12,6 +17,7 @@ pub mod logs;
 pub mod params;
 pub mod ratelimit;
 pub mod raw;
+pub mod search;
 
 use std::sync::Arc;
 
@@ -46,6 +52,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/runs/{run_id}/logs", get(logs::get_logs))
         .route("/runs/{run_id}/logs/raw", get(raw::get_raw))
+        .route("/logs", get(search::list_logs))
+        .route("/logs/search", get(search::search_logs))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::require_system_read,

@@ -51,76 +51,19 @@ pub fn parse_run_id(run_id: &str) -> Result<u64, String> {
 
 /// Checks the path's run id and the query, in that order of reporting.
 pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<LogRequest, ApiError> {
-    let mut fields = BTreeMap::new();
-    let mut allowed = BTreeMap::new();
+    let mut bad = Problems::default();
 
     let run = match parse_run_id(run_id) {
         Ok(id) => Some(id),
         Err(msg) => {
-            fields.insert("run_id".to_owned(), msg);
+            bad.fields.insert("run_id".to_owned(), msg);
             None
         }
     };
-
-    let limit = match single(params, "limit") {
-        Err(msg) => {
-            fields.insert("limit".into(), msg);
-            None
-        }
-        Ok(None) => Some(DEFAULT_LIMIT),
-        Ok(Some(v)) => match v.trim().parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
-            _ => {
-                fields.insert(
-                    "limit".into(),
-                    format!("must be an integer from 1 to {MAX_LIMIT}"),
-                );
-                None
-            }
-        },
-    };
-
-    if params.get("offset").is_some() {
-        fields.insert(
-            "offset".into(),
-            "Cannot mix cursor and offset pagination.".into(),
-        );
-    }
-
-    let levels = match list(params, "level", |s| s.parse::<Level>().ok()) {
-        Ok(v) => v,
-        Err(msg) => {
-            fields.insert("level".into(), msg);
-            allowed.insert("level".into(), Level::ALL.map(Level::as_str).to_vec());
-            BTreeSet::new()
-        }
-    };
-    let sources = match list(params, "source", |s| s.parse::<Source>().ok()) {
-        Ok(v) => v,
-        Err(msg) => {
-            fields.insert("source".into(), msg);
-            allowed.insert("source".into(), Source::ALL.map(Source::as_str).to_vec());
-            BTreeSet::new()
-        }
-    };
-
-    let contains = match single(params, "contains") {
-        Err(msg) => {
-            fields.insert("contains".into(), msg);
-            None
-        }
-        Ok(None) => None,
-        Ok(Some("")) => None,
-        Ok(Some(c)) if c.chars().count() > MAX_CONTAINS_CHARS => {
-            fields.insert(
-                "contains".into(),
-                format!("must be at most {MAX_CONTAINS_CHARS} characters"),
-            );
-            None
-        }
-        Ok(Some(c)) => Some(c.to_lowercase()),
-    };
-
+    let limit = bad.number(params, "limit", DEFAULT_LIMIT, 1..=MAX_LIMIT);
+    bad.no_offset(params);
+    let (levels, sources) = bad.levels_and_sources(params);
+    let contains = bad.contains(params, 0);
     let filters = Filters {
         levels,
         sources,
@@ -129,7 +72,7 @@ pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<Log
 
     let resume = match (single(params, "cursor"), run) {
         (Err(msg), _) => {
-            fields.insert("cursor".into(), msg);
+            bad.fields.insert("cursor".into(), msg);
             None
         }
         (Ok(None), _) => None,
@@ -137,7 +80,7 @@ pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<Log
         (Ok(Some(c)), Some(run)) => match cursor::decode(key, c, run, &filters) {
             Ok(r) => Some(r),
             Err(e) => {
-                fields.insert("cursor".into(), e.to_string());
+                bad.fields.insert("cursor".into(), e.to_string());
                 None
             }
         },
@@ -146,13 +89,329 @@ pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<Log
     };
 
     match (run, limit) {
-        (Some(run_id), Some(limit)) if fields.is_empty() => Ok(LogRequest {
+        (Some(run_id), Some(limit)) if bad.fields.is_empty() => Ok(LogRequest {
             run_id,
             limit,
             filters,
             resume,
         }),
-        _ => Err(ApiError::Validation { fields, allowed }),
+        _ => Err(bad.into_error()),
+    }
+}
+
+// ---- listings across runs: /api/v1/logs and /api/v1/logs/search ----
+
+/// Default and largest page of `/api/v1/logs/search`, in runs.
+pub const SEARCH_DEFAULT_LIMIT: usize = 20;
+/// Default page of `/api/v1/logs`, in runs.
+pub const LIST_DEFAULT_LIMIT: usize = 50;
+pub const DEFAULT_LINES_PER_RUN: usize = 3;
+pub const MAX_LINES_PER_RUN: usize = 20;
+/// Shorter needles match too much to answer across runs from the index.
+pub const MIN_SEARCH_CONTAINS_CHARS: usize = 3;
+
+/// Which runs a listing covers: ids and landing times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunScope {
+    /// Inclusive run id range.
+    pub runs: (u64, u64),
+    /// `[since, until)` in ns since the epoch.
+    pub landed: (i64, i64),
+    /// Whether `since` or `until` was given.
+    pub by_landing: bool,
+}
+
+/// A validated `GET /api/v1/logs/search`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchRequest {
+    pub filters: Filters,
+    /// The run ids still to cover (the cursor lowers the top).
+    pub scope: RunScope,
+    pub limit: usize,
+    pub lines_per_run: usize,
+    /// What the cursor of this query is bound to.
+    pub digest: [u8; 8],
+}
+
+/// A validated `GET /api/v1/logs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    pub scope: RunScope,
+    pub limit: usize,
+    pub digest: [u8; 8],
+}
+
+pub fn validate_search(params: &RawParams, key: &CursorKey) -> Result<SearchRequest, ApiError> {
+    let mut bad = Problems::default();
+    let (levels, sources) = bad.levels_and_sources(params);
+    let contains = bad.contains(params, MIN_SEARCH_CONTAINS_CHARS);
+    if contains.is_none() && levels.is_empty() && !bad.fields.contains_key("contains") {
+        let why = "give contains, level, or both";
+        bad.fields.insert("contains".into(), why.into());
+        if !bad.fields.contains_key("level") {
+            bad.fields.insert("level".into(), why.into());
+        }
+    }
+    let limit = bad.number(params, "limit", SEARCH_DEFAULT_LIMIT, 1..=MAX_LIMIT);
+    let lines_per_run = bad.number(
+        params,
+        "lines_per_run",
+        DEFAULT_LINES_PER_RUN,
+        0..=MAX_LINES_PER_RUN,
+    );
+    let scope = bad.scope(params);
+    bad.no_offset(params);
+    let filters = Filters {
+        levels,
+        sources,
+        contains,
+    };
+    let mut parts: Vec<String> = vec!["search".into()];
+    parts.extend(filters.levels.iter().map(|l| l.as_str().to_owned()));
+    parts.push("|".into());
+    parts.extend(filters.sources.iter().map(|s| s.as_str().to_owned()));
+    parts.push(format!("|{:?}", filters.contains));
+    parts.push(format!("{lines_per_run:?}"));
+    let (scope, digest) = bad.resume(params, key, scope, parts);
+    match (scope, limit, lines_per_run) {
+        (Some(scope), Some(limit), Some(lines_per_run)) if bad.fields.is_empty() => {
+            Ok(SearchRequest {
+                filters,
+                scope,
+                limit,
+                lines_per_run,
+                digest,
+            })
+        }
+        _ => Err(bad.into_error()),
+    }
+}
+
+pub fn validate_list(params: &RawParams, key: &CursorKey) -> Result<ListRequest, ApiError> {
+    let mut bad = Problems::default();
+    let limit = bad.number(params, "limit", LIST_DEFAULT_LIMIT, 1..=MAX_LIMIT);
+    let scope = bad.scope(params);
+    bad.no_offset(params);
+    let (scope, digest) = bad.resume(params, key, scope, vec!["list".into()]);
+    match (scope, limit) {
+        (Some(scope), Some(limit)) if bad.fields.is_empty() => Ok(ListRequest {
+            scope,
+            limit,
+            digest,
+        }),
+        _ => Err(bad.into_error()),
+    }
+}
+
+/// Everything wrong with a request so far, reported in one 400.
+#[derive(Debug, Default)]
+struct Problems {
+    fields: BTreeMap<String, String>,
+    allowed: BTreeMap<String, Vec<&'static str>>,
+}
+
+impl Problems {
+    fn into_error(self) -> ApiError {
+        ApiError::Validation {
+            fields: self.fields,
+            allowed: self.allowed,
+        }
+    }
+
+    /// An integer parameter in `range`, or `default` when absent.
+    fn number(
+        &mut self,
+        params: &RawParams,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Option<usize> {
+        let msg = format!(
+            "must be an integer from {} to {}",
+            range.start(),
+            range.end()
+        );
+        match single(params, name) {
+            Err(e) => {
+                self.fields.insert(name.into(), e);
+                None
+            }
+            Ok(None) => Some(default),
+            Ok(Some(v)) => match v.trim().parse::<usize>() {
+                Ok(n) if range.contains(&n) => Some(n),
+                _ => {
+                    self.fields.insert(name.into(), msg);
+                    None
+                }
+            },
+        }
+    }
+
+    fn no_offset(&mut self, params: &RawParams) {
+        if params.get("offset").is_some() {
+            self.fields.insert(
+                "offset".into(),
+                "Cannot mix cursor and offset pagination.".into(),
+            );
+        }
+    }
+
+    fn levels_and_sources(&mut self, params: &RawParams) -> (BTreeSet<Level>, BTreeSet<Source>) {
+        let levels = match list(params, "level", |s| s.parse::<Level>().ok()) {
+            Ok(v) => v,
+            Err(msg) => {
+                self.fields.insert("level".into(), msg);
+                self.allowed
+                    .insert("level".into(), Level::ALL.map(Level::as_str).to_vec());
+                BTreeSet::new()
+            }
+        };
+        let sources = match list(params, "source", |s| s.parse::<Source>().ok()) {
+            Ok(v) => v,
+            Err(msg) => {
+                self.fields.insert("source".into(), msg);
+                self.allowed
+                    .insert("source".into(), Source::ALL.map(Source::as_str).to_vec());
+                BTreeSet::new()
+            }
+        };
+        (levels, sources)
+    }
+
+    /// `contains`, lowercased; empty means absent.
+    fn contains(&mut self, params: &RawParams, min_chars: usize) -> Option<String> {
+        match single(params, "contains") {
+            Err(msg) => {
+                self.fields.insert("contains".into(), msg);
+                None
+            }
+            Ok(None) | Ok(Some("")) => None,
+            Ok(Some(c)) => {
+                let n = c.chars().count();
+                if n > MAX_CONTAINS_CHARS {
+                    self.fields.insert(
+                        "contains".into(),
+                        format!("must be at most {MAX_CONTAINS_CHARS} characters"),
+                    );
+                    None
+                } else if n < min_chars {
+                    self.fields.insert(
+                        "contains".into(),
+                        format!(
+                            "must be at least {min_chars} characters to search across runs; \
+                             search one run's log for shorter text"
+                        ),
+                    );
+                    None
+                } else {
+                    Some(c.to_lowercase())
+                }
+            }
+        }
+    }
+
+    /// `run_min`, `run_max`, `since` and `until`.
+    fn scope(&mut self, params: &RawParams) -> Option<RunScope> {
+        let mut run = |name: &str, default: u64| match single(params, name) {
+            Err(e) => {
+                self.fields.insert(name.into(), e);
+                None
+            }
+            Ok(None) | Ok(Some("")) => Some(default),
+            Ok(Some(v)) => match parse_run_id(v.trim()) {
+                Ok(id) => Some(id),
+                Err(msg) => {
+                    self.fields.insert(name.into(), msg);
+                    None
+                }
+            },
+        };
+        let run_min = run("run_min", 1);
+        let run_max = run("run_max", MAX_RUN_ID);
+        if let (Some(lo), Some(hi)) = (run_min, run_max) {
+            if lo > hi {
+                self.fields
+                    .insert("run_min".into(), "must not be greater than run_max".into());
+            }
+        }
+        let mut time = |name: &str, default: i64| match single(params, name) {
+            Err(e) => {
+                self.fields.insert(name.into(), e);
+                None
+            }
+            Ok(None) | Ok(Some("")) => Some((default, false)),
+            Ok(Some(v)) => match time::OffsetDateTime::parse(
+                v.trim(),
+                &time::format_description::well_known::Rfc3339,
+            ) {
+                Ok(t) => Some((
+                    t.unix_timestamp_nanos()
+                        .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+                    true,
+                )),
+                Err(_) => {
+                    self.fields.insert(
+                        name.into(),
+                        "must be an RFC 3339 time, e.g. 2026-11-20T08:00:00Z".into(),
+                    );
+                    None
+                }
+            },
+        };
+        let since = time("since", i64::MIN);
+        let until = time("until", i64::MAX);
+        if let (Some((s, true)), Some((u, true))) = (since, until) {
+            if s > u {
+                self.fields
+                    .insert("since".into(), "must not be later than until".into());
+            }
+        }
+        match (run_min, run_max, since, until) {
+            (Some(lo), Some(hi), Some((s, by_since)), Some((u, by_until))) => Some(RunScope {
+                runs: (lo, hi),
+                landed: (s, u),
+                by_landing: by_since || by_until,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Binds the query (`parts` and the scope) into a digest, and lowers the
+    /// scope's top run below the cursor's last run.
+    fn resume(
+        &mut self,
+        params: &RawParams,
+        key: &CursorKey,
+        scope: Option<RunScope>,
+        mut parts: Vec<String>,
+    ) -> (Option<RunScope>, [u8; 8]) {
+        if let Some(s) = &scope {
+            parts.push(format!("{:?}", (s.runs, s.landed)));
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let digest = cursor::query_digest(&refs);
+        let last = match single(params, "cursor") {
+            Err(e) => {
+                self.fields.insert("cursor".into(), e);
+                None
+            }
+            Ok(None) | Ok(Some("")) => None,
+            Ok(Some(c)) => match cursor::decode_runs(key, c, digest) {
+                Ok(last) => Some(last),
+                Err(e) => {
+                    self.fields.insert("cursor".into(), e.to_string());
+                    None
+                }
+            },
+        };
+        let scope = scope.map(|mut s| {
+            if let Some(last) = last {
+                // Below the last run served; an empty range ends the listing.
+                s.runs.1 = s.runs.1.min(last.saturating_sub(1));
+            }
+            s
+        });
+        (scope, digest)
     }
 }
 

@@ -1,15 +1,20 @@
 //! The on-disk tantivy index of every parsed line, and the reads and writes on it.
 //!
-//! One document per log line, plus one small *run document* per run that
-//! records what the index holds for that run (its content generation and line
-//! count). Because the run document is committed together with the lines, a
-//! reader always sees a run's lines and their count from the same commit, and
-//! start-up can tell exactly which runs a crash left behind.
+//! One document per *block* of 128 consecutive lines of a run, plus one
+//! small *run document* per run that records what the index holds for that
+//! run (its content generation and line count). Because the run document is
+//! committed together with the blocks, a reader always sees a run's lines and
+//! their count from the same commit, and start-up can tell exactly which runs
+//! a crash left behind.
 //!
 //! * [`schema`] names the fields and how each is indexed;
+//! * [`grams`] is the case-insensitive match and its trigram codes;
+//! * [`block`] packs a block's lines into its stored body;
 //! * [`write`] adds, replaces and removes a run's lines in one commit;
-//! * [`search`] answers a page request: filters, `contains`, and a resume point.
+//! * [`search`] answers a page of one run, and a search across runs.
 
+pub mod block;
+pub mod grams;
 pub mod schema;
 pub mod search;
 pub mod write;
@@ -21,7 +26,7 @@ use tantivy::directory::MmapDirectory;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 pub use schema::Fields;
-pub use search::{Filters, IndexedLine, Page, RunMeta, Snapshot};
+pub use search::{Filters, IndexedLine, Page, RunHit, RunMeta, RunQuery, RunsPage, Snapshot};
 pub use write::WriteBatch;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +46,6 @@ pub type Result<T> = std::result::Result<T, IndexError>;
 /// The index of all runs' lines: one writer (behind a lock, tantivy allows one)
 /// and a reader reloaded after every commit.
 pub struct LogIndex {
-    index: Index,
     reader: IndexReader,
     writer: Mutex<IndexWriter<TantivyDocument>>,
     fields: Fields,
@@ -61,7 +65,6 @@ impl LogIndex {
         })?;
         let (schema, _) = schema::build();
         let index = Index::open_or_create(directory, schema)?;
-        schema::register_tokenizers(&index)?;
         let fields = Fields::from_schema(&index.schema())?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get().min(2))
@@ -74,7 +77,6 @@ impl LogIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(LogIndex {
-            index,
             reader,
             writer: Mutex::new(writer),
             fields,
@@ -83,7 +85,7 @@ impl LogIndex {
 
     /// A consistent view of the index as of the last commit.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(self.reader.searcher(), self.fields.clone(), &self.index)
+        Snapshot::new(self.reader.searcher(), self.fields.clone())
     }
 
     /// Takes the writer for a batch of changes, made visible together by

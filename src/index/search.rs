@@ -1,30 +1,47 @@
-//! Answering a page request from one index snapshot.
+//! Answering requests from one index snapshot: a page of one run's lines, and
+//! the runs whose lines match, newest first.
 //!
-//! A page is "the first `limit + 1` lines of run r after line n that pass the
-//! filters". Rather than collecting every match of the run and sorting, the
-//! search reads a window of line blocks after `n` (see [`super::schema`]),
-//! widening the window fourfold until enough lines are found or the run ends.
-//! An unfiltered page therefore reads about `limit` documents at any depth, and
-//! a sparse filter crosses a large run in a logarithmic number of steps.
+//! Both go from candidate *blocks* to verified *lines*:
+//! * the index names the blocks that can hold a matching line (those holding
+//!   every chosen trigram of the needle, and a wanted level and source);
+//! * each candidate block's stored lines are checked one by one, in order,
+//!   and the walk stops as soon as the page is full.
+//!
+//! The query plan picks the needle's rarest trigrams first, so a rare or
+//! absent needle costs a few posting reads whatever the size of the index.
+//! A page with no filter, or whose filter matches most blocks, reads blocks
+//! straight from the cursor instead, and stops as early as the page allows.
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 
-use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery, Occur, Query, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::tokenizer::TextAnalyzer;
+use tantivy::query::{
+    BooleanQuery, EnableScoring, InvertedIndexRangeQuery, Query, TermQuery, Weight,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{
-    DocAddress, DocId, Index, Score, Searcher, SegmentOrdinal, SegmentReader, TantivyDocument, Term,
+    DocAddress, DocSet, IndexReader, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED,
 };
 
-use super::schema::{block_key, Fields, BLOCK_LINES};
-use super::{IndexError, Result};
+use super::grams::Needle;
+use super::schema::{block_key, block_of, split_block_key, Fields};
+use super::{block, IndexError, Result};
 use crate::parse::{Level, Source};
 
-/// Windows up to this many blocks are read as a union of term queries; wider
-/// ones as one term-range query.
-const MAX_TERM_UNION_BLOCKS: u64 = 8;
+/// At most this many of a needle's trigrams (the rarest) go into the
+/// intersection; the rest are checked with the line itself. Past a handful,
+/// another posting list costs more to read than it removes.
+const MAX_TRIGRAM_CLAUSES: usize = 4;
+
+/// A page whose filter matches at least this share of all blocks reads
+/// blocks from the cursor first ([`SCAN_PROBE_BLOCKS`] of them) before it
+/// asks the index: a common needle fills its page from the first blocks.
+const DENSE_SHARE: f64 = 0.25;
+const SCAN_PROBE_BLOCKS: u64 = 4;
+
+/// Across runs: with more candidate blocks than this in the whole index,
+/// runs are read newest first in widening windows instead of all at once.
+const ALL_CANDIDATES_MAX: u64 = 20_000;
 
 /// What the index holds for one run, from its run document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +61,12 @@ pub struct Filters {
     pub contains: Option<String>,
 }
 
+impl Filters {
+    fn is_empty(&self) -> bool {
+        self.levels.is_empty() && self.sources.is_empty() && self.contains.is_none()
+    }
+}
+
 /// A line as read back from the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedLine {
@@ -61,33 +84,66 @@ pub struct Page {
     pub has_more: bool,
 }
 
+/// A search across runs.
+#[derive(Debug, Clone)]
+pub struct RunQuery {
+    pub filters: Filters,
+    /// Inclusive range of run ids to look in.
+    pub runs: (u64, u64),
+    /// Only these runs, when given (the caller's `since`/`until`).
+    pub only: Option<BTreeSet<u64>>,
+    /// Runs per page.
+    pub limit: usize,
+    /// Matching lines returned per run (the first ones).
+    pub lines_per_run: usize,
+}
+
+/// One run in a search across runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunHit {
+    pub run_id: u64,
+    pub meta: RunMeta,
+    /// Every line of the run that matches.
+    pub match_count: u64,
+    /// The first `lines_per_run` of them.
+    pub lines: Vec<IndexedLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsPage {
+    pub runs: Vec<RunHit>,
+    /// True when another run below the page's last matches.
+    pub has_more: bool,
+}
+
 /// One committed state of the index.
 pub struct Snapshot {
     searcher: Searcher,
     fields: Fields,
-    trigrams: Option<TextAnalyzer>,
+}
+
+/// The blocks the index says may hold a match.
+enum Candidates {
+    /// Nothing can match (a trigram of the needle is nowhere).
+    None,
+    /// No clause narrows the search: every block is a candidate.
+    All,
+    /// The intersection to run, and an estimate of its size.
+    Query { query: BooleanQuery, estimate: u64 },
 }
 
 impl Snapshot {
-    pub(super) fn new(searcher: Searcher, fields: Fields, index: &Index) -> Snapshot {
-        let trigrams = index.tokenizer_for_field(fields.grams).ok();
-        Snapshot {
-            searcher,
-            fields,
-            trigrams,
-        }
+    pub(super) fn new(searcher: Searcher, fields: Fields) -> Snapshot {
+        Snapshot { searcher, fields }
+    }
+
+    pub(super) fn from_reader(reader: &IndexReader, fields: Fields) -> Snapshot {
+        Snapshot::new(reader.searcher(), fields)
     }
 
     /// The run's record in this snapshot, or `None` when the run is not indexed.
     pub fn run_meta(&self, run_id: u64) -> Result<Option<RunMeta>> {
-        let q = TermQuery::new(
-            Term::from_field_u64(self.fields.run_doc, run_id),
-            IndexRecordOption::Basic,
-        );
-        let hits = self
-            .searcher
-            .search(&q, &tantivy::collector::DocSetCollector)?;
-        let Some(addr) = hits.into_iter().next() else {
+        let Some(addr) = self.find_live(self.fields.run_doc, run_id)? else {
             return Ok(None);
         };
         let doc: TantivyDocument = self.searcher.doc(addr)?;
@@ -102,6 +158,14 @@ impl Snapshot {
         }))
     }
 
+    /// The lines of one block of a run, or `None` when it is not indexed.
+    pub fn block(&self, run_id: u64, block: u64) -> Result<Option<Vec<IndexedLine>>> {
+        match self.find_live(self.fields.block, block_key(run_id, block))? {
+            Some(addr) => self.read_block(addr, block).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The first `limit` lines of the run after line `after` passing `filters`,
     /// and whether more follow. `meta` must come from this snapshot.
     pub fn page(
@@ -113,40 +177,47 @@ impl Snapshot {
         limit: usize,
     ) -> Result<Page> {
         let want = limit.saturating_add(1);
-        let filter_clauses = self.filter_clauses(filters);
-        let mut found: Vec<IndexedLine> = Vec::with_capacity(want.min(1024));
-        let mut start = after.saturating_add(1);
-        let mut span = (want as u64).max(BLOCK_LINES);
-        while start <= meta.lines && found.len() < want {
-            let end = start.saturating_add(span - 1).min(meta.lines);
-            let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Must, self.window_query(run_id, start, end))];
-            clauses.extend(filter_clauses.iter().map(|q| (Occur::Must, q.box_clone())));
-            let query = BooleanQuery::new(clauses);
-            let mut hits = self.searcher.search(
-                &query,
-                &LinesInRange {
-                    line_field: self.fields.line,
-                    first: start,
-                    last: end,
-                },
-            )?;
-            hits.sort_unstable_by_key(|&(line, _)| line);
-            for (_, addr) in hits {
-                let line = self.read_line(addr)?;
-                if let Some(needle) = &filters.contains {
-                    if !line.text.to_lowercase().contains(needle.as_str()) {
-                        continue;
+        let needle = filters.contains.as_deref().map(Needle::new);
+        let mut walk = Walk {
+            filters,
+            needle: needle.as_ref(),
+            after,
+            want,
+            found: Vec::with_capacity(want.min(1024)),
+        };
+        if after < meta.lines {
+            let first = block_of(after + 1);
+            let last = block_of(meta.lines);
+            let candidates = if filters.is_empty() {
+                Candidates::All
+            } else {
+                self.candidates(Some(run_id), filters, needle.as_ref())?
+            };
+            match candidates {
+                Candidates::None => {}
+                Candidates::All => self.scan(run_id, first..=last, &mut walk)?,
+                Candidates::Query { query, estimate } => {
+                    let mut next = first;
+                    let total = u64::from(self.searcher.num_docs()).max(1);
+                    if estimate as f64 >= DENSE_SHARE * total as f64 {
+                        next = (first + SCAN_PROBE_BLOCKS).min(last + 1);
+                        self.scan(run_id, first..=next - 1, &mut walk)?;
+                    }
+                    if !walk.full() && next <= last {
+                        let mut blocks = self.collect(&query, |r, b| r == run_id && b >= next)?;
+                        blocks.sort_unstable_by_key(|&(key, _)| key);
+                        for (key, addr) in blocks {
+                            let (_, b) = split_block_key(key);
+                            walk.offer(self.read_block(addr, b)?);
+                            if walk.full() {
+                                break;
+                            }
+                        }
                     }
                 }
-                found.push(line);
-                if found.len() == want {
-                    break;
-                }
             }
-            start = end.saturating_add(1);
-            span = span.saturating_mul(4);
         }
+        let mut found = walk.found;
         let has_more = found.len() > limit;
         found.truncate(limit);
         Ok(Page {
@@ -155,163 +226,320 @@ impl Snapshot {
         })
     }
 
-    /// Documents of lines `first..=last` of the run (and a few neighbours in
-    /// the same blocks, which the collector drops).
-    fn window_query(&self, run_id: u64, first: u64, last: u64) -> Box<dyn Query> {
-        let lo = block_key(run_id, first);
-        let hi = block_key(run_id, last);
-        let term = |k| Term::from_field_u64(self.fields.block, k);
-        if hi - lo < MAX_TERM_UNION_BLOCKS {
-            let terms = (lo..=hi)
-                .map(|k| {
-                    Box::new(TermQuery::new(term(k), IndexRecordOption::Basic)) as Box<dyn Query>
-                })
-                .collect();
-            Box::new(BooleanQuery::union(terms))
-        } else {
-            Box::new(InvertedIndexRangeQuery::new(
-                std::ops::Bound::Included(term(lo)),
-                std::ops::Bound::Included(term(hi)),
-            ))
-        }
-    }
-
-    fn filter_clauses(&self, filters: &Filters) -> Vec<Box<dyn Query>> {
-        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
-        let any_of = |field, values: Vec<u64>| -> Box<dyn Query> {
-            let terms = values
-                .into_iter()
-                .map(|v| {
-                    Box::new(TermQuery::new(
-                        Term::from_field_u64(field, v),
-                        IndexRecordOption::Basic,
-                    )) as Box<dyn Query>
-                })
-                .collect();
-            Box::new(BooleanQuery::union(terms))
+    /// Runs with at least one line passing `query.filters`, newest (highest
+    /// id) first, with their exact match counts and first matching lines.
+    pub fn search_runs(&self, query: &RunQuery) -> Result<RunsPage> {
+        let (lo, hi) = query.runs;
+        let needle = query.filters.contains.as_deref().map(Needle::new);
+        let mut page = RunsPage {
+            runs: Vec::new(),
+            has_more: false,
         };
-        if !filters.levels.is_empty() && filters.levels.len() < Level::ALL.len() {
-            let values = filters.levels.iter().map(|l| l.as_u64()).collect();
-            clauses.push(any_of(self.fields.level, values));
+        if lo > hi {
+            return Ok(page);
         }
-        if !filters.sources.is_empty() && filters.sources.len() < Source::ALL.len() {
-            let values = filters.sources.iter().map(|s| s.as_u64()).collect();
-            clauses.push(any_of(self.fields.source, values));
-        }
-        if let Some(needle) = &filters.contains {
-            for gram in self.trigrams_of(needle) {
-                clauses.push(Box::new(TermQuery::new(
-                    Term::from_field_text(self.fields.grams, &gram),
-                    IndexRecordOption::Basic,
-                )));
+        let wanted =
+            |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
+        let (clauses, estimate) = match self.candidates(None, &query.filters, needle.as_ref())? {
+            Candidates::None => return Ok(page),
+            Candidates::All => (None, u64::MAX),
+            Candidates::Query { query, estimate } => (Some(query), estimate),
+        };
+        let verify = |blocks: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
+            // `blocks` is sorted by key: runs ascending, then blocks. Walk runs
+            // from the highest down, each run's blocks in file order.
+            let mut end = blocks.len();
+            while end > 0 {
+                let run_id = split_block_key(blocks[end - 1].0).0;
+                let start = blocks[..end].partition_point(|&(k, _)| split_block_key(k).0 < run_id);
+                let last_needed = page.runs.len() == query.limit;
+                let hit = self.verify_run(
+                    run_id,
+                    &blocks[start..end],
+                    &query.filters,
+                    needle.as_ref(),
+                    query.lines_per_run,
+                    last_needed,
+                )?;
+                end = start;
+                if let Some(hit) = hit {
+                    if last_needed {
+                        page.has_more = true;
+                        return Ok(true);
+                    }
+                    page.runs.push(hit);
+                }
+            }
+            Ok(false)
+        };
+        match clauses {
+            Some(q) if estimate <= ALL_CANDIDATES_MAX => {
+                let mut blocks = self.collect(&q, |r, _| wanted(r))?;
+                blocks.sort_unstable_by_key(|&(key, _)| key);
+                verify(blocks, &mut page)?;
+            }
+            clauses => {
+                // Many candidates: read runs newest first, in windows of run
+                // ids that double until the page is full or the range ends.
+                let mut top = hi;
+                let mut width = (query.limit as u64 + 1) * 2;
+                loop {
+                    let bottom = top.saturating_sub(width - 1).max(lo);
+                    let range = InvertedIndexRangeQuery::new(
+                        Bound::Included(Term::from_field_u64(
+                            self.fields.block,
+                            block_key(bottom, 0),
+                        )),
+                        Bound::Included(Term::from_field_u64(
+                            self.fields.block,
+                            block_key(top, u32::MAX as u64),
+                        )),
+                    );
+                    let mut parts: Vec<Box<dyn Query>> = vec![Box::new(range)];
+                    if let Some(q) = &clauses {
+                        parts.push(Box::new(q.clone()));
+                    }
+                    let window = BooleanQuery::intersection(parts);
+                    let mut blocks = self.collect(&window, |r, _| wanted(r))?;
+                    blocks.sort_unstable_by_key(|&(key, _)| key);
+                    if verify(blocks, &mut page)? || bottom <= lo {
+                        break;
+                    }
+                    top = bottom - 1;
+                    width = width.saturating_mul(2);
+                }
             }
         }
-        clauses
+        Ok(page)
     }
 
-    /// The distinct trigrams of an (already lowercased) needle; none for a
-    /// needle shorter than three characters, which then checks every line.
-    fn trigrams_of(&self, needle: &str) -> BTreeSet<String> {
-        let mut grams = BTreeSet::new();
-        if let Some(analyzer) = &self.trigrams {
-            let mut analyzer = analyzer.clone();
-            let mut stream = analyzer.token_stream(needle);
-            while stream.advance() {
-                grams.insert(stream.token().text.clone());
+    /// Counts the run's matching lines in its candidate blocks (sorted) and
+    /// keeps the first `keep`. With `any`, stops at the first match.
+    fn verify_run(
+        &self,
+        run_id: u64,
+        blocks: &[(u64, DocAddress)],
+        filters: &Filters,
+        needle: Option<&Needle>,
+        keep: usize,
+        any: bool,
+    ) -> Result<Option<RunHit>> {
+        let Some(meta) = self.run_meta(run_id)? else {
+            // Blocks without a run document: a run half-written is never
+            // committed, so this is a run deleted in this very snapshot.
+            return Ok(None);
+        };
+        let mut hit = RunHit {
+            run_id,
+            meta,
+            match_count: 0,
+            lines: Vec::new(),
+        };
+        for &(key, addr) in blocks {
+            for line in self.read_block(addr, split_block_key(key).1)? {
+                if passes(&line, filters, needle) {
+                    hit.match_count += 1;
+                    if hit.lines.len() < keep {
+                        hit.lines.push(line);
+                    }
+                    if any {
+                        return Ok(Some(hit));
+                    }
+                }
             }
         }
-        grams
+        Ok((hit.match_count > 0).then_some(hit))
     }
 
-    fn read_line(&self, addr: DocAddress) -> Result<IndexedLine> {
-        let doc: TantivyDocument = self.searcher.doc(addr)?;
+    /// The query naming candidate blocks for `filters` (in one run, or in
+    /// all), rarest clauses first.
+    fn candidates(
+        &self,
+        run_id: Option<u64>,
+        filters: &Filters,
+        needle: Option<&Needle>,
+    ) -> Result<Candidates> {
         let f = &self.fields;
-        let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64());
-        let line = u64_of(f.line).ok_or(IndexError::Malformed("line document lacks line"))?;
-        let level = u64_of(f.level)
-            .and_then(Level::from_u64)
-            .ok_or(IndexError::Malformed("line document has no valid level"))?;
-        let source = u64_of(f.source)
-            .and_then(Source::from_u64)
-            .ok_or(IndexError::Malformed("line document has no valid source"))?;
-        let text = doc
-            .get_first(f.text)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned();
-        let timestamp = doc
-            .get_first(f.timestamp)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned);
-        Ok(IndexedLine {
-            line,
-            level,
-            source,
-            timestamp,
-            text,
-        })
-    }
-}
-
-/// Collects (line number, address) of matching documents whose line lies in
-/// `first..=last`.
-struct LinesInRange {
-    line_field: tantivy::schema::Field,
-    first: u64,
-    last: u64,
-}
-
-struct LinesInRangeSegment {
-    lines: Column<u64>,
-    segment: SegmentOrdinal,
-    first: u64,
-    last: u64,
-    hits: Vec<(u64, DocAddress)>,
-}
-
-impl Collector for LinesInRange {
-    type Fruit = Vec<(u64, DocAddress)>;
-    type Child = LinesInRangeSegment;
-
-    fn for_segment(
-        &self,
-        segment: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<LinesInRangeSegment> {
-        let name = reader.schema().get_field_name(self.line_field).to_owned();
-        Ok(LinesInRangeSegment {
-            lines: reader.fast_fields().u64(&name)?,
-            segment,
-            first: self.first,
-            last: self.last,
-            hits: Vec::new(),
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(
-        &self,
-        fruits: Vec<Vec<(u64, DocAddress)>>,
-    ) -> tantivy::Result<Vec<(u64, DocAddress)>> {
-        Ok(fruits.into_iter().flatten().collect())
-    }
-}
-
-impl SegmentCollector for LinesInRangeSegment {
-    type Fruit = Vec<(u64, DocAddress)>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(line) = self.lines.first(doc) {
-            if line >= self.first && line <= self.last {
-                self.hits.push((line, DocAddress::new(self.segment, doc)));
+        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+        let mut estimate = u64::MAX;
+        if let Some(needle) = needle {
+            let mut grams = Vec::with_capacity(needle.trigrams().len());
+            for &g in needle.trigrams() {
+                let term = Term::from_field_u64(f.grams, g);
+                let df = self.searcher.doc_freq(&term)?;
+                if df == 0 {
+                    return Ok(Candidates::None);
+                }
+                grams.push((df, term));
+            }
+            grams.sort_unstable_by_key(|(df, _)| *df);
+            for (df, term) in grams.into_iter().take(MAX_TRIGRAM_CLAUSES) {
+                estimate = estimate.min(df);
+                clauses.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
             }
         }
+        let codes =
+            |set: Vec<u64>, all: usize, field: Field| -> Result<Option<(u64, Box<dyn Query>)>> {
+                if set.is_empty() || set.len() >= all {
+                    return Ok(None);
+                }
+                let mut df = 0;
+                let mut terms: Vec<Box<dyn Query>> = Vec::new();
+                for code in set {
+                    let term = Term::from_field_u64(field, code);
+                    df += self.searcher.doc_freq(&term)?;
+                    terms.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+                }
+                Ok(Some((df, Box::new(BooleanQuery::union(terms)))))
+            };
+        let levels = filters.levels.iter().map(|l| l.as_u64()).collect();
+        let sources = filters.sources.iter().map(|s| s.as_u64()).collect();
+        for clause in [
+            codes(levels, Level::ALL.len(), f.levels)?,
+            codes(sources, Source::ALL.len(), f.sources)?,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let (df, query) = clause;
+            if df == 0 {
+                return Ok(Candidates::None);
+            }
+            estimate = estimate.min(df);
+            clauses.push(query);
+        }
+        if clauses.is_empty() {
+            return Ok(Candidates::All);
+        }
+        if let Some(run_id) = run_id {
+            clauses.push(Box::new(TermQuery::new(
+                Term::from_field_u64(f.run_id, run_id),
+                IndexRecordOption::Basic,
+            )));
+        }
+        Ok(Candidates::Query {
+            query: BooleanQuery::intersection(clauses),
+            estimate,
+        })
     }
 
-    fn harvest(self) -> Self::Fruit {
-        self.hits
+    /// (block key, address) of the live block documents matching `query`
+    /// whose (run id, block number) `keep` accepts, in no particular order.
+    fn collect(
+        &self,
+        query: &dyn Query,
+        keep: impl Fn(u64, u64) -> bool,
+    ) -> Result<Vec<(u64, DocAddress)>> {
+        let weight: Box<dyn Weight> =
+            query.weight(EnableScoring::disabled_from_searcher(&self.searcher))?;
+        let mut out = Vec::new();
+        let name = self.searcher.schema().get_field_name(self.fields.block);
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            let keys = segment.fast_fields().u64(name)?;
+            weight.for_each_no_score(segment, &mut |docs| {
+                for &doc in docs {
+                    if segment.is_deleted(doc) {
+                        continue;
+                    }
+                    // The run document has no block key: skipped here.
+                    if let Some(key) = keys.first(doc) {
+                        let (run, block) = split_block_key(key);
+                        if keep(run, block) {
+                            out.push((key, DocAddress::new(ord as u32, doc)));
+                        }
+                    }
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Reads blocks in order straight from their keys.
+    fn scan(
+        &self,
+        run_id: u64,
+        blocks: std::ops::RangeInclusive<u64>,
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        for b in blocks {
+            if walk.full() {
+                break;
+            }
+            let lines = self.block(run_id, b)?.ok_or(IndexError::Malformed(
+                "a block of an indexed run is missing",
+            ))?;
+            walk.offer(lines);
+        }
+        Ok(())
+    }
+
+    /// The live document holding `value` in `field`, if any.
+    fn find_live(&self, field: Field, value: u64) -> Result<Option<DocAddress>> {
+        let term = Term::from_field_u64(field, value);
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            if let Some(doc) = live_doc(segment, field, &term)? {
+                return Ok(Some(DocAddress::new(ord as u32, doc)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn read_block(&self, addr: DocAddress, block: u64) -> Result<Vec<IndexedLine>> {
+        let doc: TantivyDocument = self.searcher.doc(addr)?;
+        let body = doc
+            .get_first(self.fields.body)
+            .and_then(|v| v.as_bytes())
+            .ok_or(IndexError::Malformed("block document lacks its body"))?;
+        block::decode(body, super::schema::first_line_of(block))
+    }
+}
+
+fn live_doc(segment: &SegmentReader, field: Field, term: &Term) -> Result<Option<u32>> {
+    let index = segment.inverted_index(field)?;
+    let postings = index
+        .read_postings(term, IndexRecordOption::Basic)
+        .map_err(tantivy::TantivyError::from)?;
+    let Some(mut postings) = postings else {
+        return Ok(None);
+    };
+    let mut doc = postings.doc();
+    while doc != TERMINATED {
+        if !segment.is_deleted(doc) {
+            return Ok(Some(doc));
+        }
+        doc = postings.advance();
+    }
+    Ok(None)
+}
+
+fn passes(line: &IndexedLine, filters: &Filters, needle: Option<&Needle>) -> bool {
+    (filters.levels.is_empty() || filters.levels.contains(&line.level))
+        && (filters.sources.is_empty() || filters.sources.contains(&line.source))
+        && needle.is_none_or(|n| n.matches(&line.text))
+}
+
+/// The lines of one page, gathered block by block in file order.
+struct Walk<'a> {
+    filters: &'a Filters,
+    needle: Option<&'a Needle>,
+    after: u64,
+    want: usize,
+    found: Vec<IndexedLine>,
+}
+
+impl Walk<'_> {
+    fn full(&self) -> bool {
+        self.found.len() >= self.want
+    }
+
+    fn offer(&mut self, lines: Vec<IndexedLine>) {
+        for line in lines {
+            if self.full() {
+                return;
+            }
+            if line.line > self.after && passes(&line, self.filters, self.needle) {
+                self.found.push(line);
+            }
+        }
     }
 }

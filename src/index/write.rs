@@ -1,13 +1,20 @@
 //! Writing runs into the index: a batch holds the single writer, stages
 //! deletions and additions, and makes them visible in one commit.
+//!
+//! Lines arrive in order, a chunk at a time, and are packed into block
+//! documents as they come. A block fills before it is written; the last,
+//! partial block of a run is written when the run's record is set. When a
+//! run grows, its partial last block is read back from the committed index,
+//! completed, and replaced in the same commit as the run's new record.
 
+use std::collections::HashMap;
 use std::sync::MutexGuard;
 
-use tantivy::{doc, IndexReader, IndexWriter, TantivyDocument, Term};
+use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
-use super::schema::{block_key, Fields};
-use super::search::RunMeta;
-use super::Result;
+use super::schema::{block_key, block_of, first_line_of, Fields, BLOCK_LINES};
+use super::search::{IndexedLine, RunMeta, Snapshot};
+use super::{block, grams, IndexError, Result};
 use crate::parse::ParsedLine;
 
 pub struct WriteBatch<'a> {
@@ -15,6 +22,17 @@ pub struct WriteBatch<'a> {
     reader: &'a IndexReader,
     fields: Fields,
     changed: bool,
+    /// Per run, the block being filled, not yet handed to the writer.
+    open: HashMap<u64, OpenBlock>,
+    /// Reused for every block's trigram codes.
+    scratch: Vec<u64>,
+}
+
+struct OpenBlock {
+    block: u64,
+    lines: Vec<IndexedLine>,
+    /// The committed index holds an older, shorter copy of this block.
+    replaces: bool,
 }
 
 impl<'a> WriteBatch<'a> {
@@ -28,61 +46,145 @@ impl<'a> WriteBatch<'a> {
             reader,
             fields,
             changed: false,
+            open: HashMap::new(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Removes every document of a run (lines and run document).
+    /// Removes every document of a run (blocks and run document).
     pub fn delete_run(&mut self, run_id: u64) {
+        self.open.remove(&run_id);
         self.writer
             .delete_term(Term::from_field_u64(self.fields.run_id, run_id));
         self.changed = true;
     }
 
-    /// Adds lines of a run. Lines must be new to the index (after a
-    /// `delete_run`, or past the run's last indexed line).
+    /// Adds lines of a run. Lines must be consecutive and new to the index
+    /// (after a `delete_run`, or right after the run's last indexed line).
     pub fn add_lines(&mut self, run_id: u64, lines: &[ParsedLine]) -> Result<()> {
-        let f = &self.fields;
         for l in lines {
-            let mut d = doc!(
-                f.run_id => run_id,
-                f.block => block_key(run_id, l.line),
-                f.line => l.line,
-                f.level => l.level.as_u64(),
-                f.source => l.source.as_u64(),
-                f.text => l.message.as_str(),
-                f.grams => l.message.to_lowercase(),
-            );
-            if let Some(ts) = &l.timestamp {
-                d.add_text(f.timestamp, ts);
+            let want = block_of(l.line);
+            let open = match self.open.remove(&run_id) {
+                Some(open) if open.block == want => open,
+                Some(open) => {
+                    // Only a full block is left behind: lines are consecutive.
+                    self.write_block(run_id, open)?;
+                    self.start_block(run_id, l.line)?
+                }
+                None => self.start_block(run_id, l.line)?,
+            };
+            let mut open = open;
+            let expected = first_line_of(open.block) + open.lines.len() as u64;
+            if l.line != expected {
+                return Err(IndexError::Malformed(
+                    "lines must be added in order, right after the last indexed line",
+                ));
             }
-            self.writer.add_document(d)?;
+            open.lines.push(IndexedLine {
+                line: l.line,
+                level: l.level,
+                source: l.source,
+                timestamp: l.timestamp.clone(),
+                text: l.message.clone(),
+            });
+            if open.lines.len() as u64 == BLOCK_LINES {
+                self.write_block(run_id, open)?;
+            } else {
+                self.open.insert(run_id, open);
+            }
         }
         self.changed |= !lines.is_empty();
         Ok(())
     }
 
-    /// Records what the index now holds for a run, replacing the previous record.
+    /// Records what the index now holds for a run, replacing the previous
+    /// record, and writes the run's partial last block.
     pub fn set_run_meta(&mut self, run_id: u64, meta: RunMeta) -> Result<()> {
+        if let Some(open) = self.open.remove(&run_id) {
+            self.write_block(run_id, open)?;
+        }
         let f = &self.fields;
         self.writer
             .delete_term(Term::from_field_u64(f.run_doc, run_id));
-        self.writer.add_document(doc!(
-            f.run_id => run_id,
-            f.run_doc => run_id,
-            f.generation => meta.generation,
-            f.lines => meta.lines,
-        ))?;
+        let mut d = TantivyDocument::default();
+        d.add_u64(f.run_id, run_id);
+        d.add_u64(f.run_doc, run_id);
+        d.add_u64(f.generation, meta.generation);
+        d.add_u64(f.lines, meta.lines);
+        self.writer.add_document(d)?;
         self.changed = true;
         Ok(())
     }
 
     /// Commits everything staged and makes it visible to new snapshots.
     pub fn commit(mut self) -> Result<()> {
+        let open: Vec<(u64, OpenBlock)> = self.open.drain().collect();
+        for (run_id, block) in open {
+            self.write_block(run_id, block)?;
+        }
         if self.changed {
             self.writer.commit()?;
             self.reader.reload()?;
             self.changed = false;
         }
+        Ok(())
+    }
+
+    /// The block that `line` opens or continues. A line in the middle of a
+    /// block continues the committed copy of that block (the run grew).
+    fn start_block(&self, run_id: u64, line: u64) -> Result<OpenBlock> {
+        let block = block_of(line);
+        if line == first_line_of(block) {
+            return Ok(OpenBlock {
+                block,
+                lines: Vec::with_capacity(BLOCK_LINES as usize),
+                replaces: false,
+            });
+        }
+        let snapshot = Snapshot::from_reader(self.reader, self.fields.clone());
+        let lines = snapshot.block(run_id, block)?.ok_or(IndexError::Malformed(
+            "a run grew, but its last block is not in the index",
+        ))?;
+        Ok(OpenBlock {
+            block,
+            lines,
+            replaces: true,
+        })
+    }
+
+    fn write_block(&mut self, run_id: u64, open: OpenBlock) -> Result<()> {
+        let f = &self.fields;
+        let key = block_key(run_id, open.block);
+        if open.replaces {
+            self.writer.delete_term(Term::from_field_u64(f.block, key));
+        }
+        let mut d = TantivyDocument::default();
+        d.add_u64(f.run_id, run_id);
+        d.add_u64(f.block, key);
+        let mut levels = 0u8;
+        let mut sources = 0u8;
+        self.scratch.clear();
+        for l in &open.lines {
+            levels |= 1 << l.level.as_u64();
+            sources |= 1 << l.source.as_u64();
+            grams::push_trigrams(&l.text, &mut self.scratch);
+        }
+        self.scratch.sort_unstable();
+        self.scratch.dedup();
+        for &g in &self.scratch {
+            d.add_u64(f.grams, g);
+        }
+        for code in 0..8u64 {
+            if levels & (1 << code) != 0 {
+                d.add_u64(f.levels, code);
+            }
+            if sources & (1 << code) != 0 {
+                d.add_u64(f.sources, code);
+            }
+        }
+        d.add_bytes(f.body, &block::encode(&open.lines));
+        self.writer.add_document(d)?;
+        self.changed = true;
         Ok(())
     }
 }

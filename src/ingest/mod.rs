@@ -97,6 +97,19 @@ pub struct ScanProgress {
     pub files_done: AtomicU64,
     pub bytes_done: AtomicU64,
     pub ready: AtomicBool,
+    /// Why this scan rebuilds the whole index, when it does.
+    rebuild: std::sync::OnceLock<String>,
+}
+
+impl ScanProgress {
+    /// Marks this start-up scan as a rebuild of the whole index.
+    pub fn set_rebuild(&self, reason: String) {
+        let _ = self.rebuild.set(reason);
+    }
+
+    pub fn rebuild(&self) -> Option<&str> {
+        self.rebuild.get().map(String::as_str)
+    }
 }
 
 /// Set on shutdown: a running scan commits what it has and returns.
@@ -364,6 +377,7 @@ impl Ingestor {
                 let start = Resume {
                     offset: 0,
                     state: ParseState::default(),
+                    levels: [0; 5],
                 };
                 let target = Target {
                     path,
@@ -389,6 +403,7 @@ impl Ingestor {
                         next_line: record.lines_indexed + 1,
                         section: Section::from_u8(record.parse_section).unwrap_or_default(),
                     },
+                    levels: record.levels,
                 };
                 let target = Target {
                     path,
@@ -540,6 +555,7 @@ impl Ingestor {
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start.offset)).map_err(io)?;
         let mut reader = file.by_ref().take(size - start.offset);
         let mut state = start.state;
+        let mut levels = start.levels;
         let mut consumed = start.offset;
         let mut buf: Vec<u8> =
             Vec::with_capacity(CHUNK_BYTES.min((size - start.offset) as usize + 1));
@@ -550,6 +566,9 @@ impl Ingestor {
             buf.truncate(before + n);
             let eof = n == 0;
             let (lines, used) = self.parser.parse(&mut state, &buf, eof && take_tail);
+            for l in &lines {
+                levels[l.level.as_u64() as usize] += 1;
+            }
             batch.add_lines(run_id, &lines)?;
             consumed += used as u64;
             self.progress
@@ -581,6 +600,7 @@ impl Ingestor {
             lines_indexed: lines,
             generation,
             parse_section: state.section.as_u8(),
+            levels,
         })
     }
 
@@ -598,6 +618,8 @@ impl Ingestor {
 struct Resume {
     offset: u64,
     state: ParseState,
+    /// Lines of each level already indexed before `offset`.
+    levels: [u64; 5],
 }
 
 /// The file version being indexed, and how to treat its last line.

@@ -17,6 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/001_init.sql"),
     include_str!("../../schema/002_gcs.sql"),
+    include_str!("../../schema/003_search.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +50,16 @@ pub struct RunRecord {
     pub lines_indexed: u64,
     pub generation: u64,
     pub parse_section: u8,
+    /// Indexed lines of each level, in [`Level::ALL`] order.
+    pub levels: [u64; 5],
+}
+
+/// A run as the listing shows it: its record, and where its file came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRun {
+    pub record: RunRecord,
+    /// The file is the bucket's object (downloaded), not a local log.
+    pub from_bucket: bool,
 }
 
 /// What the store remembers about a run's object in the bucket.
@@ -107,7 +118,8 @@ impl Store {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
-                    generation, parse_section FROM runs WHERE run_id = ?1",
+                    generation, parse_section, debug_lines, info_lines, warning_lines,
+                    error_lines, critical_lines FROM runs WHERE run_id = ?1",
         )?;
         Ok(stmt.query_row([run_id as i64], row_to_run).optional()?)
     }
@@ -116,7 +128,8 @@ impl Store {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
-                    generation, parse_section FROM runs ORDER BY run_id",
+                    generation, parse_section, debug_lines, info_lines, warning_lines,
+                    error_lines, critical_lines FROM runs ORDER BY run_id",
         )?;
         let rows = stmt.query_map([], row_to_run)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -140,8 +153,9 @@ impl Store {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO runs (run_id, path, size, mtime_ns, fingerprint,
-                    bytes_indexed, lines_indexed, generation, parse_section, indexed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    bytes_indexed, lines_indexed, generation, parse_section, indexed_at,
+                    debug_lines, info_lines, warning_lines, error_lines, critical_lines)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?;
             let now = unix_now();
             for r in records {
@@ -156,10 +170,97 @@ impl Store {
                     r.generation as i64,
                     r.parse_section,
                     now,
+                    r.levels[0] as i64,
+                    r.levels[1] as i64,
+                    r.levels[2] as i64,
+                    r.levels[3] as i64,
+                    r.levels[4] as i64,
                 ])?;
             }
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Indexed runs with ids in `runs` (inclusive) whose file landed (was
+    /// last modified) in `[landed.0, landed.1)` ns, highest id first.
+    pub fn list_runs(
+        &self,
+        runs: (u64, u64),
+        landed: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<ListedRun>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.run_id, r.path, r.size, r.mtime_ns, r.fingerprint, r.bytes_indexed,
+                    r.lines_indexed, r.generation, r.parse_section, r.debug_lines,
+                    r.info_lines, r.warning_lines, r.error_lines, r.critical_lines,
+                    g.run_id IS NOT NULL
+             FROM runs r LEFT JOIN gcs_objects g
+               ON g.run_id = r.run_id AND g.mirrored_path = r.path
+             WHERE r.run_id BETWEEN ?1 AND ?2 AND r.mtime_ns >= ?3 AND r.mtime_ns < ?4
+             ORDER BY r.run_id DESC LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                runs.0 as i64,
+                runs.1.min(i64::MAX as u64) as i64,
+                landed.0,
+                landed.1,
+                limit.min(i64::MAX as usize) as i64
+            ],
+            |r| {
+                Ok(ListedRun {
+                    record: row_to_run(r)?,
+                    from_bucket: r.get(14)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Ids of the indexed runs in `runs` (inclusive) whose file landed in
+    /// `[landed.0, landed.1)` ns.
+    pub fn run_ids_landed(&self, runs: (u64, u64), landed: (i64, i64)) -> Result<Vec<u64>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT run_id FROM runs
+             WHERE run_id BETWEEN ?1 AND ?2 AND mtime_ns >= ?3 AND mtime_ns < ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                runs.0 as i64,
+                runs.1.min(i64::MAX as u64) as i64,
+                landed.0,
+                landed.1
+            ],
+            |r| r.get::<_, i64>(0),
+        )?;
+        rows.map(|r| r.map(|id| id as u64).map_err(StoreError::from))
+            .collect()
+    }
+
+    /// Forgets every run record (not tokens, keys or bucket state), so the
+    /// next scan indexes every file again: used when the index is rebuilt.
+    pub fn forget_runs(&self) -> Result<()> {
+        self.conn()?.execute("DELETE FROM runs", [])?;
+        Ok(())
+    }
+
+    /// A small value from the meta table, as text.
+    pub fn meta_text(&self, key: &str) -> Result<Option<String>> {
+        let conn = self.conn()?;
+        let v: Option<Vec<u8>> = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?;
+        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    pub fn set_meta_text(&self, key: &str, value: &str) -> Result<()> {
+        self.conn()?.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value.as_bytes()],
+        )?;
         Ok(())
     }
 
@@ -341,6 +442,13 @@ fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         lines_indexed: r.get::<_, i64>(6)? as u64,
         generation: r.get::<_, i64>(7)? as u64,
         parse_section: r.get(8)?,
+        levels: [
+            r.get::<_, i64>(9)? as u64,
+            r.get::<_, i64>(10)? as u64,
+            r.get::<_, i64>(11)? as u64,
+            r.get::<_, i64>(12)? as u64,
+            r.get::<_, i64>(13)? as u64,
+        ],
     })
 }
 
@@ -390,6 +498,7 @@ mod tests {
             lines_indexed: 2,
             generation: 1,
             parse_section: 0,
+            levels: [0, 1, 0, 1, 0],
         }
     }
 
