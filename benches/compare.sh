@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-#! Side-by-side comparison of runlogd with the platform's current algorithm,
-#! rg and SQLite FTS5 (trigram), on one generated corpus, in one run.
+#! Side-by-side comparison of runlogd with the tools a user could use
+#! instead, on one generated corpus, in one run.
 #!
-#! Why it exists: the targets of issue 4 (first `contains` page, full walk,
-#! indexing speed, index size, memory) are ratios against the tools a user
-#! could use instead, so they must be measured on the same data, the same
-#! machine, at the same time. This script checks the tools (it installs
-#! nothing), builds the release binary, writes the corpus with
-#! `runlogd corpus`, and runs `benches/compare/measure.py`, which prints a
-#! markdown table and writes `benches/RESULTS.md`.
+#! Why it exists: runlogd's performance claims (first `contains` page, full
+#! walk, search across runs, one run among many, indexing speed, index size,
+#! memory) are ratios against those tools, so they must be measured on the
+#! same data, the same machine, at the same time. This script checks the
+#! tools (it installs nothing), builds the release binary, writes the corpus
+#! with `runlogd corpus`, and runs the suite's driver, which prints markdown
+#! tables and writes its own section of `benches/RESULTS.md` (the rest of
+#! the file is left as it is). A driver refuses to write figures when the
+#! tools disagree on an answer.
+#!
+#! Suites (SUITE=...):
+#!   one-run    (default) one large run: runlogd vs the platform's algorithm,
+#!              rg and SQLite FTS5 trigram (`benches/compare/measure.py`)
+#!   many-runs  the platform's real shape, 10,000 runs of ~100 KB: search
+#!              across runs vs `rg -l`, one run alone vs among all, indexing
+#!              and memory while indexing and serving (`benches/compare/across.py`)
 #!
 #! Environment (all optional):
-#!   RUNS=201 TOTAL_MB=130 LARGE=1 LARGE_MB=120 SEED=1   corpus shape
+#!   RUNS TOTAL_MB LARGE LARGE_MB SEED   corpus shape; one-run: 201 130 1 120 1,
+#!                       many-runs: 10000 1000 5 1 1 (the rare needle is in the large runs only)
 #!   REPEAT=5            repetitions of each query measurement (median reported)
 #!   INDEX_REPEAT, FTS_REPEAT, WALK_REPEAT   repetitions of those (default REPEAT)
 #!   PLATFORM_DEPTHS=5   pages of the platform's walk measured (then extrapolated)
@@ -22,10 +32,19 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RUNS=${RUNS:-201}
-TOTAL_MB=${TOTAL_MB:-130}
-LARGE=${LARGE:-1}
-LARGE_MB=${LARGE_MB:-120}
+SUITE=${SUITE:-one-run}
+case $SUITE in
+one-run) shape=(201 130 1 120) ;;
+many-runs) shape=(10000 1000 5 1) ;;
+*)
+    echo "[compare] unknown SUITE=$SUITE (one-run or many-runs)" >&2
+    exit 2
+    ;;
+esac
+RUNS=${RUNS:-${shape[0]}}
+TOTAL_MB=${TOTAL_MB:-${shape[1]}}
+LARGE=${LARGE:-${shape[2]}}
+LARGE_MB=${LARGE_MB:-${shape[3]}}
 SEED=${SEED:-1}
 REPEAT=${REPEAT:-5}
 INDEX_REPEAT=${INDEX_REPEAT:-$REPEAT}
@@ -106,10 +125,17 @@ else
 fi
 
 # ---- measure
+command="SUITE=$SUITE RUNS=$RUNS TOTAL_MB=$TOTAL_MB LARGE=$LARGE LARGE_MB=$LARGE_MB SEED=$SEED REPEAT=$REPEAT benches/compare.sh"
+if [[ $SUITE == many-runs ]]; then
+    python3 "$ROOT/benches/compare/across.py" \
+        --binary "$BIN" --repo "$REPO" --work "$WORK" \
+        --rare "$RARE" --common "$COMMON" --absent "$ABSENT" \
+        --repeat "$REPEAT" --port "$PORT" --command "$command" --results "$RESULTS"
+    exit 0
+fi
 python3 "$ROOT/benches/compare/measure.py" \
     --binary "$BIN" --repo "$REPO" --work "$WORK" --large-run "$LARGE_RUN" \
     --rare "$RARE" --common "$COMMON" --absent "$ABSENT" \
     --repeat "$REPEAT" --index-repeat "$INDEX_REPEAT" --fts-repeat "$FTS_REPEAT" \
     --walk-repeat "$WALK_REPEAT" --platform-depths "$PLATFORM_DEPTHS" --port "$PORT" \
-    --command "RUNS=$RUNS TOTAL_MB=$TOTAL_MB LARGE=$LARGE LARGE_MB=$LARGE_MB SEED=$SEED REPEAT=$REPEAT benches/compare.sh" \
-    --results "$RESULTS"
+    --command "$command" --results "$RESULTS"

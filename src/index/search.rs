@@ -143,7 +143,7 @@ impl Snapshot {
 
     /// The run's record in this snapshot, or `None` when the run is not indexed.
     pub fn run_meta(&self, run_id: u64) -> Result<Option<RunMeta>> {
-        let Some(addr) = self.find_live(self.fields.run_doc, run_id)? else {
+        let Some(addr) = self.find_live(self.fields.run_doc, run_id, &self.all_segments())? else {
             return Ok(None);
         };
         let doc: TantivyDocument = self.searcher.doc(addr)?;
@@ -160,10 +160,37 @@ impl Snapshot {
 
     /// The lines of one block of a run, or `None` when it is not indexed.
     pub fn block(&self, run_id: u64, block: u64) -> Result<Option<Vec<IndexedLine>>> {
-        match self.find_live(self.fields.block, block_key(run_id, block))? {
+        let all = self.all_segments();
+        self.block_in(run_id, block, &all)
+    }
+
+    fn block_in(
+        &self,
+        run_id: u64,
+        block: u64,
+        segments: &[u32],
+    ) -> Result<Option<Vec<IndexedLine>>> {
+        match self.find_live(self.fields.block, block_key(run_id, block), segments)? {
             Some(addr) => self.read_block(addr, block).map(Some),
             None => Ok(None),
         }
+    }
+
+    fn all_segments(&self) -> Vec<u32> {
+        (0..self.searcher.segment_readers().len() as u32).collect()
+    }
+
+    /// The segments holding documents of the run: a query on one run looks
+    /// nowhere else, so its cost does not grow with the other runs.
+    fn segments_of(&self, run_id: u64) -> Result<Vec<u32>> {
+        let term = Term::from_field_u64(self.fields.run_id, run_id);
+        let mut out = Vec::new();
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            if live_doc(segment, self.fields.run_id, &term)?.is_some() {
+                out.push(ord as u32);
+            }
+        }
+        Ok(out)
     }
 
     /// The first `limit` lines of the run after line `after` passing `filters`,
@@ -188,23 +215,28 @@ impl Snapshot {
         if after < meta.lines {
             let first = block_of(after + 1);
             let last = block_of(meta.lines);
+            let segments = self.segments_of(run_id)?;
             let candidates = if filters.is_empty() {
                 Candidates::All
             } else {
-                self.candidates(Some(run_id), filters, needle.as_ref())?
+                self.candidates(Some(run_id), filters, needle.as_ref(), &segments)?
             };
             match candidates {
                 Candidates::None => {}
-                Candidates::All => self.scan(run_id, first..=last, &mut walk)?,
+                Candidates::All => self.scan(run_id, first..=last, &segments, &mut walk)?,
                 Candidates::Query { query, estimate } => {
                     let mut next = first;
-                    let total = u64::from(self.searcher.num_docs()).max(1);
-                    if estimate as f64 >= DENSE_SHARE * total as f64 {
+                    let total: u64 = segments
+                        .iter()
+                        .map(|&o| u64::from(self.searcher.segment_reader(o).num_docs()))
+                        .sum();
+                    if estimate as f64 >= DENSE_SHARE * total.max(1) as f64 {
                         next = (first + SCAN_PROBE_BLOCKS).min(last + 1);
-                        self.scan(run_id, first..=next - 1, &mut walk)?;
+                        self.scan(run_id, first..=next - 1, &segments, &mut walk)?;
                     }
                     if !walk.full() && next <= last {
-                        let mut blocks = self.collect(&query, |r, b| r == run_id && b >= next)?;
+                        let mut blocks =
+                            self.collect(&query, |r, b| r == run_id && b >= next, &segments)?;
                         blocks.sort_unstable_by_key(|&(key, _)| key);
                         for (key, addr) in blocks {
                             let (_, b) = split_block_key(key);
@@ -240,11 +272,13 @@ impl Snapshot {
         }
         let wanted =
             |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
-        let (clauses, estimate) = match self.candidates(None, &query.filters, needle.as_ref())? {
-            Candidates::None => return Ok(page),
-            Candidates::All => (None, u64::MAX),
-            Candidates::Query { query, estimate } => (Some(query), estimate),
-        };
+        let all = self.all_segments();
+        let (clauses, estimate) =
+            match self.candidates(None, &query.filters, needle.as_ref(), &all)? {
+                Candidates::None => return Ok(page),
+                Candidates::All => (None, u64::MAX),
+                Candidates::Query { query, estimate } => (Some(query), estimate),
+            };
         let verify = |blocks: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
             // `blocks` is sorted by key: runs ascending, then blocks. Walk runs
             // from the highest down, each run's blocks in file order.
@@ -274,7 +308,7 @@ impl Snapshot {
         };
         match clauses {
             Some(q) if estimate <= ALL_CANDIDATES_MAX => {
-                let mut blocks = self.collect(&q, |r, _| wanted(r))?;
+                let mut blocks = self.collect(&q, |r, _| wanted(r), &all)?;
                 blocks.sort_unstable_by_key(|&(key, _)| key);
                 verify(blocks, &mut page)?;
             }
@@ -300,7 +334,7 @@ impl Snapshot {
                         parts.push(Box::new(q.clone()));
                     }
                     let window = BooleanQuery::intersection(parts);
-                    let mut blocks = self.collect(&window, |r, _| wanted(r))?;
+                    let mut blocks = self.collect(&window, |r, _| wanted(r), &all)?;
                     blocks.sort_unstable_by_key(|&(key, _)| key);
                     if verify(blocks, &mut page)? || bottom <= lo {
                         break;
@@ -358,7 +392,19 @@ impl Snapshot {
         run_id: Option<u64>,
         filters: &Filters,
         needle: Option<&Needle>,
+        segments: &[u32],
     ) -> Result<Candidates> {
+        let doc_freq = |term: &Term| -> Result<u64> {
+            let mut df = 0;
+            for &ord in segments {
+                let index = self
+                    .searcher
+                    .segment_reader(ord)
+                    .inverted_index(term.field())?;
+                df += u64::from(index.doc_freq(term).map_err(tantivy::TantivyError::from)?);
+            }
+            Ok(df)
+        };
         let f = &self.fields;
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let mut estimate = u64::MAX;
@@ -366,7 +412,7 @@ impl Snapshot {
             let mut grams = Vec::with_capacity(needle.trigrams().len());
             for &g in needle.trigrams() {
                 let term = Term::from_field_u64(f.grams, g);
-                let df = self.searcher.doc_freq(&term)?;
+                let df = doc_freq(&term)?;
                 if df == 0 {
                     return Ok(Candidates::None);
                 }
@@ -387,7 +433,7 @@ impl Snapshot {
                 let mut terms: Vec<Box<dyn Query>> = Vec::new();
                 for code in set {
                     let term = Term::from_field_u64(field, code);
-                    df += self.searcher.doc_freq(&term)?;
+                    df += doc_freq(&term)?;
                     terms.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
                 }
                 Ok(Some((df, Box::new(BooleanQuery::union(terms)))))
@@ -429,12 +475,14 @@ impl Snapshot {
         &self,
         query: &dyn Query,
         keep: impl Fn(u64, u64) -> bool,
+        segments: &[u32],
     ) -> Result<Vec<(u64, DocAddress)>> {
         let weight: Box<dyn Weight> =
             query.weight(EnableScoring::disabled_from_searcher(&self.searcher))?;
         let mut out = Vec::new();
         let name = self.searcher.schema().get_field_name(self.fields.block);
-        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+        for &ord in segments {
+            let segment = self.searcher.segment_reader(ord);
             let keys = segment.fast_fields().u64(name)?;
             weight.for_each_no_score(segment, &mut |docs| {
                 for &doc in docs {
@@ -445,7 +493,7 @@ impl Snapshot {
                     if let Some(key) = keys.first(doc) {
                         let (run, block) = split_block_key(key);
                         if keep(run, block) {
-                            out.push((key, DocAddress::new(ord as u32, doc)));
+                            out.push((key, DocAddress::new(ord, doc)));
                         }
                     }
                 }
@@ -459,26 +507,29 @@ impl Snapshot {
         &self,
         run_id: u64,
         blocks: std::ops::RangeInclusive<u64>,
+        segments: &[u32],
         walk: &mut Walk<'_>,
     ) -> Result<()> {
         for b in blocks {
             if walk.full() {
                 break;
             }
-            let lines = self.block(run_id, b)?.ok_or(IndexError::Malformed(
-                "a block of an indexed run is missing",
-            ))?;
+            let lines = self
+                .block_in(run_id, b, segments)?
+                .ok_or(IndexError::Malformed(
+                    "a block of an indexed run is missing",
+                ))?;
             walk.offer(lines);
         }
         Ok(())
     }
 
     /// The live document holding `value` in `field`, if any.
-    fn find_live(&self, field: Field, value: u64) -> Result<Option<DocAddress>> {
+    fn find_live(&self, field: Field, value: u64, segments: &[u32]) -> Result<Option<DocAddress>> {
         let term = Term::from_field_u64(field, value);
-        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
-            if let Some(doc) = live_doc(segment, field, &term)? {
-                return Ok(Some(DocAddress::new(ord as u32, doc)));
+        for &ord in segments {
+            if let Some(doc) = live_doc(self.searcher.segment_reader(ord), field, &term)? {
+                return Ok(Some(DocAddress::new(ord, doc)));
             }
         }
         Ok(None)
