@@ -103,11 +103,13 @@ fn index_layout(rules: &[RuleConfig]) -> anyhow::Result<String> {
     Ok(format!("{LAYOUT_VERSION} rules:{short}"))
 }
 
-/// Removes an index written by another layout or under other parser rules,
-/// and forgets the runs it held, so that the start-up scan indexes every file
-/// again while the daemon serves (runs not rebuilt yet are indexed on their
-/// first request). Tokens, the cursor key and the bucket's state are kept.
-/// Returns why the index is rebuilt, for `/readyz`.
+/// Removes an index written by another layout or under other parser rules.
+/// The runs' records stay: every run then disagrees with the (empty) index,
+/// so the start-up scan indexes every file again while the daemon serves
+/// (runs not rebuilt yet are indexed on their first request), keeping each
+/// unchanged run's generation so that its cursors stay valid. Tokens, the
+/// cursor key and the bucket's state are kept too. Returns why the index is
+/// rebuilt, for `/readyz`.
 fn retire_outdated_index(
     store: &Store,
     dir: &Path,
@@ -141,7 +143,6 @@ fn retire_outdated_index(
         std::fs::remove_dir_all(dir)
             .with_context(|| format!("cannot remove the outdated index {}", dir.display()))?;
     }
-    store.forget_runs()?;
     store.set_meta_text(INDEX_LAYOUT_KEY, &want)?;
     Ok(Some(reason.to_owned()))
 }

@@ -399,6 +399,11 @@ async fn an_index_from_an_earlier_layout_or_other_rules_is_rebuilt_at_start() {
     );
     let r = s.get("/api/v1/runs/5/logs", Some(&t)).await;
     assert_eq!(r.body["data"][0]["level"], "warning");
+    let r = s.get("/api/v1/runs/5/logs?limit=1", Some(&t)).await;
+    let cursor = r.body["pagination"]["next_cursor"]
+        .as_str()
+        .unwrap_or_else(|| panic!("cursor: {}", r.body))
+        .to_owned();
     s.stop().await;
 
     // An index recorded as written by an earlier layout: rebuilt, tokens kept.
@@ -426,6 +431,18 @@ async fn an_index_from_an_earlier_layout_or_other_rules_is_rebuilt_at_start() {
     let r = s.get("/api/v1/runs/5/logs", Some(&t)).await;
     assert_eq!(r.status, 200, "the old token still works: {}", r.body);
     assert_eq!(r.body["data"].as_array().map(Vec::len), Some(2));
+    let r = s
+        .get(
+            &format!("/api/v1/runs/5/logs?limit=1&cursor={cursor}"),
+            Some(&t),
+        )
+        .await;
+    assert_eq!(
+        r.status, 200,
+        "a cursor from before the rebuild goes on: {}",
+        r.body
+    );
+    assert_eq!(r.body["data"][0]["message"], "[ERROR] real trouble");
     s.stop().await;
 
     // Unchanged restart: nothing is rebuilt.
@@ -456,5 +473,74 @@ async fn an_index_from_an_earlier_layout_or_other_rules_is_rebuilt_at_start() {
     let r = s.get("/api/v1/logs", Some(&t)).await;
     assert_eq!(r.body["data"][0]["levels"]["debug"], 1);
     assert_eq!(r.body["data"][0]["levels"]["warning"], 0);
+    s.stop().await;
+}
+
+/// The README's examples, on the example repository bundled in the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_examples_answer_on_the_bundled_runs() {
+    let dirs = Dirs::new();
+    let mut config = dirs.config();
+    config.repository = None;
+    let s = TestServer::start(config).await;
+    let t = s.reader();
+    let count = |file: &str, needle: &str| -> u64 {
+        let path = s.repo.join("LogFiles").join(file);
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_else(|e| panic!("{e}")))
+            .to_lowercase();
+        text.lines().filter(|l| l.contains(needle)).count() as u64
+    };
+
+    let r = s
+        .get("/api/v1/logs/search?contains=libtesseract", Some(&t))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(run_ids(&r.body), [9402]);
+    assert_eq!(
+        r.body["data"][0]["match_count"],
+        count("9402.txt", "libtesseract")
+    );
+    assert_eq!(r.body["data"][0]["lines"].as_array().map(Vec::len), Some(3));
+
+    let r = s
+        .get(
+            "/api/v1/logs/search?contains=maximum%20time%20elapsed&lines_per_run=1",
+            Some(&t),
+        )
+        .await;
+    assert_eq!(run_ids(&r.body), [9405, 9403]);
+    assert_eq!(
+        r.body["data"][0]["match_count"],
+        count("9405.txt", "maximum time elapsed")
+    );
+    assert_eq!(
+        r.body["data"][1]["match_count"],
+        count("9403.txt", "maximum time elapsed")
+    );
+    let line = &r.body["data"][0]["lines"][0];
+    assert_eq!(line["level"], "warning");
+    assert_eq!(line["source"], "test_runner");
+    assert!(line["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("maximum time elapsed")));
+
+    let r = s
+        .get(
+            "/api/v1/logs/search?level=critical&run_min=9400&run_max=9410&since=2025-03-01T00:00:00Z",
+            Some(&t),
+        )
+        .await;
+    assert_eq!(run_ids(&r.body), [9404]);
+    let line = &r.body["data"][0]["lines"][0];
+    assert_eq!(line["source"], "orchestrator");
+    assert_eq!(line["timestamp"], "2025-03-09T23:56:12Z");
+
+    let r = s.get("/api/v1/logs?limit=2", Some(&t)).await;
+    assert_eq!(run_ids(&r.body), [9405, 9404]);
+    assert_eq!(r.body["pagination"]["has_more"], true);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&r.body).unwrap_or_default()
+    );
     s.stop().await;
 }

@@ -457,14 +457,23 @@ impl Ingestor {
             generation: record.generation,
             lines: record.lines_indexed,
         };
+        let prefix_kept = size >= record.bytes_indexed
+            && fingerprint(&file, record.bytes_indexed).map_err(|source| IngestError::Io {
+                path: path.clone(),
+                source,
+            })? == record.fingerprint;
         if self.index.snapshot().run_meta(run_id)? != Some(expected) {
+            // A crash between the index commit and the store write, or an
+            // index rebuilt from scratch. When the file still starts with
+            // what was indexed, its lines are the ones cursors were issued
+            // for: the generation is kept, so those cursors stay valid.
             tracing::info!(run_id, "index and state disagree; re-indexing run");
             return Ok(Plan::Full {
                 file,
                 path,
                 size,
                 mtime_ns,
-                generation: None,
+                generation: prefix_kept.then_some(record.generation),
             });
         }
         if size == record.size
@@ -474,11 +483,6 @@ impl Ingestor {
         {
             return Ok(Plan::Unchanged);
         }
-        let prefix_kept = size >= record.bytes_indexed
-            && fingerprint(&file, record.bytes_indexed).map_err(|source| IngestError::Io {
-                path: path.clone(),
-                source,
-            })? == record.fingerprint;
         if !prefix_kept {
             return Ok(Plan::Full {
                 file,

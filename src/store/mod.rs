@@ -240,13 +240,6 @@ impl Store {
             .collect()
     }
 
-    /// Forgets every run record (not tokens, keys or bucket state), so the
-    /// next scan indexes every file again: used when the index is rebuilt.
-    pub fn forget_runs(&self) -> Result<()> {
-        self.conn()?.execute("DELETE FROM runs", [])?;
-        Ok(())
-    }
-
     /// A small value from the meta table, as text.
     pub fn meta_text(&self, key: &str) -> Result<Option<String>> {
         let conn = self.conn()?;
