@@ -134,8 +134,14 @@ fn matches(text: &str, needle: &str) -> bool {
     text.to_lowercase().contains(&needle.to_lowercase())
 }
 
-/// (line number, served message, truncated) of every matching line.
-fn expected(lines: &[Line], needle: &str) -> Vec<(u64, String, bool)> {
+/// (line number, served message, truncated) of a line.
+type Served = (u64, String, bool);
+
+/// (run id, match count, first lines) of a run in a search across runs.
+type RunHit = (u64, u64, Vec<Served>);
+
+/// Every matching line.
+fn expected(lines: &[Line], needle: &str) -> Vec<Served> {
     lines
         .iter()
         .enumerate()
@@ -148,7 +154,7 @@ fn expected(lines: &[Line], needle: &str) -> Vec<(u64, String, bool)> {
         .collect()
 }
 
-fn served(lines: &[Value]) -> Vec<(u64, String, bool)> {
+fn served(lines: &[Value]) -> Vec<Served> {
     lines
         .iter()
         .map(|l| {
@@ -245,7 +251,7 @@ proptest! {
             sync(*id);
         }
         // Newest (highest id) first; runs without a match are left out.
-        let want: Vec<(u64, u64, Vec<(u64, String, bool)>)> = ids
+        let want: Vec<RunHit> = ids
             .iter()
             .zip(&runs)
             .rev()
