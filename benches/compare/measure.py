@@ -479,9 +479,10 @@ def main():
         ("rare and absent first page ≤ 1 ms server time (HTTP time less the /healthz round trip)",
          all(v <= 1e-3 for v in server.values()),
          ", ".join(f"{k} {fmt_time(v)}" for k, v in server.items()) + f" (round trip {fmt_time(t_rtt)})"),
-        ("rare and absent first page within 2× of FTS5 trigram (rowid order)",
-         all(results[k]["runlogd"] <= 2 * results[k]["fts"] for k in ("rare", "absent")),
-         ", ".join(f"{k}: runlogd / FTS5 = {results[k]['runlogd'] / results[k]['fts']:.2f}" for k in ("rare", "absent"))),
+        # FTS5 runs in-process: it is compared with runlogd's server time.
+        ("rare and absent first page within 2× of FTS5 trigram (rowid order, in-process; runlogd's server time)",
+         all(server[k] <= 2 * results[k]["fts"] for k in ("rare", "absent")),
+         ", ".join(f"{k}: runlogd {fmt_time(server[k])} / FTS5 {fmt_time(results[k]['fts'])}" for k in ("rare", "absent"))),
         ("rare and absent first page ≥ 10× faster than rg -F -i",
          all(results[k]["rg"] >= 10 * results[k]["runlogd"] for k in ("rare", "absent")),
          ", ".join(f"{k} {fmt_ratio(results[k]['runlogd'], results[k]['rg'])}" for k in ("rare", "absent"))),

@@ -35,39 +35,98 @@ pub fn encode(lines: &[IndexedLine]) -> Vec<u8> {
     out
 }
 
-/// Unpacks a block body whose first line is `first_line`.
-pub fn decode(body: &[u8], first_line: u64) -> Result<Vec<IndexedLine>> {
-    let malformed = || IndexError::Malformed("block body does not decode");
-    fn take<'a>(n: usize, rest: &mut &'a [u8]) -> Option<&'a [u8]> {
-        if rest.len() < n {
-            return None;
+/// One line of a block body, borrowed from it: a candidate line is checked
+/// without copying it, and only a line that is served is made owned.
+#[derive(Debug, Clone, Copy)]
+pub struct LineRef<'a> {
+    pub line: u64,
+    pub level: Level,
+    pub source: Source,
+    pub timestamp: &'a str,
+    pub text: &'a str,
+}
+
+impl LineRef<'_> {
+    pub fn to_owned_line(&self) -> IndexedLine {
+        IndexedLine {
+            line: self.line,
+            level: self.level,
+            source: self.source,
+            timestamp: (!self.timestamp.is_empty()).then(|| self.timestamp.to_owned()),
+            text: self.text.to_owned(),
         }
-        let (head, tail) = rest.split_at(n);
-        *rest = tail;
-        Some(head)
     }
-    let mut lines = Vec::new();
-    let mut rest = body;
-    while !rest.is_empty() {
-        let head = take(4, &mut rest).ok_or_else(malformed)?;
+}
+
+/// The lines of a block body whose first line is `first_line`, in order.
+pub fn lines(body: &[u8], first_line: u64) -> Lines<'_> {
+    Lines {
+        rest: body,
+        next: first_line,
+    }
+}
+
+pub struct Lines<'a> {
+    rest: &'a [u8],
+    next: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.rest.len() < n {
+            return Err(malformed());
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn line(&mut self) -> Result<LineRef<'a>> {
+        let head = self.take(4)?;
         let level = Level::from_u64(head[0] as u64).ok_or_else(malformed)?;
         let source = Source::from_u64(head[1] as u64).ok_or_else(malformed)?;
         let ts_len = u16::from_le_bytes([head[2], head[3]]) as usize;
-        let ts = take(ts_len, &mut rest).ok_or_else(malformed)?;
-        let ts = std::str::from_utf8(ts).map_err(|_| malformed())?;
-        let len = take(4, &mut rest).ok_or_else(malformed)?;
+        let timestamp = std::str::from_utf8(self.take(ts_len)?).map_err(|_| malformed())?;
+        let len = self.take(4)?;
         let text_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let text = take(text_len, &mut rest).ok_or_else(malformed)?;
-        let text = std::str::from_utf8(text).map_err(|_| malformed())?;
-        lines.push(IndexedLine {
-            line: first_line + lines.len() as u64,
+        let text = std::str::from_utf8(self.take(text_len)?).map_err(|_| malformed())?;
+        let line = self.next;
+        self.next += 1;
+        Ok(LineRef {
+            line,
             level,
             source,
-            timestamp: (!ts.is_empty()).then(|| ts.to_owned()),
-            text: text.to_owned(),
-        });
+            timestamp,
+            text,
+        })
     }
-    Ok(lines)
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Result<LineRef<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let item = self.line();
+        if item.is_err() {
+            // A body that does not decode ends here, after its one error.
+            self.rest = &[];
+        }
+        Some(item)
+    }
+}
+
+fn malformed() -> IndexError {
+    IndexError::Malformed("block body does not decode")
+}
+
+/// Unpacks a whole block body whose first line is `first_line`.
+pub fn decode(body: &[u8], first_line: u64) -> Result<Vec<IndexedLine>> {
+    lines(body, first_line)
+        .map(|l| l.map(|l| l.to_owned_line()))
+        .collect()
 }
 
 #[cfg(test)]

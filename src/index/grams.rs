@@ -13,23 +13,24 @@
 
 use std::borrow::Cow;
 
+use rustc_hash::FxHashSet;
+
 /// Packs three characters into one trigram code.
 fn pack(a: char, b: char, c: char) -> u64 {
     ((a as u64) << 42) | ((b as u64) << 21) | (c as u64)
 }
 
-/// Appends the trigram codes of `text` (not yet lowercased) to `out`.
-/// Duplicates are left for the caller to remove once per block.
-pub fn push_trigrams(text: &str, out: &mut Vec<u64>) {
+/// Calls `f` with each trigram code of `text` (not yet lowercased), in
+/// order, duplicates included.
+pub fn for_each_trigram(text: &str, mut f: impl FnMut(u64)) {
     if text.is_ascii() {
-        let b = text.as_bytes();
-        out.extend(b.windows(3).map(|w| {
-            pack(
+        for w in text.as_bytes().windows(3) {
+            f(pack(
                 w[0].to_ascii_lowercase() as char,
                 w[1].to_ascii_lowercase() as char,
                 w[2].to_ascii_lowercase() as char,
-            )
-        }));
+            ));
+        }
     } else {
         let lower = text.to_lowercase();
         let mut chars = lower.chars();
@@ -37,10 +38,63 @@ pub fn push_trigrams(text: &str, out: &mut Vec<u64>) {
             return;
         };
         for c in chars {
-            out.push(pack(a, b, c));
+            f(pack(a, b, c));
             a = b;
             b = c;
         }
+    }
+}
+
+/// The distinct trigram codes of one block, gathered line by line.
+///
+/// Most of a block's trigrams repeat (log lines are alike), so the set is on
+/// the indexing hot path: ASCII trigrams (21 bits) are checked in a bitmap
+/// that is cleared code by code, the rest in a hash set.
+pub struct TrigramSet {
+    ascii: Vec<u64>,
+    other: FxHashSet<u64>,
+    codes: Vec<u64>,
+}
+
+const ASCII_BITS: usize = 1 << 21;
+
+impl Default for TrigramSet {
+    fn default() -> Self {
+        TrigramSet {
+            ascii: vec![0; ASCII_BITS / 64],
+            other: FxHashSet::default(),
+            codes: Vec::new(),
+        }
+    }
+}
+
+impl TrigramSet {
+    pub fn insert(&mut self, code: u64) {
+        let (a, b, c) = (code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF);
+        if a < 128 && b < 128 && c < 128 {
+            let bit = ((a << 14) | (b << 7) | c) as usize;
+            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+            if self.ascii[word] & mask == 0 {
+                self.ascii[word] |= mask;
+                self.codes.push(code);
+            }
+        } else if self.other.insert(code) {
+            self.codes.push(code);
+        }
+    }
+
+    /// The distinct codes inserted since the last call, in first-seen order;
+    /// the set is empty afterwards.
+    pub fn take(&mut self) -> Vec<u64> {
+        for &code in &self.codes {
+            let (a, b, c) = (code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF);
+            if a < 128 && b < 128 && c < 128 {
+                let bit = ((a << 14) | (b << 7) | c) as usize;
+                self.ascii[bit / 64] &= !(1u64 << (bit % 64));
+            }
+        }
+        self.other.clear();
+        std::mem::take(&mut self.codes)
     }
 }
 
@@ -57,7 +111,7 @@ impl Needle {
     pub fn new(text: &str) -> Needle {
         let lower = text.to_lowercase();
         let mut trigrams = Vec::new();
-        push_trigrams(&lower, &mut trigrams);
+        for_each_trigram(&lower, |g| trigrams.push(g));
         trigrams.sort_unstable();
         trigrams.dedup();
         Needle { lower, trigrams }
@@ -110,7 +164,7 @@ mod tests {
 
     fn grams(text: &str) -> Vec<u64> {
         let mut v = Vec::new();
-        push_trigrams(text, &mut v);
+        for_each_trigram(text, |g| v.push(g));
         v.sort_unstable();
         v.dedup();
         v
@@ -164,6 +218,24 @@ mod tests {
                 "oracle disagrees on {line:?} {needle:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_trigram_set_keeps_each_code_once_and_empties_on_take() {
+        let mut set = TrigramSet::default();
+        for text in ["abcabc ABC", "straße STRASSE", "abc"] {
+            for_each_trigram(text, |g| set.insert(g));
+        }
+        let mut got = set.take();
+        got.sort_unstable();
+        let mut want = grams("abcabc ABC");
+        want.extend(grams("straße STRASSE"));
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(got, want);
+        assert!(set.take().is_empty());
+        for_each_trigram("abc", |g| set.insert(g));
+        assert_eq!(set.take(), grams("abc"), "a taken code can come back");
     }
 
     #[test]

@@ -23,25 +23,40 @@ use tantivy::{
     DocAddress, DocSet, IndexReader, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED,
 };
 
+use super::block::LineRef;
 use super::grams::Needle;
-use super::schema::{block_key, block_of, split_block_key, Fields};
+use super::schema::{block_key, block_of, first_line_of, split_block_key, Fields};
 use super::{block, IndexError, Result};
 use crate::parse::{Level, Source};
 
 /// At most this many of a needle's trigrams (the rarest) go into the
-/// intersection; the rest are checked with the line itself. Past a handful,
-/// another posting list costs more to read than it removes.
-const MAX_TRIGRAM_CLAUSES: usize = 4;
+/// intersection; the rest are checked with the line itself. The rarest list
+/// leads the intersection, so each further list costs only a few seeks per
+/// candidate, and removes false candidates that would each cost a block read.
+const MAX_TRIGRAM_CLAUSES: usize = 12;
 
-/// A page whose filter matches at least this share of all blocks reads
-/// blocks from the cursor first ([`SCAN_PROBE_BLOCKS`] of them) before it
-/// asks the index: a common needle fills its page from the first blocks.
-const DENSE_SHARE: f64 = 0.25;
-const SCAN_PROBE_BLOCKS: u64 = 4;
+/// Where the query plan switches from listing every candidate at once to
+/// asking the index a window at a time. Fixed in the product; tests lower
+/// them to drive both plans over small data.
+#[derive(Debug, Clone, Copy)]
+struct PlanLimits {
+    /// A page whose filter may match more than this many blocks of the run
+    /// (and more than an eighth of them) asks the index a window of blocks
+    /// at a time, from `first_window_blocks` on, widening fourfold: a common
+    /// needle fills its page from the first window. Fewer candidates are
+    /// listed at once.
+    sparse_max_blocks: u64,
+    first_window_blocks: u64,
+    /// Across runs: with more candidate blocks than this in the whole index,
+    /// runs are read newest first in widening windows instead of all at once.
+    all_candidates_max: u64,
+}
 
-/// Across runs: with more candidate blocks than this in the whole index,
-/// runs are read newest first in widening windows instead of all at once.
-const ALL_CANDIDATES_MAX: u64 = 20_000;
+const PLAN_LIMITS: PlanLimits = PlanLimits {
+    sparse_max_blocks: 256,
+    first_window_blocks: 8,
+    all_candidates_max: 20_000,
+};
 
 /// What the index holds for one run, from its run document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +135,7 @@ pub struct RunsPage {
 pub struct Snapshot {
     searcher: Searcher,
     fields: Fields,
+    limits: PlanLimits,
 }
 
 /// The blocks the index says may hold a match.
@@ -134,7 +150,11 @@ enum Candidates {
 
 impl Snapshot {
     pub(super) fn new(searcher: Searcher, fields: Fields) -> Snapshot {
-        Snapshot { searcher, fields }
+        Snapshot {
+            searcher,
+            fields,
+            limits: PLAN_LIMITS,
+        }
     }
 
     pub(super) fn from_reader(reader: &IndexReader, fields: Fields) -> Snapshot {
@@ -225,26 +245,37 @@ impl Snapshot {
                 Candidates::None => {}
                 Candidates::All => self.scan(run_id, first..=last, &segments, &mut walk)?,
                 Candidates::Query { query, estimate } => {
-                    let mut next = first;
-                    let total: u64 = segments
-                        .iter()
-                        .map(|&o| u64::from(self.searcher.segment_reader(o).num_docs()))
-                        .sum();
-                    if estimate as f64 >= DENSE_SHARE * total.max(1) as f64 {
-                        next = (first + SCAN_PROBE_BLOCKS).min(last + 1);
-                        self.scan(run_id, first..=next - 1, &segments, &mut walk)?;
-                    }
-                    if !walk.full() && next <= last {
-                        let mut blocks =
-                            self.collect(&query, |r, b| r == run_id && b >= next, &segments)?;
-                        blocks.sort_unstable_by_key(|&(key, _)| key);
-                        for (key, addr) in blocks {
-                            let (_, b) = split_block_key(key);
-                            walk.offer(self.read_block(addr, b)?);
-                            if walk.full() {
-                                break;
-                            }
+                    let remaining = last - first + 1;
+                    if estimate.min(remaining) > (remaining / 8).max(self.limits.sparse_max_blocks)
+                    {
+                        // Most blocks are candidates: ask for them a window at
+                        // a time from the cursor, so a common needle stops
+                        // after the first windows instead of listing them all.
+                        let mut from = first;
+                        let mut width = self.limits.first_window_blocks;
+                        while from <= last && !walk.full() {
+                            let to = from.saturating_add(width - 1).min(last);
+                            let range = InvertedIndexRangeQuery::new(
+                                Bound::Included(Term::from_field_u64(
+                                    self.fields.block,
+                                    block_key(run_id, from),
+                                )),
+                                Bound::Included(Term::from_field_u64(
+                                    self.fields.block,
+                                    block_key(run_id, to),
+                                )),
+                            );
+                            let window = BooleanQuery::intersection(vec![
+                                Box::new(range),
+                                Box::new(query.clone()),
+                            ]);
+                            self.verify_in_order(&window, run_id, from, &segments, &mut walk)?;
+                            from = to + 1;
+                            width = width.saturating_mul(4);
                         }
+                    } else {
+                        // Few candidates: list them all at once.
+                        self.verify_in_order(&query, run_id, first, &segments, &mut walk)?;
                     }
                 }
             }
@@ -307,7 +338,7 @@ impl Snapshot {
             Ok(false)
         };
         match clauses {
-            Some(q) if estimate <= ALL_CANDIDATES_MAX => {
+            Some(q) if estimate <= self.limits.all_candidates_max => {
                 let mut blocks = self.collect(&q, |r, _| wanted(r), &all)?;
                 blocks.sort_unstable_by_key(|&(key, _)| key);
                 verify(blocks, &mut page)?;
@@ -347,6 +378,27 @@ impl Snapshot {
         Ok(page)
     }
 
+    /// Offers the run's blocks from `from` on that `query` names to `walk`,
+    /// in file order, until it is full.
+    fn verify_in_order(
+        &self,
+        query: &dyn Query,
+        run_id: u64,
+        from: u64,
+        segments: &[u32],
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        let mut blocks = self.collect(query, |r, b| r == run_id && b >= from, segments)?;
+        blocks.sort_unstable_by_key(|&(key, _)| key);
+        for (key, addr) in blocks {
+            if walk.full() {
+                break;
+            }
+            walk.offer(&self.read_body(addr)?, split_block_key(key).1)?;
+        }
+        Ok(())
+    }
+
     /// Counts the run's matching lines in its candidate blocks (sorted) and
     /// keeps the first `keep`. With `any`, stops at the first match.
     fn verify_run(
@@ -370,11 +422,13 @@ impl Snapshot {
             lines: Vec::new(),
         };
         for &(key, addr) in blocks {
-            for line in self.read_block(addr, split_block_key(key).1)? {
+            let body = self.read_body(addr)?;
+            for line in block::lines(&body, first_line_of(split_block_key(key).1)) {
+                let line = line?;
                 if passes(&line, filters, needle) {
                     hit.match_count += 1;
                     if hit.lines.len() < keep {
-                        hit.lines.push(line);
+                        hit.lines.push(line.to_owned_line());
                     }
                     if any {
                         return Ok(Some(hit));
@@ -514,12 +568,12 @@ impl Snapshot {
             if walk.full() {
                 break;
             }
-            let lines = self
-                .block_in(run_id, b, segments)?
+            let addr = self
+                .find_live(self.fields.block, block_key(run_id, b), segments)?
                 .ok_or(IndexError::Malformed(
                     "a block of an indexed run is missing",
                 ))?;
-            walk.offer(lines);
+            walk.offer(&self.read_body(addr)?, b)?;
         }
         Ok(())
     }
@@ -536,12 +590,17 @@ impl Snapshot {
     }
 
     fn read_block(&self, addr: DocAddress, block: u64) -> Result<Vec<IndexedLine>> {
+        block::decode(&self.read_body(addr)?, first_line_of(block))
+    }
+
+    /// The stored body of a block document.
+    fn read_body(&self, addr: DocAddress) -> Result<Vec<u8>> {
         let doc: TantivyDocument = self.searcher.doc(addr)?;
         let body = doc
             .get_first(self.fields.body)
             .and_then(|v| v.as_bytes())
             .ok_or(IndexError::Malformed("block document lacks its body"))?;
-        block::decode(body, super::schema::first_line_of(block))
+        Ok(body.to_vec())
     }
 }
 
@@ -563,10 +622,10 @@ fn live_doc(segment: &SegmentReader, field: Field, term: &Term) -> Result<Option
     Ok(None)
 }
 
-fn passes(line: &IndexedLine, filters: &Filters, needle: Option<&Needle>) -> bool {
+fn passes(line: &LineRef<'_>, filters: &Filters, needle: Option<&Needle>) -> bool {
     (filters.levels.is_empty() || filters.levels.contains(&line.level))
         && (filters.sources.is_empty() || filters.sources.contains(&line.source))
-        && needle.is_none_or(|n| n.matches(&line.text))
+        && needle.is_none_or(|n| n.matches(line.text))
 }
 
 /// The lines of one page, gathered block by block in file order.
@@ -583,14 +642,143 @@ impl Walk<'_> {
         self.found.len() >= self.want
     }
 
-    fn offer(&mut self, lines: Vec<IndexedLine>) {
-        for line in lines {
+    /// Takes the lines of block `block` (its stored body) that pass.
+    fn offer(&mut self, body: &[u8], block: u64) -> Result<()> {
+        for line in block::lines(body, first_line_of(block)) {
             if self.full() {
-                return;
+                break;
             }
+            let line = line?;
             if line.line > self.after && passes(&line, self.filters, self.needle) {
-                self.found.push(line);
+                self.found.push(line.to_owned_line());
             }
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Both query plans (everything at once, and windows) against a plain
+    //! scan of the same lines, on a real index in a temporary directory.
+    use super::*;
+    use crate::index::LogIndex;
+    use crate::parse::ParsedLine;
+
+    fn line(n: u64, text: String) -> ParsedLine {
+        ParsedLine {
+            line: n,
+            level: if n % 7 == 0 {
+                Level::Error
+            } else {
+                Level::Info
+            },
+            source: Source::TestRunner,
+            timestamp: None,
+            message: text,
+        }
+    }
+
+    /// Runs 1..=4 of 1,000 lines; "needle" is in every 3rd line of run 2,
+    /// every 50th of run 3, nowhere in runs 1 and 4.
+    fn runs() -> Vec<(u64, Vec<String>)> {
+        (1..=4)
+            .map(|run| {
+                let lines = (1..=1000u64)
+                    .map(|n| match run {
+                        2 if n % 3 == 0 => format!("[ERROR] a NEEDLE at {n}"),
+                        3 if n % 50 == 0 => format!("[ERROR] needle-like needle {n}"),
+                        _ => format!("[INFO] entry {n} of run {run} needs nothing"),
+                    })
+                    .collect();
+                (run, lines)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        let runs = runs();
+        for (run, lines) in &runs {
+            let mut batch = index.batch()?;
+            let parsed = lines
+                .iter()
+                .enumerate()
+                .map(|(i, t)| line(i as u64 + 1, t.clone()))
+                .collect();
+            batch.add_lines(*run, parsed)?;
+            batch.set_run_meta(
+                *run,
+                RunMeta {
+                    generation: 1,
+                    lines: lines.len() as u64,
+                },
+            )?;
+            batch.commit()?;
+        }
+        let windowed = PlanLimits {
+            sparse_max_blocks: 0,
+            first_window_blocks: 1,
+            all_candidates_max: 0,
+        };
+        for limits in [PLAN_LIMITS, windowed] {
+            let mut snapshot = index.snapshot();
+            snapshot.limits = limits;
+            for needle in ["needle", "eedl", "ne", "nothing", "absent!"] {
+                let filters = Filters {
+                    contains: Some(needle.to_owned()),
+                    ..Filters::default()
+                };
+                for (run, lines) in &runs {
+                    let want: Vec<u64> = lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, t)| t.to_lowercase().contains(needle))
+                        .map(|(i, _)| i as u64 + 1)
+                        .collect();
+                    let meta = snapshot
+                        .run_meta(*run)?
+                        .ok_or_else(|| anyhow::anyhow!("run {run} not indexed"))?;
+                    let (mut got, mut after) = (Vec::new(), 0);
+                    loop {
+                        let page = snapshot.page(*run, meta, &filters, after, 37)?;
+                        got.extend(page.lines.iter().map(|l| l.line));
+                        match (page.has_more, page.lines.last()) {
+                            (true, Some(last)) => after = last.line,
+                            _ => break,
+                        }
+                    }
+                    assert_eq!(got, want, "run {run} needle {needle:?} {limits:?}");
+                }
+                if needle.len() >= 3 {
+                    let found = snapshot.search_runs(&RunQuery {
+                        filters: filters.clone(),
+                        runs: (1, 4),
+                        only: None,
+                        limit: 1,
+                        lines_per_run: 2,
+                    })?;
+                    let matching: Vec<(u64, u64)> = runs
+                        .iter()
+                        .rev()
+                        .map(|(run, lines)| {
+                            let n = lines.iter().filter(|t| t.to_lowercase().contains(needle));
+                            (*run, n.count() as u64)
+                        })
+                        .filter(|(_, n)| *n > 0)
+                        .collect();
+                    let got: Vec<(u64, u64)> = found
+                        .runs
+                        .iter()
+                        .map(|h| (h.run_id, h.match_count))
+                        .collect();
+                    assert_eq!(got, matching.iter().copied().take(1).collect::<Vec<_>>());
+                    assert_eq!(found.has_more, matching.len() > 1, "{needle:?} {limits:?}");
+                }
+            }
+        }
+        Ok(())
     }
 }

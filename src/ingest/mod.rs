@@ -573,7 +573,7 @@ impl Ingestor {
             for l in &lines {
                 levels[l.level.as_u64() as usize] += 1;
             }
-            batch.add_lines(run_id, &lines)?;
+            batch.add_lines(run_id, lines)?;
             consumed += used as u64;
             self.progress
                 .bytes_done
