@@ -194,6 +194,63 @@ async fn poll_mode_reflects_every_change_kind() {
     each_change_kind_is_reflected(WatchMode::Poll).await;
 }
 
+/// Poll mode compares nanoseconds: a log rewritten in place (same inode)
+/// with the same size, within the same second as the version indexed
+/// before, is seen and indexed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_mode_sees_a_same_size_rewrite_within_the_same_second() {
+    let dirs = Dirs::new();
+    let s = TestServer::start_watching(live_config(&dirs, WatchMode::Poll)).await;
+    let t = s.reader();
+    let path = dirs.log_path(30);
+    // Both versions are dated explicitly, a microsecond apart in one second.
+    let second = std::time::UNIX_EPOCH + Duration::from_secs(1_750_000_000);
+    let first = second + Duration::from_nanos(100_000_000);
+    let rewritten = first + Duration::from_nanos(1_000);
+    let write_in_place = |content: &[u8], mtime: std::time::SystemTime| {
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(content).unwrap_or_else(|e| panic!("{e}"));
+        f.set_modified(mtime).unwrap_or_else(|e| panic!("{e}"));
+    };
+    let ns = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    write_in_place(b"[INFO] version A\n[INFO] same size\n", first);
+    let before = wait_indexed(&s, 30, "the first version", |r| {
+        r.mtime_ns == ns(first) && r.lines_indexed == 2
+    })
+    .await;
+    let inode = std::os::unix::fs::MetadataExt::ino(
+        &std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}")),
+    );
+
+    write_in_place(b"[WARN] version B\n[INFO] same size\n", rewritten);
+    let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        inode,
+        "rewritten in place"
+    );
+    assert_eq!(meta.len(), before.size, "same size");
+    wait_indexed(&s, 30, "the same-size rewrite", |r| {
+        r.mtime_ns == ns(rewritten)
+    })
+    .await;
+    let r = s.get("/api/v1/runs/30/logs", Some(&t)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(messages(&r), ["[WARN] version B", "[INFO] same size"]);
+    assert_eq!(r.body["data"][0]["level"], "warning");
+    s.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_repairs_changes_no_event_reported() {
     let dirs = Dirs::new();
