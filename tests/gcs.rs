@@ -748,3 +748,35 @@ fn v4_signature_verifies(
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// A download cut short by a kill leaves a hidden `.part` file beside the
+/// copies; the next start removes it, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_downloads_left_by_a_kill_are_removed_at_start() {
+    let (dirs, emulator, config) = setup("stale-bucket").await;
+    emulator.put_log(1101, log("kept-1101", 3)).await;
+    let mirror = dirs.data().join("gcs-mirror/stale-bucket");
+    std::fs::create_dir_all(&mirror).unwrap_or_else(|e| panic!("{e}"));
+    let stale = [".1101.txt.0badf00d.part", ".1102.txt.12345678.part"];
+    for name in stale {
+        std::fs::write(mirror.join(name), "half a download")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // Not partial downloads: left alone.
+    let others = [".notes", "readme.part"];
+    for name in others {
+        std::fs::write(mirror.join(name), "someone else's")
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let s = TestServer::start(config).await;
+    let token = s.reader();
+    for name in stale {
+        assert!(!mirror.join(name).exists(), "{name} is removed at start");
+    }
+    for name in others {
+        assert!(mirror.join(name).exists(), "{name} is kept");
+    }
+    s.wait_gcs("the first sync", |g| g["state"] == "ok").await;
+    assert_serves(&s, 1101, &token, "kept-1101", 3).await;
+    s.stop().await;
+}
