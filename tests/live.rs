@@ -251,6 +251,40 @@ async fn poll_mode_sees_a_same_size_rewrite_within_the_same_second() {
     s.stop().await;
 }
 
+/// `Watcher::start` returns once the folder is watched (`serve` starts the
+/// watch before the start-up scan so that nothing landing during the scan is
+/// missed): a log that lands right after it is indexed by the watcher, with
+/// no scan, no reconcile and no request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_landing_right_after_the_watch_starts_is_seen() {
+    let dirs = Dirs::new();
+    let mut config = live_config(&dirs, WatchMode::Inotify);
+    config.watch.reconcile_interval_secs = 0;
+    let daemon = runlogd::server::Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
+    let watcher = runlogd::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch)
+        .unwrap_or_else(|e| panic!("watch: {e}"));
+    write_atomically(&dirs.log_path(7), b"[INFO] landed at once\n");
+    let started = Instant::now();
+    loop {
+        let record = daemon
+            .state
+            .store
+            .run(7)
+            .unwrap_or_else(|e| panic!("store: {e}"));
+        if record.is_some_and(|r| r.lines_indexed == 1) {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "a log landing right after the watch started was never indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::task::spawn_blocking(move || watcher.stop())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_repairs_changes_no_event_reported() {
     let dirs = Dirs::new();
