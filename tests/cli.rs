@@ -515,3 +515,80 @@ async fn sigterm_lets_a_request_in_flight_finish_then_exits_cleanly() {
     let log = daemon.log.text();
     assert_eq!(daemon.terminate_wait().code(), Some(0), "{log}");
 }
+
+/// `key=value` of the daemon's "start-up scan done" log line.
+fn scan_summary(log: &str, key: &str) -> Option<u64> {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("start-up scan done"))?;
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[start..].split_whitespace().next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_start_up_scan_keeps_what_it_committed() {
+    const RUNS: u64 = 60;
+    const LINES: u64 = 8_000;
+    let dirs = Dirs::new();
+    for run in 1..=RUNS {
+        let content: String = (1..=LINES)
+            .map(|i| {
+                format!(
+                    "[INFO] run {run} line {i} {}\n",
+                    "x".repeat((i % 50) as usize)
+                )
+            })
+            .collect();
+        dirs.write_log(run, content);
+    }
+    let serve = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUNLOGD_REPOSITORY", dirs.repo())
+            .env("RUNLOGD_DATA", dirs.data())
+            .env_remove("RUNLOGD_CONFIG");
+        Daemon::spawn(&mut cmd)
+    };
+
+    // Signal once the scan has committed some runs but is not done.
+    let daemon = serve();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let committed = loop {
+        let r = get(&format!("{}/readyz", daemon.base), None).await;
+        assert_ne!(
+            r.status, 200,
+            "the scan ended before it could be interrupted: {}",
+            r.body
+        );
+        let runs = r.body["runs"].as_u64().unwrap_or(0);
+        if runs > 0 {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "nothing committed: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let log = daemon.log.text();
+    assert_eq!(daemon.terminate().code(), Some(0), "{log}");
+
+    // The next start keeps what was committed and indexes the rest.
+    let mut daemon = serve();
+    daemon.wait_ready().await;
+    let log = daemon.log.text();
+    let unchanged =
+        scan_summary(&log, "unchanged").unwrap_or_else(|| panic!("no scan summary: {log}"));
+    let indexed = scan_summary(&log, "indexed").unwrap_or_else(|| panic!("no scan summary: {log}"));
+    println!("SIGTERM after {committed} of {RUNS} runs were committed; the next start kept {unchanged} and indexed {indexed}");
+    assert!(unchanged >= committed, "committed runs are kept: {log}");
+    assert!(indexed > 0, "the first scan was cut short: {log}");
+    assert_eq!(unchanged + indexed, RUNS, "{log}");
+    let ready = get(&format!("{}/readyz", daemon.base), None).await;
+    assert_eq!(ready.body["runs"], RUNS, "{}", ready.body);
+    assert_eq!(ready.body["lines"], RUNS * LINES, "{}", ready.body);
+    let token = create_token(&dirs.data(), "system:read");
+    // The last run, indexed after the signal (80 pages: within the
+    // default rate limit).
+    let (lines, _) = walk_all(&daemon.base, RUNS, &token).await;
+    assert_eq!(lines as u64, LINES, "run {RUNS}");
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
