@@ -249,7 +249,19 @@ async fn rate_limit_refuses_with_retry_after_and_details() {
     assert_eq!(r.body["details"]["retry_after"], retry);
     assert_eq!(r.body["details"]["limit"], 3);
     assert_eq!(r.body["details"]["window"], 60);
+    assert_eq!(r.header("x-ratelimit-limit"), Some("3"));
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    // The whole allowance is back within one window, and not before the
+    // refused request may be retried.
+    let reset: i64 = r
+        .header("x-ratelimit-reset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("x-ratelimit-reset: {:?}", r.header("x-ratelimit-reset")));
+    let now = runlogd::store::unix_now();
+    assert!(
+        reset >= now + retry as i64 - 1 && reset <= now + 61,
+        "x-ratelimit-reset {reset}, now {now}, retry-after {retry}"
+    );
     // Limits are per token.
     assert_eq!(s.get("/api/v1/runs/1/logs", Some(&other)).await.status, 200);
 }
@@ -352,6 +364,27 @@ async fn every_validation_rule_names_its_parameter() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resp.status().as_u16(), 405);
+    let allow = resp
+        .headers()
+        .get("allow")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = resp
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("405 body is not JSON: {e}"));
+    let r = common::Response {
+        status: 405,
+        headers: Default::default(),
+        body,
+    };
+    assert_eq!(r.error_code(), "method_not_allowed", "{}", r.body);
+    assert_eq!(r.body["details"], serde_json::json!({}), "{}", r.body);
+    let allow = allow.unwrap_or_else(|| panic!("a 405 names the allowed methods in Allow"));
+    assert!(
+        allow.split(',').any(|m| m.trim() == "GET"),
+        "Allow: {allow}"
+    );
 }
 
 #[tokio::test]
@@ -444,8 +477,10 @@ async fn cursors_survive_restarts_appends_continue_replacements_refuse() {
     dirs.write_log(20, &log);
     dirs.write_log(21, &log);
     dirs.write_log(22, "ignored? no: a run\n");
-    std::fs::write(dirs.repo().join("LogFiles/notes.txt"), "not a run").unwrap_or_default();
-    std::fs::write(dirs.repo().join("LogFiles/007.txt"), "not canonical").unwrap_or_default();
+    std::fs::write(dirs.repo().join("LogFiles/notes.txt"), "not a run")
+        .unwrap_or_else(|e| panic!("write notes.txt: {e}"));
+    std::fs::write(dirs.repo().join("LogFiles/007.txt"), "not canonical")
+        .unwrap_or_else(|e| panic!("write 007.txt: {e}"));
 
     let s = TestServer::start(dirs.config()).await;
     assert_eq!(s.scan.indexed, 3);
@@ -484,7 +519,7 @@ async fn cursors_survive_restarts_appends_continue_replacements_refuse() {
     dirs.write_log(20, &grown);
     let other: String = (1..=30).map(|i| format!("[WARN] other {i}\n")).collect();
     dirs.write_log(21, &other);
-    std::fs::remove_file(dirs.log_path(22)).unwrap_or_default();
+    std::fs::remove_file(dirs.log_path(22)).unwrap_or_else(|e| panic!("remove 22: {e}"));
     let s = TestServer::start(dirs.config()).await;
     assert_eq!((s.scan.appended, s.scan.indexed, s.scan.removed), (1, 1, 1));
     let (rest, _) = s.walk(20, &format!("limit=10&cursor={c20}"), &t).await;
@@ -536,4 +571,95 @@ async fn empty_and_binary_logs_are_served_without_errors() {
         lines_of(&lines),
         (1..=expected_lines as u64).collect::<Vec<_>>()
     );
+}
+
+#[tokio::test]
+async fn levels_sources_and_timestamps_are_served_as_the_lines_say() {
+    let stamped = "\
+2025-03-09T23:55:02Z INFO worker: Starting
+2025-03-09T23:55:02.123+01:00 ERROR build: Failed
+[2025-03-09 23:55:02] [WARN] slow entry
+plain output of the tested program
+2025-03-09 23:55:02,5 CRITICAL web: down
+Posting results to the server:
+WARNING orchestrator: queue is long
+2025-02-30 10:00:00 not a date
+";
+    let (_dirs, s) = server_with(&[(42, LINUX_LOG.as_bytes()), (43, stamped.as_bytes())]).await;
+    let t = s.reader();
+    let fields = |lines: &[Value]| -> Vec<(u64, String, String, Value)> {
+        lines
+            .iter()
+            .map(|l| {
+                (
+                    l["line"].as_u64().unwrap_or(0),
+                    l["level"].as_str().unwrap_or_default().to_owned(),
+                    l["source"].as_str().unwrap_or_default().to_owned(),
+                    l["timestamp"].clone(),
+                )
+            })
+            .collect()
+    };
+    let expect = |rows: &[(u64, &str, &str, Option<&str>)]| -> Vec<(u64, String, String, Value)> {
+        rows.iter()
+            .map(|(n, level, source, ts)| {
+                (
+                    *n,
+                    level.to_string(),
+                    source.to_string(),
+                    ts.map_or(Value::Null, |t| Value::String(t.into())),
+                )
+            })
+            .collect()
+    };
+
+    // The runner script, the platform's replies, the version block and the
+    // test runner, as the README's rules place them.
+    let (lines, _) = s.walk(42, "", &t).await;
+    assert_eq!(
+        fields(&lines),
+        expect(&[
+            (1, "info", "worker", None),
+            (2, "info", "orchestrator", None),
+            (3, "info", "orchestrator", None),
+            (4, "info", "build", None),
+            (5, "info", "build", None),
+            (6, "info", "build", None),
+            (7, "info", "worker", None),
+            (8, "info", "test_runner", None),
+            (9, "warning", "test_runner", None),
+            (10, "info", "test_runner", None),
+            (11, "error", "test_runner", None),
+            (12, "info", "test_runner", None),
+            (13, "error", "test_runner", None),
+            (14, "info", "worker", None),
+        ])
+    );
+
+    // A leading timestamp is served in RFC 3339 (UTC when it names no
+    // offset); the level and source come from what follows it.
+    let (lines, _) = s.walk(43, "", &t).await;
+    assert_eq!(
+        fields(&lines),
+        expect(&[
+            (1, "info", "worker", Some("2025-03-09T23:55:02Z")),
+            (2, "error", "build", Some("2025-03-09T23:55:02.123+01:00")),
+            (3, "warning", "test_runner", Some("2025-03-09T23:55:02Z")),
+            (4, "info", "test_runner", None),
+            (5, "critical", "web", Some("2025-03-09T23:55:02.5Z")),
+            (6, "info", "worker", None),
+            (7, "warning", "orchestrator", None),
+            (8, "info", "worker", None),
+        ])
+    );
+    assert_eq!(
+        lines[1]["message"], "2025-03-09T23:55:02.123+01:00 ERROR build: Failed",
+        "the message keeps its timestamp"
+    );
+
+    // The source filter selects by those values.
+    let (web, _) = s.walk(43, "source=web,orchestrator", &t).await;
+    assert_eq!(lines_of(&web), vec![5, 7]);
+    let (build, _) = s.walk(42, "source=build", &t).await;
+    assert_eq!(lines_of(&build), vec![4, 5, 6]);
 }

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{get, Dirs};
+use common::{get, DaemonLog, Dirs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_runlogd");
 
@@ -35,29 +34,40 @@ fn create_token(data: &Path, scopes: &str) -> String {
     stdout(&o).lines().last().unwrap_or_default().to_owned()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("port: {e}"))
-}
-
 struct Daemon {
     child: Child,
+    log: DaemonLog,
     base: String,
+    /// The log line that announced the address, as written.
+    listening_line: String,
 }
 
 impl Daemon {
-    fn spawn(cmd: &mut Command, port: u16) -> Daemon {
-        let child = cmd
+    /// Starts the daemon (which must be told to listen on port 0 or a
+    /// fixed address) and waits until it says where it listens.
+    fn spawn(cmd: &mut Command) -> Daemon {
+        let mut child = cmd
+            .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn: {e}"));
+        let log = DaemonLog::capture(&mut child);
+        let (addr, listening_line) = log.listening(&mut child);
         Daemon {
             child,
-            base: format!("http://127.0.0.1:{port}"),
+            log,
+            base: format!("http://{addr}"),
+            listening_line,
         }
+    }
+
+    fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port in {}", self.base))
     }
 
     async fn wait_ready(&mut self) {
@@ -69,24 +79,22 @@ impl Daemon {
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                let mut err = String::new();
-                if let Some(e) = self.child.stderr.take() {
-                    for line in BufReader::new(e).lines().map_while(Result::ok) {
-                        err.push_str(&line);
-                        err.push('\n');
-                    }
-                }
-                panic!("daemon exited early ({status}): {err}");
+                panic!("daemon exited early ({status}): {}", self.log.text());
             }
             assert!(Instant::now() < deadline, "daemon not ready in time");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn terminate(self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill").args(["-TERM", &pid]).status();
         assert!(killed.is_ok_and(|s| s.success()));
+        self.terminate_wait()
+    }
+
+    /// Waits for the exit that a SIGTERM already sent must bring.
+    fn terminate_wait(mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -191,14 +199,18 @@ async fn serve_from_env_and_flags_answers_and_exits_cleanly_on_sigterm() {
         "[INFO] Test suite version: 1.0.3.0\n[ERROR] Path is empty\n",
     );
     let token = create_token(&dirs.data(), "system:read");
-    let port = free_port();
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env("RUNLOGD_REPOSITORY", dirs.repo())
         .env("RUNLOGD_DATA", dirs.data())
         .env("RUNLOGD_LISTEN", "127.0.0.1:1") // the flag wins over the environment
         .env_remove("RUNLOGD_CONFIG");
-    let mut daemon = Daemon::spawn(&mut cmd, port);
+    let mut daemon = Daemon::spawn(&mut cmd);
+    assert_ne!(
+        daemon.port(),
+        1,
+        "the --listen flag wins over RUNLOGD_LISTEN"
+    );
     daemon.wait_ready().await;
     let r = get(
         &format!("{}/api/v1/runs/12/logs?level=error", daemon.base),
@@ -216,12 +228,11 @@ async fn serve_from_env_and_flags_answers_and_exits_cleanly_on_sigterm() {
 async fn config_file_sets_what_flags_and_env_do_not() {
     let dirs = Dirs::new();
     dirs.write_log(3, "hello\n");
-    let port = free_port();
     let config = dirs.root.path().join("runlogd.toml");
     std::fs::write(
         &config,
         format!(
-            "repository = {:?}\ndata = {:?}\nlisten = \"127.0.0.1:{port}\"\nlog_format = \"json\"\n[rate_limit]\nrequests_per_minute = 7\n",
+            "repository = {:?}\ndata = {:?}\nlisten = \"127.0.0.1:0\"\nlog_format = \"json\"\n[rate_limit]\nrequests_per_minute = 7\n",
             dirs.repo(),
             dirs.data()
         ),
@@ -233,13 +244,37 @@ async fn config_file_sets_what_flags_and_env_do_not() {
         .arg(&config)
         .env_remove("RUNLOGD_REPOSITORY")
         .env_remove("RUNLOGD_DATA")
-        .env_remove("RUNLOGD_LISTEN");
-    let mut daemon = Daemon::spawn(&mut cmd, port);
+        .env_remove("RUNLOGD_LISTEN")
+        .env_remove("RUNLOGD_LOG_FORMAT");
+    let mut daemon = Daemon::spawn(&mut cmd);
+    // `log_format = "json"`: one JSON object a line, fields included.
+    let line: serde_json::Value = serde_json::from_str(&daemon.listening_line)
+        .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {}", daemon.listening_line));
+    assert_eq!(line["level"], "INFO", "{line}");
+    assert!(
+        line["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("runlogd serving")),
+        "{line}"
+    );
+    assert_eq!(
+        line["fields"]["listen"].as_str(),
+        daemon.base.strip_prefix("http://"),
+        "{line}"
+    );
     daemon.wait_ready().await;
     let r = get(&format!("{}/api/v1/runs/3/logs", daemon.base), Some(&token)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-limit"), Some("7"));
+    let log = daemon.log.text();
     assert_eq!(daemon.terminate().code(), Some(0));
+    for l in log.lines() {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(l);
+        assert!(
+            parsed.is_ok_and(|v| v["timestamp"].is_string() && v["fields"].is_object()),
+            "every log line is a JSON object: {l}"
+        );
+    }
 
     let bad = dirs.root.path().join("bad.toml");
     std::fs::write(&bad, "listen_on = 5\n").unwrap_or_else(|e| panic!("{e}"));
@@ -256,25 +291,33 @@ async fn config_file_sets_what_flags_and_env_do_not() {
 async fn with_no_repository_the_bundled_examples_are_served() {
     let dirs = Dirs::new();
     let token = create_token(&dirs.data(), "system:read");
-    let port = free_port();
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .env("RUNLOGD_DATA", dirs.data())
         .env_remove("RUNLOGD_REPOSITORY")
         .env_remove("RUNLOGD_CONFIG");
-    let mut daemon = Daemon::spawn(&mut cmd, port);
+    let mut daemon = Daemon::spawn(&mut cmd);
     daemon.wait_ready().await;
+    // The README's five example runs, 9401-9405, counted from the files in
+    // the source tree.
     let ready = get(&format!("{}/readyz", daemon.base), None).await;
-    assert_eq!(ready.body["runs"], runlogd::example::FILES.len() as u64 - 1);
-    for (name, content) in runlogd::example::FILES {
-        let Some(id) = runlogd::ingest::run_id_from_file_name(name) else {
-            continue;
-        };
+    assert_eq!(ready.body["runs"], 5, "{}", ready.body);
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/repository/LogFiles");
+    for id in 9401..=9405u64 {
+        let content = std::fs::read(examples.join(format!("{id}.txt")))
+            .unwrap_or_else(|e| panic!("example {id}: {e}"));
         let (lines, _) = walk_all(&daemon.base, id, &token).await;
         let expected = content.iter().filter(|&&b| b == b'\n').count()
             + usize::from(content.last().is_some_and(|&b| b != b'\n'));
-        assert_eq!(lines, expected, "{name}");
+        assert!(expected > 0, "example {id} is not empty");
+        assert_eq!(lines, expected, "run {id}");
     }
+    let r = get(
+        &format!("{}/api/v1/runs/9400/logs", daemon.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(r.status, 404, "only the five runs: {}", r.body);
     assert_eq!(daemon.terminate().code(), Some(0));
 }
 
@@ -324,9 +367,8 @@ async fn serve_reads_the_bucket_from_flags_env_and_the_emulator_host() {
     );
 
     // STORAGE_EMULATOR_HOST as Google's clients read it: host:port.
-    let port = free_port();
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .args(["--gcs-bucket", "cli-bucket"])
         .env("RUNLOGD_GCS_CREDENTIALS", "anonymous")
         .env(
@@ -337,7 +379,7 @@ async fn serve_reads_the_bucket_from_flags_env_and_the_emulator_host() {
         .env("RUNLOGD_DATA", dirs.data())
         .env_remove("RUNLOGD_CONFIG")
         .env_remove("RUNLOGD_GCS_ENDPOINT");
-    let mut daemon = Daemon::spawn(&mut cmd, port);
+    let mut daemon = Daemon::spawn(&mut cmd);
     daemon.wait_ready().await;
     let r = get(
         &format!("{}/api/v1/runs/77/logs?level=error", daemon.base),
@@ -356,5 +398,197 @@ async fn serve_reads_the_bucket_from_flags_env_and_the_emulator_host() {
         missing.body["details"]["checked"],
         serde_json::json!(["local", "gcs"])
     );
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
+
+/// A loopback stand-in for a bucket holding `LogFiles/55.txt` = `body`,
+/// whose download of that object is held open until `release` is notified;
+/// `got_get` is notified when the download has begun. Listing and anything
+/// else answer 503. The daemon under test is the real binary.
+async fn held_bucket(
+    body: &'static str,
+) -> (
+    String,
+    std::sync::Arc<tokio::sync::Notify>,
+    std::sync::Arc<tokio::sync::Notify>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let got_get = std::sync::Arc::new(tokio::sync::Notify::new());
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (got, rel) = (got_get.clone(), release.clone());
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (got, rel) = (got.clone(), rel.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = conn.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                let meta = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\
+                     ETag: \"0123456789abcdef0123456789abcdef\"\r\n\
+                     Last-Modified: Sun, 29 Nov 2026 05:00:00 GMT\r\n\
+                     x-goog-generation: 1\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let ours = line.contains("LogFiles") && line.contains("55");
+                if line.starts_with("HEAD ") && ours {
+                    let _ = conn.write_all(meta.as_bytes()).await;
+                } else if line.starts_with("GET ") && ours {
+                    got.notify_one();
+                    rel.notified().await;
+                    let _ = conn.write_all(meta.as_bytes()).await;
+                    let _ = conn.write_all(body.as_bytes()).await;
+                } else {
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                }
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), got_get, release)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_request_in_flight_finish_then_exits_cleanly() {
+    let dirs = Dirs::new();
+    let body = "[INFO] fetched while stopping\n[ERROR] still answered\n";
+    let (endpoint, got_get, release) = held_bucket(body).await;
+    let token = create_token(&dirs.data(), "system:read");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--gcs-bucket", "held", "--gcs-credentials", "anonymous"])
+        .args(["--gcs-endpoint", &endpoint])
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG");
+    let mut daemon = Daemon::spawn(&mut cmd);
+    daemon.wait_ready().await;
+
+    // A first request for a run only in the bucket: it waits on the download.
+    let url = format!("{}/api/v1/runs/55/logs", daemon.base);
+    let request = tokio::spawn({
+        let token = token.clone();
+        async move { get(&url, Some(&token)).await }
+    });
+    tokio::time::timeout(Duration::from_secs(60), got_get.notified())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the request never reached the bucket: {}",
+                daemon.log.text()
+            )
+        });
+    let pid = daemon.child.id().to_string();
+    let signalled = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(signalled.is_ok_and(|s| s.success()));
+    // The signal has been delivered while the request is in flight (the
+    // daemon logs it); only then does the download go on.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !daemon.log.text().contains("SIGTERM received") {
+        assert!(
+            Instant::now() < deadline,
+            "no SIGTERM in the log: {}",
+            daemon.log.text()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    release.notify_one();
+    let r = request
+        .await
+        .unwrap_or_else(|e| panic!("the request in flight failed: {e}"));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let messages: Vec<&str> = r.body["data"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|l| l["message"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        messages,
+        ["[INFO] fetched while stopping", "[ERROR] still answered"]
+    );
+    let log = daemon.log.text();
+    assert_eq!(daemon.terminate_wait().code(), Some(0), "{log}");
+}
+
+/// `key=value` of the daemon's "start-up scan done" log line.
+fn scan_summary(log: &str, key: &str) -> Option<u64> {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("start-up scan done"))?;
+    let start = line.find(&format!(" {key}="))? + key.len() + 2;
+    line[start..].split_whitespace().next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_start_up_scan_keeps_what_it_committed() {
+    const RUNS: u64 = 60;
+    const LINES: u64 = 8_000;
+    let dirs = Dirs::new();
+    for run in 1..=RUNS {
+        let content: String = (1..=LINES)
+            .map(|i| {
+                format!(
+                    "[INFO] run {run} line {i} {}\n",
+                    "x".repeat((i % 50) as usize)
+                )
+            })
+            .collect();
+        dirs.write_log(run, content);
+    }
+    let serve = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUNLOGD_REPOSITORY", dirs.repo())
+            .env("RUNLOGD_DATA", dirs.data())
+            .env_remove("RUNLOGD_CONFIG");
+        Daemon::spawn(&mut cmd)
+    };
+
+    // Signal once the scan has committed some runs but is not done.
+    let daemon = serve();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let committed = loop {
+        let r = get(&format!("{}/readyz", daemon.base), None).await;
+        assert_ne!(
+            r.status, 200,
+            "the scan ended before it could be interrupted: {}",
+            r.body
+        );
+        let runs = r.body["runs"].as_u64().unwrap_or(0);
+        if runs > 0 {
+            break runs;
+        }
+        assert!(Instant::now() < deadline, "nothing committed: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let log = daemon.log.text();
+    assert_eq!(daemon.terminate().code(), Some(0), "{log}");
+
+    // The next start keeps what was committed and indexes the rest.
+    let mut daemon = serve();
+    daemon.wait_ready().await;
+    let log = daemon.log.text();
+    let unchanged =
+        scan_summary(&log, "unchanged").unwrap_or_else(|| panic!("no scan summary: {log}"));
+    let indexed = scan_summary(&log, "indexed").unwrap_or_else(|| panic!("no scan summary: {log}"));
+    println!("SIGTERM after {committed} of {RUNS} runs were committed; the next start kept {unchanged} and indexed {indexed}");
+    assert!(unchanged >= committed, "committed runs are kept: {log}");
+    assert!(indexed > 0, "the first scan was cut short: {log}");
+    assert_eq!(unchanged + indexed, RUNS, "{log}");
+    let ready = get(&format!("{}/readyz", daemon.base), None).await;
+    assert_eq!(ready.body["runs"], RUNS, "{}", ready.body);
+    assert_eq!(ready.body["lines"], RUNS * LINES, "{}", ready.body);
+    let token = create_token(&dirs.data(), "system:read");
+    // The last run, indexed after the signal (80 pages: within the
+    // default rate limit).
+    let (lines, _) = walk_all(&daemon.base, RUNS, &token).await;
+    assert_eq!(lines as u64, LINES, "run {RUNS}");
     assert_eq!(daemon.terminate().code(), Some(0));
 }

@@ -41,10 +41,12 @@ pub struct Watcher {
 impl Watcher {
     pub fn start(ingestor: Arc<Ingestor>, config: WatchConfig) -> std::io::Result<Watcher> {
         let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = stop.clone();
+        // The folder is watched before this returns, so that a file landing
+        // right after (during the start-up scan) is seen.
+        let watch = Loop::new(ingestor, config, stop.clone());
         let thread = std::thread::Builder::new()
             .name("runlogd-watch".into())
-            .spawn(move || Loop::new(ingestor, config, stop_flag).run())?;
+            .spawn(move || watch.run())?;
         Ok(Watcher {
             stop,
             thread: Some(thread),

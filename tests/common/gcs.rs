@@ -39,7 +39,11 @@ fn binary() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
-pub fn free_port() -> u16 {
+/// A port that was free a moment ago. The emulator cannot be handed a
+/// listening socket, nor report a port it picked itself, so this is the one
+/// place a port is chosen for another process; [`Emulator::start`] retries
+/// with another port when the emulator finds this one taken.
+fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -51,11 +55,21 @@ impl Emulator {
     pub async fn start(root: &Path, bucket: &str) -> Emulator {
         let mut e = Emulator {
             child: None,
-            port: free_port(),
+            port: 0,
             root: root.to_path_buf(),
             bucket: bucket.to_owned(),
         };
-        e.spawn().await;
+        let mut attempts = 0;
+        loop {
+            e.port = free_port();
+            match e.spawn().await {
+                Ok(()) => break,
+                Err(why) => {
+                    attempts += 1;
+                    assert!(attempts < 5, "the emulator never started: {why}");
+                }
+            }
+        }
         let r = reqwest::Client::new()
             .post(format!("{}/storage/v1/b?project=test", e.base_url()))
             .json(&serde_json::json!({ "name": bucket }))
@@ -70,10 +84,12 @@ impl Emulator {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    async fn spawn(&mut self) {
+    /// Starts the process on `self.port` and waits until it answers; an
+    /// error when it exits first (the port was taken).
+    async fn spawn(&mut self) -> Result<(), String> {
         std::fs::create_dir_all(&self.root).unwrap_or_else(|e| panic!("mkdir: {e}"));
         let port = self.port.to_string();
-        let child = Command::new(binary())
+        let mut child = Command::new(binary())
             .args([
                 "-scheme",
                 "http",
@@ -93,19 +109,27 @@ impl Emulator {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("start fake-gcs-server: {e}"));
-        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = reqwest::Client::new();
         loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("exited on port {port}: {status}"));
+            }
             let up = client
                 .get(format!("{}/storage/v1/b", self.base_url()))
                 .send()
                 .await
                 .is_ok_and(|r| r.status().is_success());
-            if up {
-                return;
+            // Answered, and by this process, which is still running.
+            if up && matches!(child.try_wait(), Ok(None)) {
+                self.child = Some(child);
+                return Ok(());
             }
-            assert!(Instant::now() < deadline, "emulator did not come up");
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("emulator did not come up on port {port}");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -118,10 +142,13 @@ impl Emulator {
         }
     }
 
-    /// Starts it again on the same port and folder.
+    /// Starts it again on the same port (the daemon under test points at
+    /// it) and folder.
     pub async fn restart(&mut self) {
         self.kill();
-        self.spawn().await;
+        self.spawn()
+            .await
+            .unwrap_or_else(|e| panic!("emulator restart: {e}"));
     }
 
     /// Uploads (or replaces) `LogFiles/{run_id}.txt`.

@@ -295,3 +295,87 @@ pub async fn get(url: &str, token: Option<&str>) -> Response {
 pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// The stderr of a spawned `runlogd`, read line by line on a thread so the
+/// pipe never fills; kept for failure messages, and searched for the
+/// address the daemon bound (tests let it pick a free port itself, with
+/// `127.0.0.1:0`, rather than picking one and hoping it stays free).
+pub struct DaemonLog {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    rx: std::sync::mpsc::Receiver<String>,
+}
+
+impl DaemonLog {
+    /// Takes the child's stderr, which must have been piped.
+    pub fn capture(child: &mut std::process::Child) -> DaemonLog {
+        use std::io::BufRead;
+        let stderr = child
+            .stderr
+            .take()
+            .unwrap_or_else(|| panic!("the daemon's stderr is not piped"));
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let kept = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Ok(mut v) = kept.lock() {
+                    v.push(line.clone());
+                }
+                let _ = tx.send(line);
+            }
+        });
+        DaemonLog { lines, rx }
+    }
+
+    /// Everything read so far.
+    pub fn text(&self) -> String {
+        self.lines.lock().map(|v| v.join("\n")).unwrap_or_default()
+    }
+
+    /// Waits (at most 60 s) for the line announcing where the daemon
+    /// serves; returns the address and the line as it was written.
+    pub fn listening(&self, child: &mut std::process::Child) -> (std::net::SocketAddr, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            match self.rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(line) => {
+                    if let Some(addr) = listen_field(&line) {
+                        let addr = addr
+                            .parse()
+                            .unwrap_or_else(|e| panic!("listen address {addr:?}: {e}"));
+                        return (addr, line);
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = child.wait().ok();
+                    panic!(
+                        "the daemon exited ({status:?}) before it listened:\n{}",
+                        self.text()
+                    );
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon never said where it listens:\n{}",
+                self.text()
+            );
+        }
+    }
+}
+
+/// The `listen` field of the daemon's "runlogd serving" log line, in either
+/// log format.
+fn listen_field(line: &str) -> Option<String> {
+    if !line.contains("runlogd serving") {
+        return None;
+    }
+    if let Ok(json) = serde_json::from_str::<Value>(line) {
+        return json["fields"]["listen"].as_str().map(str::to_owned);
+    }
+    let start = line.find("listen=")? + "listen=".len();
+    line[start..].split_whitespace().next().map(str::to_owned)
+}
