@@ -1,10 +1,15 @@
-//! Page latency of `Snapshot::page` on one large run indexed once in setup.
+//! Page latency of `Snapshot::page` on one large run indexed once in setup,
+//! and of `Snapshot::search_runs` across many small runs.
 //!
 //! The run (`RUNLOGD_BENCH_QUERY_MB`, default 100 MB, about a million lines)
 //! loops on errors, like the biggest real logs. The cases are the requests a
 //! client makes: the first page, a page deep in the run (after line 10,000),
 //! `level=error`, `contains` with the corpus's rare / common / absent needles
 //! (see `runlogd::corpus`), and level + source + contains together.
+//!
+//! Across runs (`RUNLOGD_BENCH_SEARCH_RUNS`, default 2,000 runs of about
+//! 50 KB, the rare needle in 5 of them): the first page of 20 runs for the
+//! rare, common and absent needles, and `level=critical`.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
@@ -13,7 +18,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use runlogd::config::Config;
 use runlogd::corpus::{self, CorpusSpec};
-use runlogd::index::Filters;
+use runlogd::index::{Filters, RunQuery};
 use runlogd::parse::{Level, Source};
 use runlogd::server::Daemon;
 
@@ -94,5 +99,66 @@ fn query(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, query);
+fn search(c: &mut Criterion) {
+    let runs: usize = std::env::var("RUNLOGD_BENCH_SEARCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let repo = tempfile::tempdir().expect("temp repository");
+    let data = tempfile::tempdir().expect("temp data dir");
+    let spec = CorpusSpec {
+        runs,
+        total_bytes: (runs as u64) * (50 << 10),
+        large_runs: 5,
+        large_bytes: 1 << 20,
+        seed: 1,
+    };
+    corpus::generate(&repo.path().join("LogFiles"), &spec).expect("generate corpus");
+    let config = Config {
+        repository: Some(repo.path().to_owned()),
+        data: data.path().to_owned(),
+        ..Config::default()
+    };
+    let daemon = Daemon::open(&config).expect("open daemon");
+    daemon.state.ingestor.scan().expect("index the corpus");
+    let snapshot = daemon.state.index.snapshot();
+    let query = |filters: Filters| RunQuery {
+        filters,
+        runs: (1, 2_147_483_647),
+        only: None,
+        limit: 20,
+        lines_per_run: 3,
+    };
+    let contains = |needle: &str| Filters {
+        contains: Some(needle.to_owned()),
+        ..Filters::default()
+    };
+    let cases = [
+        ("rare", query(contains(corpus::RARE_NEEDLE))),
+        ("common", query(contains(corpus::COMMON_NEEDLE))),
+        ("absent", query(contains(corpus::ABSENT_NEEDLE))),
+        (
+            "level_critical",
+            query(Filters {
+                levels: BTreeSet::from([Level::Critical]),
+                ..Filters::default()
+            }),
+        ),
+    ];
+    let mut group = c.benchmark_group("search_runs");
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(4));
+    group.warm_up_time(Duration::from_secs(1));
+    for (name, q) in &cases {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                let page = snapshot.search_runs(black_box(q)).expect("search");
+                black_box(page.runs.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, query, search);
 criterion_main!(benches);

@@ -383,8 +383,9 @@ async fn a_state_behind_the_index_is_repaired_on_start() {
 }
 
 /// The state names a generation the index does not hold for the run (a kill
-/// between a replacement's index commit and its state write, with a file
-/// that looks unchanged): the run is indexed again, under a new generation.
+/// between an index commit and its state write): the run is indexed again.
+/// The file still starts with the bytes the state recorded, so the lines are
+/// the ones the state's cursors were issued for, and its generation is kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_with_another_generation_is_repaired_on_start() {
     let dirs = Dirs::new();
@@ -410,8 +411,25 @@ async fn a_state_with_another_generation_is_repaired_on_start() {
     assert_exact(&repaired, &content, "after the repair");
     assert_eq!(repaired, healthy, "every field as before");
     let r = record(&s, 4);
-    assert_ne!(r.generation, tampered.generation, "a fresh generation");
+    assert_eq!(
+        r.generation, tampered.generation,
+        "the state's generation is kept for unchanged content"
+    );
     assert_eq!(r.lines_indexed, 80);
     assert_exact(&walk_run(&s, 5).await, &varied(1, 10), "the other run");
+    s.stop().await;
+
+    // The same disagreement with the file replaced meanwhile: other lines,
+    // so a fresh generation (old cursors must fail, not page other text).
+    let mut tampered = r;
+    tampered.generation += 1000;
+    write_state_row(&dirs.data(), &tampered);
+    let replaced = varied(2, 61);
+    dirs.write_log(4, &replaced);
+    let s = TestServer::start(dirs.config()).await;
+    assert_exact(&walk_run(&s, 4).await, &replaced, "after the replacement");
+    let r = record(&s, 4);
+    assert_ne!(r.generation, tampered.generation, "a fresh generation");
+    assert_eq!(r.lines_indexed, 60);
     s.stop().await;
 }
