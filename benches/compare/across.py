@@ -158,6 +158,7 @@ def main():
         # 3. across runs
         for needle in (a.rare, a.common, a.absent):
             rg_runs(needle, log_dir)  # warm the page cache for rg
+            search(daemon, contains=needle, limit=20)  # and runlogd's
         across = {}
         for label, needle in (("rare", a.rare), ("absent", a.absent), ("common", a.common)):
             t_r, body = median_of(lambda: search(daemon, contains=needle, limit=20), a.repeat)
@@ -189,6 +190,9 @@ def main():
         t_rtt, _ = median_of(lambda: daemon.get("/healthz", auth=False), max(a.repeat, 20))
         per_run = []
         for label, params, platform_params in shapes:
+            for _ in range(3):  # warm both daemons' caches for this shape
+                alone.logs(small, **params)
+                daemon.logs(small, **params)
             t_alone, b_alone = median_of(lambda: alone.logs(small, **params), a.repeat * 4)
             t_all, b_all = median_of(lambda: daemon.logs(small, **params), a.repeat * 4)
             if b_alone["data"] != b_all["data"]:

@@ -69,17 +69,41 @@ impl Default for TrigramSet {
 }
 
 impl TrigramSet {
-    pub fn insert(&mut self, code: u64) {
-        let (a, b, c) = (code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF);
-        if a < 128 && b < 128 && c < 128 {
-            let bit = ((a << 14) | (b << 7) | c) as usize;
-            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-            if self.ascii[word] & mask == 0 {
-                self.ascii[word] |= mask;
-                self.codes.push(code);
+    /// Adds the trigrams of `text` (not yet lowercased).
+    pub fn insert_text(&mut self, text: &str) {
+        if text.is_ascii() {
+            for w in text.as_bytes().windows(3) {
+                let (a, b, c) = (
+                    w[0].to_ascii_lowercase(),
+                    w[1].to_ascii_lowercase(),
+                    w[2].to_ascii_lowercase(),
+                );
+                let bit = ((a as usize) << 14) | ((b as usize) << 7) | c as usize;
+                let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+                if self.ascii[word] & mask == 0 {
+                    self.ascii[word] |= mask;
+                    self.codes.push(pack(a as char, b as char, c as char));
+                }
             }
-        } else if self.other.insert(code) {
-            self.codes.push(code);
+        } else {
+            for_each_trigram(text, |g| self.insert(g));
+        }
+    }
+
+    pub fn insert(&mut self, code: u64) {
+        match ascii_bit(code) {
+            Some(bit) => {
+                let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+                if self.ascii[word] & mask == 0 {
+                    self.ascii[word] |= mask;
+                    self.codes.push(code);
+                }
+            }
+            None => {
+                if self.other.insert(code) {
+                    self.codes.push(code);
+                }
+            }
         }
     }
 
@@ -87,15 +111,19 @@ impl TrigramSet {
     /// the set is empty afterwards.
     pub fn take(&mut self) -> Vec<u64> {
         for &code in &self.codes {
-            let (a, b, c) = (code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF);
-            if a < 128 && b < 128 && c < 128 {
-                let bit = ((a << 14) | (b << 7) | c) as usize;
+            if let Some(bit) = ascii_bit(code) {
                 self.ascii[bit / 64] &= !(1u64 << (bit % 64));
             }
         }
         self.other.clear();
         std::mem::take(&mut self.codes)
     }
+}
+
+/// The bitmap position of an all-ASCII trigram code.
+fn ascii_bit(code: u64) -> Option<usize> {
+    let (a, b, c) = (code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF);
+    (a < 128 && b < 128 && c < 128).then_some(((a << 14) | (b << 7) | c) as usize)
 }
 
 /// A `contains` needle, lowercased once, with its trigram codes.
@@ -224,7 +252,7 @@ mod tests {
     fn the_trigram_set_keeps_each_code_once_and_empties_on_take() {
         let mut set = TrigramSet::default();
         for text in ["abcabc ABC", "straße STRASSE", "abc"] {
-            for_each_trigram(text, |g| set.insert(g));
+            set.insert_text(text);
         }
         let mut got = set.take();
         got.sort_unstable();
@@ -234,8 +262,10 @@ mod tests {
         want.dedup();
         assert_eq!(got, want);
         assert!(set.take().is_empty());
-        for_each_trigram("abc", |g| set.insert(g));
+        set.insert_text("abc");
         assert_eq!(set.take(), grams("abc"), "a taken code can come back");
+        for_each_trigram("xyz", |g| set.insert(g));
+        assert_eq!(set.take(), grams("xyz"));
     }
 
     #[test]

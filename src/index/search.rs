@@ -346,9 +346,15 @@ impl Snapshot {
             clauses => {
                 // Many candidates: read runs newest first, in windows of run
                 // ids that double until the page is full or the range ends.
-                let mut top = hi;
+                // The windows start at the highest run id indexed, not at the
+                // top of the range asked for (often every id there is).
+                let Some((lowest, highest)) = self.run_id_bounds()? else {
+                    return Ok(page);
+                };
+                let lo = lo.max(lowest);
+                let mut top = hi.min(highest);
                 let mut width = (query.limit as u64 + 1) * 2;
-                loop {
+                while top >= lo {
                     let bottom = top.saturating_sub(width - 1).max(lo);
                     let range = InvertedIndexRangeQuery::new(
                         Bound::Included(Term::from_field_u64(
@@ -397,6 +403,28 @@ impl Snapshot {
             walk.offer(&self.read_body(addr)?, split_block_key(key).1)?;
         }
         Ok(())
+    }
+
+    /// The lowest and highest run id with blocks in this snapshot (deleted
+    /// ones may count: these are bounds), or `None` when it holds none.
+    fn run_id_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let name = self.searcher.schema().get_field_name(self.fields.block);
+        let mut bounds: Option<(u64, u64)> = None;
+        for segment in self.searcher.segment_readers() {
+            let keys = segment.fast_fields().u64(name)?;
+            if keys.num_docs() == 0 || segment.num_docs() == 0 {
+                continue;
+            }
+            let (lo, hi) = (
+                split_block_key(keys.min_value()).0,
+                split_block_key(keys.max_value()).0,
+            );
+            bounds = Some(match bounds {
+                Some((l, h)) => (l.min(lo), h.max(hi)),
+                None => (lo, hi),
+            });
+        }
+        Ok(bounds)
     }
 
     /// Counts the run's matching lines in its candidate blocks (sorted) and

@@ -12,7 +12,7 @@ use std::sync::MutexGuard;
 
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
-use super::grams::{self, TrigramSet};
+use super::grams::TrigramSet;
 use super::schema::{block_key, block_of, first_line_of, Fields, BLOCK_LINES};
 use super::search::{IndexedLine, RunMeta, Snapshot};
 use super::{block, IndexError, Result};
@@ -169,7 +169,7 @@ impl<'a> WriteBatch<'a> {
         for l in &open.lines {
             levels |= 1 << l.level.as_u64();
             sources |= 1 << l.source.as_u64();
-            grams::for_each_trigram(&l.text, |g| self.scratch.insert(g));
+            self.scratch.insert_text(&l.text);
         }
         for g in self.scratch.take() {
             d.add_u64(f.grams, g);

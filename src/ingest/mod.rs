@@ -561,11 +561,13 @@ impl Ingestor {
         let mut state = start.state;
         let mut levels = start.levels;
         let mut consumed = start.offset;
-        let mut buf: Vec<u8> =
-            Vec::with_capacity(CHUNK_BYTES.min((size - start.offset) as usize + 1));
+        // A read of one byte past the expected end finds EOF without a
+        // second pass; a small file never pays for a whole chunk of zeroes.
+        let step = CHUNK_BYTES.min((size - start.offset) as usize + 1);
+        let mut buf: Vec<u8> = Vec::with_capacity(step);
         loop {
             let before = buf.len();
-            buf.resize(before + CHUNK_BYTES, 0);
+            buf.resize(before + step, 0);
             let n = reader.read(&mut buf[before..]).map_err(io)?;
             buf.truncate(before + n);
             let eof = n == 0;
