@@ -183,6 +183,18 @@ fn describe() {
     );
 }
 
+/// How often recorded histogram samples are folded into their buckets. The
+/// recorder keeps raw samples until then, so without it a daemon nobody
+/// scrapes would hold every request's latency.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets (see [`UPKEEP_EVERY`]).
+pub fn upkeep() {
+    if let Some(handle) = install() {
+        handle.run_upkeep();
+    }
+}
+
 /// One HTTP request answered. `route` is the matched path template
 /// (`/api/v1/runs/{run_id}/logs`), or `unmatched`.
 pub fn http_request(route: &str, method: &str, status: u16, elapsed: Duration) {

@@ -189,10 +189,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let limiter = daemon.state.limiter.clone();
     let housekeeping = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
+        let mut ticks = 0u64;
         loop {
             tick.tick().await;
-            limiter.forget_idle();
+            crate::metrics::upkeep();
+            ticks += 1;
+            if ticks % 12 == 0 {
+                limiter.forget_idle();
+            }
         }
     });
 
