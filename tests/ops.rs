@@ -457,3 +457,111 @@ async fn a_connection_that_does_not_finish_its_request_head_is_closed() {
     }
     server.stop().await;
 }
+
+async fn scrape(base: &str) -> String {
+    let (status, _, text) = get(&format!("{base}/metrics"), None).await;
+    assert_eq!(status, 200);
+    text
+}
+
+fn land(folder: &std::path::Path, run_id: u64) {
+    let tmp = folder.join(format!(".{run_id}.tmp"));
+    let body = "INFO worker: start\nERROR worker: Segmentation fault\n";
+    std::fs::write(&tmp, body).unwrap_or_else(|e| panic!("write: {e}"));
+    std::fs::rename(&tmp, folder.join(format!("{run_id}.txt")))
+        .unwrap_or_else(|e| panic!("rename: {e}"));
+}
+
+#[tokio::test]
+async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    // Watched: a landed log is a file event, and its lag is observed.
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let logs = repo.path().join("LogFiles");
+    std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let ex = Example::open(|c| {
+        c.repository = Some(repo.path().to_path_buf());
+        c.watch.quiet_ms = 0;
+    })
+    .await;
+    let watcher =
+        runlogd::watch::Watcher::start(ex.daemon.state.ingestor.clone(), ex.config.watch.clone())
+            .unwrap_or_else(|e| panic!("watch: {e}"));
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    // The watch thread sets up its watch on its own time: land logs until
+    // one is seen (a log landed before it is left to the reconcile).
+    let mut last = Value::Null;
+    let mut landed = 0;
+    for i in 0..1200u64 {
+        if i % 20 == 0 {
+            landed += 1;
+            land(&logs, 76 + landed);
+        }
+        // /readyz counts indexed runs without indexing on request.
+        let (_, _, body) = get(&format!("{}/readyz", server.base), None).await;
+        last = serde_json::from_str(&body).unwrap_or_default();
+        if last["runs"].as_u64().is_some_and(|r| r >= 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        last["runs"].as_u64().is_some_and(|r| r >= 1),
+        "no landed log was ever indexed: {last}"
+    );
+    let (status, _, _) = get(
+        &format!("{}/api/v1/runs/77/logs", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = scrape(&server.base).await;
+    assert!(
+        metric_value(&text, "runlogd_file_events_total").is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    assert!(
+        metric_value(&text, "runlogd_ingest_lag_seconds_count").is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    tokio::task::spawn_blocking(move || watcher.stop())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server.stop().await;
+
+    // Not watched: the periodic reconcile finds the new log and counts the repair.
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let logs = repo.path().join("LogFiles");
+    std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let ex = Example::open(|c| {
+        c.repository = Some(repo.path().to_path_buf());
+        c.watch.quiet_ms = 0;
+        c.watch.mode = runlogd::config::WatchMode::None;
+        c.watch.reconcile_interval_secs = 1;
+    })
+    .await;
+    let watcher =
+        runlogd::watch::Watcher::start(ex.daemon.state.ingestor.clone(), ex.config.watch.clone())
+            .unwrap_or_else(|e| panic!("watch: {e}"));
+    let server = ex.serve(true).await;
+    land(&logs, 78);
+    let series = r#"runlogd_reconcile_repairs_total{change="indexed"}"#;
+    let mut repaired = None;
+    for _ in 0..1200 {
+        let text = scrape(&server.base).await;
+        repaired = metric_value(&text, series).filter(|v| *v >= 1.0);
+        if repaired.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(repaired.is_some(), "{series} never counted the repair");
+    tokio::task::spawn_blocking(move || watcher.stop())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server.stop().await;
+}
