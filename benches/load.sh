@@ -111,7 +111,8 @@ end
 EOF
 
 # A new log every LAND_EVERY_MS (0: none), written aside and renamed in, as the platform does.
-[ "$LAND_EVERY_MS" -gt 0 ] && python3 - "$TEMPLATE" "$WORK/repo/LogFiles" "$LAND_EVERY_MS" > "$WORK/lander.out" <<'EOF' &
+if [ "$LAND_EVERY_MS" -gt 0 ]; then
+python3 - "$TEMPLATE" "$WORK/repo/LogFiles" "$LAND_EVERY_MS" <<'EOF' &
 import os, sys, time
 template, folder, every = sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1000
 body = open(template, "rb").read()
@@ -123,19 +124,23 @@ try:
             f.write(body)
         os.rename(tmp, os.path.join(folder, f"{run}.txt"))
         run, landed = run + 1, landed + 1
-        print(landed, flush=True)
         time.sleep(every)
 except KeyboardInterrupt:
     pass
 EOF
-[ "$LAND_EVERY_MS" -gt 0 ] && LANDER_PID=$!
+LANDER_PID=$!
+fi
 sleep 1
 
 wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -s "$WORK/mix.lua" \
     "http://127.0.0.1:$PORT" | tee "$WORK/wrk.out"
-kill "$LANDER_PID" 2>/dev/null || true
-LANDER_PID=""
-LANDED=$(tail -n 1 "$WORK/lander.out" 2>/dev/null || echo 0)
+if [ -n "$LANDER_PID" ]; then
+    kill "$LANDER_PID" 2>/dev/null || true
+    wait "$LANDER_PID" 2>/dev/null || true
+    LANDER_PID=""
+fi
+# The landed logs are runs 900000 and up (the corpus's are below 10000).
+LANDED=$(ls "$WORK/repo/LogFiles" | grep -c '^9[0-9][0-9][0-9][0-9][0-9]\.txt$' || true)
 # Every landed log must be searchable by now (the ingest kept up under load).
 sleep 2
 INDEXED=$(curl -s "http://127.0.0.1:$PORT/readyz" \
