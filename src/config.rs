@@ -50,6 +50,58 @@ pub struct Config {
     pub parser: ParserConfig,
     pub watch: WatchConfig,
     pub gcs: GcsConfig,
+    pub metrics: MetricsConfig,
+    pub http: HttpConfig,
+}
+
+/// `GET /metrics` (Prometheus text format, no token).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `false` turns `/metrics` off.
+    pub enabled: bool,
+    /// Serve `/metrics` on this address of its own instead of on `listen`
+    /// (which then does not serve it).
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            listen: None,
+        }
+    }
+}
+
+/// Limits that keep one client, or many, from starving the others.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A request not answered within this time is a 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more are refused at once with 503
+    /// `overloaded` and `Retry-After`, not queued.
+    pub max_concurrent_requests: usize,
+    /// Longest request target (path and query), else 414.
+    pub max_uri_bytes: usize,
+    /// Largest request head (all header names and values), else 431.
+    pub max_header_bytes: usize,
+    /// A connection that has not sent a whole request head within this time
+    /// (a slow client, or an idle keep-alive connection) is closed.
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            request_timeout_secs: 30,
+            max_concurrent_requests: 512,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_secs: 10,
+        }
+    }
 }
 
 /// The Google Cloud Storage bucket that mirrors `LogFiles/` (see `sync`).
@@ -228,6 +280,8 @@ impl Default for Config {
             parser: ParserConfig::default(),
             watch: WatchConfig::default(),
             gcs: GcsConfig::default(),
+            metrics: MetricsConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -274,6 +328,25 @@ impl Config {
         if self.rate_limit.requests_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "rate_limit.requests_per_minute must be at least 1".into(),
+            ));
+        }
+        let http = &self.http;
+        if http.request_timeout_secs == 0
+            || http.max_concurrent_requests == 0
+            || http.header_read_timeout_secs == 0
+            || http.max_uri_bytes < 256
+            || http.max_header_bytes < 1024
+        {
+            return Err(ConfigError::Invalid(
+                "http: the timeouts and max_concurrent_requests must be at least 1, \
+                 max_uri_bytes at least 256 and max_header_bytes at least 1024"
+                    .into(),
+            ));
+        }
+        if self.metrics.listen.is_some_and(|m| m == self.listen) {
+            return Err(ConfigError::Invalid(
+                "metrics.listen must differ from listen (leave it unset to serve /metrics on listen)"
+                    .into(),
             ));
         }
         if let Some(bucket) = &self.gcs.bucket {
@@ -347,6 +420,22 @@ mod tests {
         assert_eq!(c.parser.rules.len(), 1);
         assert_eq!(c.data, PathBuf::from("runlogd-data"));
         assert!(Config::from_toml("listen_addr = \"x\"").is_err());
+        let c = Config::from_toml(
+            "[metrics]\nlisten = \"127.0.0.1:9464\"\n[http]\nmax_concurrent_requests = 8",
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            c.metrics.listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert!(c.metrics.enabled);
+        assert_eq!(c.http.max_concurrent_requests, 8);
+        assert_eq!(c.http.request_timeout_secs, 30);
+        let off = Config::from_toml("[metrics]\nenabled = false").unwrap_or_default();
+        assert!(!off.metrics.enabled);
+        let mut bad = Config::default();
+        bad.http.max_concurrent_requests = 0;
+        assert!(bad.validate().is_err());
         assert!(Config::from_toml("[rate_limit]\nrequests_per_minute = -1").is_err());
     }
 

@@ -15,6 +15,7 @@ pub mod corpus;
 pub mod example;
 pub mod index;
 pub mod ingest;
+pub mod metrics;
 pub mod parse;
 pub mod server;
 pub mod store;

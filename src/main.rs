@@ -69,6 +69,12 @@ struct ServeArgs {
     /// Storage API base URL (default: Google's; STORAGE_EMULATOR_HOST is honoured).
     #[arg(long, env = "RUNLOGD_GCS_ENDPOINT")]
     gcs_endpoint: Option<String>,
+    /// Serve GET /metrics on this address of its own instead of on --listen.
+    #[arg(long, env = "RUNLOGD_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Serve GET /metrics at all (true or false).
+    #[arg(long, env = "RUNLOGD_METRICS_ENABLED")]
+    metrics_enabled: Option<bool>,
 }
 
 #[derive(Args)]
@@ -173,6 +179,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(e) = args.gcs_endpoint {
                 config.gcs.endpoint = Some(e);
+            }
+            if let Some(m) = args.metrics_listen {
+                config.metrics.listen = Some(m);
+            }
+            if let Some(m) = args.metrics_enabled {
+                config.metrics.enabled = m;
             }
             server::init_tracing(config.log_format, "info,tantivy=warn");
             let runtime = tokio::runtime::Runtime::new()?;

@@ -39,6 +39,7 @@ impl Daemon {
             None => crate::example::materialize(&config.data)
                 .context("cannot write the bundled example repository")?,
         };
+        crate::metrics::install();
         let store = Arc::new(Store::open(&config.data)?);
         let index_dir = config.data.join("index");
         let rebuild = retire_outdated_index(&store, &index_dir, &config.parser.rules)?;
@@ -83,6 +84,7 @@ impl Daemon {
                 bucket,
                 limiter,
                 cursor_key,
+                index_dir,
             },
             repository,
         })
@@ -187,17 +189,38 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let limiter = daemon.state.limiter.clone();
     let housekeeping = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
+        let mut ticks = 0u64;
         loop {
             tick.tick().await;
-            limiter.forget_idle();
+            crate::metrics::upkeep();
+            ticks += 1;
+            if ticks % 12 == 0 {
+                limiter.forget_idle();
+            }
         }
     });
 
-    let app = api::router(daemon.state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let metrics_server = match (config.metrics.enabled, config.metrics.listen) {
+        (true, Some(addr)) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+            tracing::info!(listen = %addr, "serving GET /metrics");
+            let app = api::metrics_app(daemon.state.clone());
+            let http = config.http.clone();
+            Some(tokio::spawn(async move {
+                serve_http(listener, app, &http, std::future::pending()).await
+            }))
+        }
+        _ => None,
+    };
+    let with_metrics = config.metrics.enabled && config.metrics.listen.is_none();
+    let app = api::app(daemon.state.clone(), &config.http, with_metrics);
+    serve_http(listener, app, &config.http, shutdown_signal()).await?;
+    if let Some(task) = metrics_server {
+        task.abort();
+    }
     tracing::info!("stopped accepting; finishing");
     housekeeping.abort();
     if let Some(task) = bucket_sync {
@@ -218,6 +241,69 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         index.close()?;
     }
     tracing::info!("shutdown complete");
+    Ok(())
+}
+
+/// How long a shutdown waits for the requests in flight.
+const DRAIN_SECS: u64 = 20;
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish (at most [`DRAIN_SECS`]).
+///
+/// One HTTP/1.1 connection per task. A connection that has not sent a whole
+/// request head within `http.header_read_timeout_secs`, whether a slow client
+/// or an idle keep-alive connection, is closed, so idle and slow-loris
+/// connections cost a socket for that long and nothing else.
+pub async fn serve_http(
+    listener: TcpListener,
+    app: axum::Router,
+    http: &crate::config::HttpConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(http.header_read_timeout_secs))
+        // The envelope's 414/431 come from `api::limits`; this is hyper's
+        // own backstop for heads far beyond them.
+        .max_header_size(4 * (http.max_header_bytes + http.max_uri_bytes));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, most likely: wait for some to close.
+                        tracing::warn!(error = %e, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(app.clone());
+                let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(DRAIN_SECS), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after {DRAIN_SECS} s; closing them");
+    }
     Ok(())
 }
 

@@ -12,6 +12,8 @@ use crate::auth::AuthError;
 
 /// What a 503 for an unreachable bucket asks the client to wait.
 const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+/// What a 503 for a full server asks the client to wait.
+const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -46,6 +48,14 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("the server is handling as many requests as it can; retry shortly")]
+    Overloaded { limit: usize },
+    #[error("the request was not answered within {seconds} seconds")]
+    Timeout { seconds: u64 },
+    #[error("the request target is longer than {limit} bytes")]
+    UriTooLong { limit: usize },
+    #[error("the request headers are larger than {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -71,7 +81,11 @@ impl ApiError {
             ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::LogNotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::StorageUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageUnavailable { .. }
+            | ApiError::Overloaded { .. }
+            | ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,6 +100,10 @@ impl ApiError {
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::StorageUnavailable { .. } => "storage_unavailable",
+            ApiError::Overloaded { .. } => "overloaded",
+            ApiError::Timeout { .. } => "timeout",
+            ApiError::UriTooLong { .. } => "uri_too_long",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -114,6 +132,13 @@ impl ApiError {
             }
             ApiError::StorageUnavailable { run_id } => {
                 json!({ "run_id": run_id, "checked": ["local"], "unavailable": ["gcs"] })
+            }
+            ApiError::Overloaded { limit } => {
+                json!({ "max_concurrent_requests": limit, "retry_after": OVERLOADED_RETRY_AFTER_SECS })
+            }
+            ApiError::Timeout { seconds } => json!({ "timeout_seconds": seconds }),
+            ApiError::UriTooLong { limit } | ApiError::HeadersTooLarge { limit } => {
+                json!({ "limit_bytes": limit })
             }
             _ => json!({}),
         }
@@ -145,6 +170,14 @@ impl IntoResponse for ApiError {
             // The cause goes to the log, never to the client.
             tracing::error!(error = format!("{e:#}"), "request failed");
         }
+        match &self {
+            ApiError::RateLimited { .. }
+            | ApiError::Overloaded { .. }
+            | ApiError::Timeout { .. }
+            | ApiError::UriTooLong { .. }
+            | ApiError::HeadersTooLarge { .. } => crate::metrics::http_rejected(self.code()),
+            _ => {}
+        }
         let status = self.status();
         let body = json!({
             "code": self.code(),
@@ -168,6 +201,16 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from(STORAGE_RETRY_AFTER_SECS),
                 );
+            }
+            ApiError::Overloaded { .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(OVERLOADED_RETRY_AFTER_SECS),
+                );
+            }
+            ApiError::UriTooLong { .. } | ApiError::HeadersTooLarge { .. } => {
+                // The rest of what the client sent is not read.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

@@ -3,7 +3,9 @@
 //! * [`logs`]: one run's lines, `GET /api/v1/runs/{run_id}/logs`;
 //! * [`raw`]: one run's file, `GET /api/v1/runs/{run_id}/logs/raw`;
 //! * [`search`]: across runs, `GET /api/v1/logs` and `GET /api/v1/logs/search`;
-//! * [`health`]: `/healthz` and `/readyz`.
+//! * [`health`]: `/healthz` and `/readyz`;
+//! * [`ops`]: `/metrics` and the OpenAPI document; [`limits`]: timeouts and
+//!   caps around the whole router.
 //!
 //! Handlers stay thin: [`params`] turns a request into a checked request,
 //! [`access`] decides who may call, the index answers,
@@ -13,21 +15,25 @@ pub mod access;
 pub mod cursor;
 pub mod error;
 pub mod health;
+pub mod limits;
 pub mod logs;
+pub mod ops;
 pub mod params;
 pub mod ratelimit;
 pub mod raw;
 pub mod search;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::config::HttpConfig;
 use crate::index::LogIndex;
 use crate::ingest::Ingestor;
 use crate::store::Store;
@@ -46,26 +52,86 @@ pub struct AppState {
     pub bucket: Option<Arc<Bucket>>,
     pub limiter: Arc<TokenLimiter>,
     pub cursor_key: CursorKey,
+    /// The index's directory, whose size `/metrics` reports.
+    pub index_dir: PathBuf,
 }
 
+/// Every route under `/api/v1` that needs a token with `system:read`.
+/// This table and [`public_routes`] are the one list of what is served;
+/// a test checks it against `schema/openapi.yaml`.
+pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/runs/{run_id}/logs", get(logs::get_logs)),
+        ("/runs/{run_id}/logs/raw", get(raw::get_raw)),
+        ("/logs", get(search::list_logs)),
+        ("/logs/search", get(search::search_logs)),
+    ]
+}
+
+/// Routes that need no token, with their full paths. `/metrics` is added by
+/// [`app`] where the configuration puts it.
+pub fn public_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    vec![
+        ("/healthz", get(health::healthz)),
+        ("/readyz", get(health::readyz)),
+        ("/api/v1/openapi.yaml", get(ops::openapi_yaml)),
+        ("/api/v1/openapi.json", get(ops::openapi_json_handler)),
+    ]
+}
+
+pub const API_BASE: &str = "/api/v1";
+pub const METRICS_PATH: &str = "/metrics";
+
+/// Every path a daemon serving `/metrics` on its main address answers.
+pub fn served_paths() -> Vec<String> {
+    let api = api_routes()
+        .into_iter()
+        .map(|(p, _)| format!("{API_BASE}{p}"));
+    let public = public_routes().into_iter().map(|(p, _)| p.to_owned());
+    api.chain(public)
+        .chain(std::iter::once(METRICS_PATH.to_owned()))
+        .collect()
+}
+
+/// The whole API with the default limits and `/metrics`.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/runs/{run_id}/logs", get(logs::get_logs))
-        .route("/runs/{run_id}/logs/raw", get(raw::get_raw))
-        .route("/logs", get(search::list_logs))
-        .route("/logs/search", get(search::search_logs))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            access::require_system_read,
-        ));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .nest("/api/v1", api)
+    app(state, &HttpConfig::default(), true)
+}
+
+/// The whole API: routes, then the limits of `http` around them.
+/// `with_metrics` serves `/metrics` here too.
+pub fn app(state: AppState, http: &HttpConfig, with_metrics: bool) -> Router {
+    let mut api = Router::new();
+    for (path, route) in api_routes() {
+        api = api.route(path, route);
+    }
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        access::require_system_read,
+    ));
+    let mut routes = Router::new();
+    for (path, route) in public_routes() {
+        routes = routes.route(path, route);
+    }
+    if with_metrics {
+        routes = routes.route(METRICS_PATH, get(ops::metrics));
+    }
+    let inner = routes
+        .nest(API_BASE, api)
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(ops::count_request))
+        .with_state(state);
+    limits::wrap(inner, http).layer(TraceLayer::new_for_http())
+}
+
+/// `/metrics` alone, for `metrics.listen`.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route(METRICS_PATH, get(ops::metrics))
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
 }
 

@@ -124,7 +124,9 @@ impl<'a> WriteBatch<'a> {
             self.write_block(run_id, block)?;
         }
         if self.changed {
+            let started = std::time::Instant::now();
             self.writer.commit()?;
+            crate::metrics::committed(started.elapsed());
             self.reader.reload()?;
             self.changed = false;
         }

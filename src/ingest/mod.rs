@@ -354,7 +354,7 @@ impl Ingestor {
         tail: Tail,
     ) -> Result<(Outcome, Change)> {
         let plan = self.plan(run_id)?;
-        Ok(match plan {
+        let synced = match plan {
             Plan::Unchanged => (Outcome::Unchanged, Change::None),
             Plan::Missing => (Outcome::Missing, Change::None),
             Plan::Restat(record) => (Outcome::Unchanged, Change::Put(record)),
@@ -416,7 +416,9 @@ impl Ingestor {
                 let lines = updated.lines_indexed - record.lines_indexed;
                 (Outcome::Appended { lines }, Change::Put(updated))
             }
-        })
+        };
+        crate::metrics::run_synced(&synced.0);
+        Ok(synced)
     }
 
     fn plan(&self, run_id: u64) -> Result<Plan> {
@@ -558,6 +560,7 @@ impl Ingestor {
         };
         std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start.offset)).map_err(io)?;
         let mut reader = file.by_ref().take(size - start.offset);
+        let first_line = start.state.next_line;
         let mut state = start.state;
         let mut levels = start.levels;
         let mut consumed = start.offset;
@@ -586,6 +589,10 @@ impl Ingestor {
             }
         }
         let lines = state.next_line - 1;
+        crate::metrics::parsed(
+            state.next_line.saturating_sub(first_line),
+            consumed - start.offset,
+        );
         if let Ok(mut pending) = self.pending_tails.lock() {
             if consumed < size {
                 let wait = self.quiet.saturating_sub(quiet_for);

@@ -223,6 +223,7 @@ impl Bucket {
                     interval
                 }
                 Err(e) => {
+                    crate::metrics::gcs_sync_failed();
                     failures = failures.saturating_add(1);
                     let backoff = Duration::from_secs(1u64 << failures.min(6).saturating_sub(1));
                     tracing::warn!(error = %e, failures, retry_in_secs = backoff.min(interval).as_secs(), "bucket sync failed");

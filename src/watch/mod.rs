@@ -163,9 +163,11 @@ impl Loop {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if let Source::Poll(poller) = &mut self.source {
+                let before = runs.len();
                 if let Err(e) = poller.poll(&mut runs) {
                     tracing::warn!(error = %e, "cannot poll the log folder");
                 }
+                crate::metrics::file_events(runs.len().saturating_sub(before) as u64);
             }
             for run_id in self.ingestor.due_tails() {
                 runs.entry(run_id).or_insert(Tail::WhenQuiet);
@@ -201,12 +203,22 @@ impl Loop {
                 for ((run_id, _), outcome) in list.iter().zip(outcomes) {
                     match outcome {
                         Outcome::Unchanged | Outcome::Missing => {}
-                        other => tracing::info!(
+                        Outcome::Removed => tracing::info!(run_id, "log removed from the index"),
+                        other => {
+                            let mtime = self
+                                .ingestor
+                                .source_path(*run_id)
+                                .and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+                            if let Some(mtime) = mtime {
+                                crate::metrics::ingest_lag(mtime);
+                            }
+                            tracing::info!(
                             run_id,
                             change = ?other,
                             ms = started.elapsed().as_millis() as u64,
                             "log change indexed"
-                        ),
+                            )
+                        }
                     }
                 }
             }
@@ -221,12 +233,15 @@ impl Loop {
             self.source = self.open_source();
         }
         match self.ingestor.reconcile() {
-            Ok(s) if s.indexed + s.appended + s.removed > 0 => tracing::info!(
-                indexed = s.indexed,
-                appended = s.appended,
-                removed = s.removed,
-                "reconcile repaired the index"
-            ),
+            Ok(s) if s.indexed + s.appended + s.removed > 0 => {
+                crate::metrics::reconcile_repairs(s.indexed, s.appended, s.removed);
+                tracing::info!(
+                    indexed = s.indexed,
+                    appended = s.appended,
+                    removed = s.removed,
+                    "reconcile repaired the index"
+                )
+            }
             Ok(_) => tracing::debug!("reconcile found nothing to do"),
             Err(e) => tracing::error!(error = %e, "reconcile failed"),
         }
@@ -268,6 +283,7 @@ fn gather(result: DebounceEventResult, runs: &mut BTreeMap<u64, Tail>) -> bool {
         }
         for path in &event.paths {
             let Some(run_id) = run_of(path) else { continue };
+            crate::metrics::file_events(1);
             let tail = runs.entry(run_id).or_insert(Tail::WhenQuiet);
             if complete {
                 *tail = Tail::Complete;

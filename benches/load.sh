@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Load benchmark: mixed queries from wrk against a release runlogd on
+# 127.0.0.1 while a new log lands every 100 ms, then the numbers (req/s, p50,
+# p99, errors) into their own section of benches/RESULTS.md.
+#
+#   benches/load.sh                       # 30 s, 64 connections, 2 wrk threads
+#   DURATION=10 CONNECTIONS=32 benches/load.sh
+#   MIX=first LAND_EVERY_MS=0 WRITE=0 benches/load.sh   # one query shape, no landing, nothing written
+#   RUNLOGD_BIN=/path/to/other/runlogd WRITE=0 ...      # the same load against another build
+#
+# Needs wrk (Debian/Ubuntu: `sudo apt-get install wrk`) and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-30}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+LAND_EVERY_MS=${LAND_EVERY_MS:-100}
+RUNS=${RUNS:-100}
+TOTAL_MB=${TOTAL_MB:-40}
+
+if ! command -v wrk >/dev/null; then
+    echo "benches/load.sh needs wrk: install it with 'sudo apt-get install wrk' (Debian/Ubuntu)" >&2
+    echo "or build it from https://github.com/wg/wrk" >&2
+    exit 1
+fi
+
+MIX=${MIX:-all}
+WRITE=${WRITE:-1}
+if [ -n "${RUNLOGD_BIN:-}" ]; then
+    BIN=$RUNLOGD_BIN
+else
+    cargo build --release --locked --bin runlogd
+    BIN="${CARGO_TARGET_DIR:-target}/release/runlogd"
+fi
+
+WORK=$(mktemp -d)
+DAEMON_PID=""
+LANDER_PID=""
+cleanup() {
+    [ -n "$LANDER_PID" ] && kill "$LANDER_PID" 2>/dev/null || true
+    [ -n "$DAEMON_PID" ] && kill "$DAEMON_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/repo/LogFiles"
+"$BIN" corpus --out "$WORK/repo/LogFiles" --runs "$RUNS" --total-mb "$TOTAL_MB" --large 0 --seed 1
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$WORK/runlogd.toml" <<EOF
+repository = "$WORK/repo"
+data = "$WORK/data"
+listen = "127.0.0.1:$PORT"
+[rate_limit]
+requests_per_minute = 100000000
+[watch]
+quiet_ms = 0
+EOF
+TOKEN=$("$BIN" token create --config "$WORK/runlogd.toml" --scopes system:read --name load | tail -n 1)
+RUST_LOG=warn "$BIN" serve --config "$WORK/runlogd.toml" >"$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+python3 - "$PORT" <<'EOF'
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/readyz"
+for _ in range(3000):
+    try:
+        if urllib.request.urlopen(url, timeout=2).status == 200:
+            sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.1)
+sys.exit("the daemon did not become ready")
+EOF
+
+# Run ids of the corpus, for the per-run queries.
+IDS=$(ls "$WORK/repo/LogFiles" | sed -n 's/^\([0-9]*\)\.txt$/\1/p' | sort -n | head -n 20 | paste -sd, -)
+# What lands: the corpus's median-sized log, under new run ids.
+TEMPLATE="$WORK/repo/LogFiles/$(ls -S "$WORK/repo/LogFiles" | sed -n "$((RUNS / 2))p")"
+TEMPLATE_BYTES=$(stat -c %s "$TEMPLATE")
+
+# The mix: one run's first page, filtered by level, by source and level, by
+# a substring, a deep legacy cursor; search across runs; the listing.
+cat > "$WORK/mix.lua" <<EOF
+local ids = { $IDS }
+local token = "$TOKEN"
+local shapes = {
+  function(id) return "/api/v1/runs/" .. id .. "/logs?limit=100" end,
+  function(id) return "/api/v1/runs/" .. id .. "/logs?level=error,critical&limit=50" end,
+  function(id) return "/api/v1/runs/" .. id .. "/logs?source=test_runner&level=warning,error" end,
+  function(id) return "/api/v1/runs/" .. id .. "/logs?contains=shared%20libraries&limit=20" end,
+  function(id) return "/api/v1/runs/" .. id .. "/logs?cursor=200&limit=100" end,
+  function(id) return "/api/v1/logs/search?contains=Segmentation%20fault&limit=20" end,
+  function(id) return "/api/v1/logs?limit=50" end,
+}
+if "$MIX" == "first" then shapes = { shapes[1] } end
+local n = 0
+request = function()
+  n = n + 1
+  local id = ids[(n % #ids) + 1]
+  local path = shapes[(n % #shapes) + 1](id)
+  return wrk.format("GET", path, { ["Authorization"] = "Bearer " .. token })
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
+EOF
+
+# A new log every LAND_EVERY_MS (0: none), written aside and renamed in, as the platform does.
+if [ "$LAND_EVERY_MS" -gt 0 ]; then
+python3 - "$TEMPLATE" "$WORK/repo/LogFiles" "$LAND_EVERY_MS" <<'EOF' &
+import os, sys, time
+template, folder, every = sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1000
+body = open(template, "rb").read()
+run, landed = 900000, 0
+try:
+    while True:
+        tmp = os.path.join(folder, f".{run}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(body)
+        os.rename(tmp, os.path.join(folder, f"{run}.txt"))
+        run, landed = run + 1, landed + 1
+        time.sleep(every)
+except KeyboardInterrupt:
+    pass
+EOF
+LANDER_PID=$!
+fi
+sleep 1
+
+wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -s "$WORK/mix.lua" \
+    "http://127.0.0.1:$PORT" | tee "$WORK/wrk.out"
+if [ -n "$LANDER_PID" ]; then
+    kill "$LANDER_PID" 2>/dev/null || true
+    wait "$LANDER_PID" 2>/dev/null || true
+    LANDER_PID=""
+fi
+# The landed logs are runs 900000 and up (the corpus's are below 10000).
+LANDED=$(ls "$WORK/repo/LogFiles" | grep -c '^9[0-9][0-9][0-9][0-9][0-9]\.txt$' || true)
+# Every landed log must be searchable by now (the ingest kept up under load).
+sleep 2
+INDEXED=$(curl -s "http://127.0.0.1:$PORT/readyz" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"])')
+curl -s "http://127.0.0.1:$PORT/metrics" > "$WORK/metrics.txt"
+
+WRITE=$WRITE python3 - "$WORK/wrk.out" "$DURATION" "$CONNECTIONS" "$THREADS" "$LAND_EVERY_MS" "$LANDED" "$INDEXED" "$RUNS" "$TOTAL_MB" "$TEMPLATE_BYTES" "$WORK/metrics.txt" <<'EOF'
+import os, platform, re, subprocess, sys, time
+sys.path.insert(0, os.path.join("benches", "compare"))
+from results import write_section
+
+out, duration, conns, threads, every, landed, indexed, runs, total_mb, landing_bytes, metrics = sys.argv[1:]
+text = open(out).read()
+m = re.search(r"^RESULT (.*)$", text, re.M)
+if not m:
+    sys.exit("wrk printed no RESULT line")
+r = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+secs = r["duration_us"] / 1e6
+rps = r["requests"] / secs
+errors = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+def metric(name):
+    for line in open(metrics):
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+lag_sum, lag_count = metric("runlogd_ingest_lag_seconds_sum"), metric("runlogd_ingest_lag_seconds_count")
+lag = f"{1000 * lag_sum / lag_count:.0f} ms over {lag_count:.0f} runs" if lag_sum is not None and lag_count else "n/a"
+cpu = "?"
+try:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+except OSError:
+    pass
+section = f"""## Load: mixed queries while logs land
+
+Generated by `benches/load.sh` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: release build,
+`wrk -t {threads} -c {conns} -d {duration}s` on the same machine ({os.cpu_count()} cores, {cpu}),
+over a `runlogd corpus` of {runs} runs ({total_mb} MB), while a new log of {int(landing_bytes):,} bytes lands every
+{every} ms (written aside and renamed into `LogFiles/`). The mix rotates over
+seven request shapes: a run's first page; `level=error,critical`;
+`source=test_runner&level=warning,error`; `contains=shared libraries`; a legacy
+cursor (`cursor=200`); search across runs (`contains=Segmentation fault`); the
+listing (`/api/v1/logs`).
+
+| requests | req/s | p50 | p99 | max | errors (non-2xx + socket) | logs landed | runs indexed at the end | mean ingest lag (`runlogd_ingest_lag_seconds`) |
+|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| {r['requests']:,} | {rps:,.0f} | {r['p50_us']/1000:.2f} ms | {r['p99_us']/1000:.2f} ms | {r['max_us']/1000:.1f} ms | {errors} | {landed} | {indexed} | {lag} |
+"""
+if os.environ.get("WRITE", "1") != "0":
+    write_section(os.path.join("benches", "RESULTS.md"), "load", section)
+print(section)
+if errors:
+    sys.exit(f"{errors} requests failed")
+EOF

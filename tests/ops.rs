@@ -1,0 +1,567 @@
+//! Operations: `/metrics`, the OpenAPI document served and agreeing with the
+//! router, and the limits against abuse (sizes, overload, timeouts, slow and
+//! idle connections), against a real daemon on 127.0.0.1.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use axum::routing::get as route_get;
+use axum::Router;
+use runlogd::config::{Config, HttpConfig};
+use runlogd::server::{serve_http, Daemon};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Anything in these tests taking longer than this is a failure, not a timing.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+struct Served {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Served {
+    async fn start(app: Router, http: HttpConfig) -> Served {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            serve_http(listener, app, &http, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        Served {
+            base: format!("http://{addr}"),
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let ended = tokio::time::timeout(DEADLINE, &mut self.task).await;
+        assert!(ended.is_ok(), "the server did not stop");
+    }
+}
+
+/// A daemon over the bundled example runs (9401-9405), scanned.
+struct Example {
+    _dir: tempfile::TempDir,
+    daemon: Daemon,
+    config: Config,
+}
+
+impl Example {
+    async fn open(edit: impl FnOnce(&mut Config)) -> Example {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let mut config = Config {
+            data: dir.path().join("data"),
+            ..Config::default()
+        };
+        config.rate_limit.requests_per_minute = 1_000_000;
+        edit(&mut config);
+        let daemon = Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
+        let ingestor = daemon.state.ingestor.clone();
+        tokio::task::spawn_blocking(move || ingestor.scan())
+            .await
+            .unwrap_or_else(|e| panic!("join: {e}"))
+            .unwrap_or_else(|e| panic!("scan: {e}"));
+        Example {
+            _dir: dir,
+            daemon,
+            config,
+        }
+    }
+
+    fn token(&self) -> String {
+        runlogd::auth::create_token(&self.daemon.state.store, &["system:read".into()], 7, "ops")
+            .unwrap_or_else(|e| panic!("token: {e}"))
+            .1
+    }
+
+    async fn serve(&self, with_metrics: bool) -> Served {
+        let app = runlogd::api::app(self.daemon.state.clone(), &self.config.http, with_metrics);
+        Served::start(app, self.config.http.clone()).await
+    }
+}
+
+async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(DEADLINE, f)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no answer within {DEADLINE:?}"))
+}
+
+async fn get(url: &str, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
+    let client = reqwest::Client::new();
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = within(url, req.send())
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = within(url, resp.text())
+        .await
+        .unwrap_or_else(|e| panic!("body of {url}: {e}"));
+    (status, headers, body)
+}
+
+fn envelope(body: &str) -> Value {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    assert!(
+        v["code"].is_string() && v["message"].is_string() && v["details"].is_object(),
+        "not the error envelope: {v}"
+    );
+    v
+}
+
+fn document_paths() -> BTreeSet<String> {
+    let doc: Value = serde_norway::from_str(include_str!("../schema/openapi.yaml"))
+        .unwrap_or_else(|e| panic!("schema/openapi.yaml: {e}"));
+    let servers = doc["servers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        servers.iter().map(|s| s["url"].clone()).collect::<Vec<_>>(),
+        vec![Value::from("/")],
+        "paths are written from the root, for tools that ignore per-path servers"
+    );
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    for (path, item) in &paths {
+        assert!(
+            item.get("servers").is_none(),
+            "{path} has servers of its own"
+        );
+    }
+    paths.keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn every_route_served_is_in_the_document_and_every_documented_path_answers() {
+    let served: BTreeSet<String> = runlogd::api::served_paths().into_iter().collect();
+    let documented = document_paths();
+    assert_eq!(
+        served, documented,
+        "the router's table and schema/openapi.yaml disagree"
+    );
+
+    // And the table is what a real daemon answers: no documented path is a 404.
+    let ex = Example::open(|_| {}).await;
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    for path in &documented {
+        let url = format!("{}{}", server.base, path.replace("{run_id}", "9401"));
+        let query = if path.ends_with("/logs/search") {
+            "?contains=error"
+        } else {
+            ""
+        };
+        let (status, _, body) = get(&format!("{url}{query}"), Some(&token)).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+    }
+    let (status, _, body) = get(&format!("{}/api/v1/nowhere", server.base), Some(&token)).await;
+    assert_eq!(status, 404);
+    assert_eq!(envelope(&body)["code"], "not_found");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_document_is_served_as_yaml_and_as_the_same_json() {
+    let ex = Example::open(|_| {}).await;
+    let server = ex.serve(true).await;
+    let (status, headers, yaml) = get(&format!("{}/api/v1/openapi.yaml", server.base), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/yaml");
+    assert_eq!(yaml, include_str!("../schema/openapi.yaml"));
+    let (status, headers, json) = get(&format!("{}/api/v1/openapi.json", server.base), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/json");
+    let from_json: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+    let from_yaml: Value = serde_norway::from_str(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_json, from_yaml);
+    assert_eq!(from_json["openapi"], "3.0.3");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_documented_cursor_example_is_accepted() {
+    let doc: Value = serde_norway::from_str(include_str!("../schema/openapi.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let example = doc["components"]["parameters"]["Cursor"]["example"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert!(!example.is_empty(), "the cursor parameter has an example");
+    let ex = Example::open(|_| {}).await;
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    let url = format!(
+        "{}/api/v1/runs/9405/logs?limit=1&cursor={example}",
+        server.base
+    );
+    let (status, _, body) = get(&url, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
+    server.stop().await;
+}
+
+fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_rejections_indexing_and_resources() {
+    let ex = Example::open(|c| c.rate_limit.requests_per_minute = 2).await;
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (s, _, _) = get(
+            &format!("{}/api/v1/runs/9401/logs?limit=1", server.base),
+            Some(&token),
+        )
+        .await;
+        statuses.push(s);
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let (status, headers, text) = get(&format!("{}/metrics", server.base), None).await;
+    assert_eq!(status, 200, "no token needed: {text}");
+    assert!(headers["content-type"]
+        .to_str()
+        .is_ok_and(|c| c.starts_with("text/plain")));
+
+    let ok = r#"runlogd_http_requests_total{route="/api/v1/runs/{run_id}/logs",method="GET",status="200"}"#;
+    assert!(
+        metric_value(&text, ok).is_some_and(|v| v >= 2.0),
+        "{ok} in\n{text}"
+    );
+    assert!(
+        !text.contains("/runs/9401"),
+        "requests are labelled by route template, never by raw URI"
+    );
+    assert!(text.contains("runlogd_http_request_duration_seconds_bucket{"));
+    let limited = r#"runlogd_http_rejections_total{reason="rate_limited"}"#;
+    assert!(
+        metric_value(&text, limited).is_some_and(|v| v >= 1.0),
+        "{limited}"
+    );
+    for (series, at_least) in [
+        ("runlogd_index_runs", 5.0),
+        ("runlogd_index_lines", 5000.0),
+        ("runlogd_lines_indexed_total", 5000.0),
+        ("runlogd_bytes_indexed_total", 100_000.0),
+        ("runlogd_index_size_bytes", 10_000.0),
+        ("runlogd_index_commits_total", 1.0),
+        ("runlogd_ready", 1.0),
+        ("process_resident_memory_bytes", 1_000_000.0),
+    ] {
+        assert!(
+            metric_value(&text, series).is_some_and(|v| v >= at_least),
+            "{series} >= {at_least} in\n{text}"
+        );
+    }
+    assert!(text.contains(r#"runlogd_runs_indexed_total{change="indexed"}"#));
+    assert!(text.contains("runlogd_index_commit_duration_seconds_count"));
+    // Every name the module owns is documented in the README.
+    let readme = include_str!("../README.md");
+    for name in runlogd::metrics::ALL {
+        assert!(readme.contains(name), "README lists {name}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_can_move_to_their_own_address_or_be_turned_off() {
+    let ex = Example::open(|_| {}).await;
+    let main = ex.serve(false).await;
+    let (status, _, body) = get(&format!("{}/metrics", main.base), None).await;
+    assert_eq!(status, 404, "{body}");
+    let own = Served::start(
+        runlogd::api::metrics_app(ex.daemon.state.clone()),
+        HttpConfig::default(),
+    )
+    .await;
+    let (status, _, text) = get(&format!("{}/metrics", own.base), None).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("runlogd_index_runs"));
+    let (status, _, _) = get(&format!("{}/healthz", own.base), None).await;
+    assert_eq!(status, 404, "the metrics address serves only /metrics");
+    main.stop().await;
+    own.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_targets_and_headers_are_refused_in_the_envelope() {
+    let ex = Example::open(|_| {}).await;
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    let long = format!(
+        "{}/api/v1/runs/9401/logs?contains={}",
+        server.base,
+        "a".repeat(9000)
+    );
+    let (status, _, body) = get(&long, Some(&token)).await;
+    assert_eq!(status, 414);
+    assert_eq!(envelope(&body)["code"], "uri_too_long");
+
+    let resp = within(
+        "big headers",
+        reqwest::Client::new()
+            .get(format!("{}/healthz", server.base))
+            .header("x-padding", "b".repeat(20_000))
+            .send(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status().as_u16(), 431);
+    let body = resp.text().await.unwrap_or_default();
+    assert_eq!(envelope(&body)["code"], "headers_too_large");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn requests_beyond_the_cap_are_refused_at_once_and_slow_ones_time_out() {
+    let inner = Router::new().route("/forever", route_get(std::future::pending::<&'static str>));
+    let http = HttpConfig {
+        max_concurrent_requests: 1,
+        request_timeout_secs: 1,
+        ..HttpConfig::default()
+    };
+    let server = Served::start(runlogd::api::limits::wrap(inner, &http), http.clone()).await;
+    let (status, _, body) = get(&format!("{}/forever", server.base), None).await;
+    assert_eq!(status, 503);
+    assert_eq!(envelope(&body)["code"], "timeout");
+    server.stop().await;
+
+    // A handler that holds its request until released.
+    let (release_tx, _) = tokio::sync::watch::channel(false);
+    let release = release_tx.clone();
+    let inner = Router::new().route(
+        "/hold",
+        route_get(move || {
+            let mut release = release.subscribe();
+            async move {
+                let _ = release.wait_for(|r| *r).await;
+                "released"
+            }
+        }),
+    );
+    let http = HttpConfig {
+        max_concurrent_requests: 1,
+        request_timeout_secs: 3600,
+        ..HttpConfig::default()
+    };
+    let server = Served::start(runlogd::api::limits::wrap(inner, &http), http).await;
+    let held_url = format!("{}/hold", server.base);
+    let held = tokio::spawn(async move { get(&held_url, None).await });
+    // Wait until the held request occupies the only slot.
+    let mut refused = None;
+    for _ in 0..600 {
+        let (status, headers, body) = get(&format!("{}/hold", server.base), None).await;
+        if status == 503 {
+            refused = Some((headers, body));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (headers, body) = refused.unwrap_or_else(|| panic!("the second request was never refused"));
+    assert_eq!(envelope(&body)["code"], "overloaded");
+    assert_eq!(headers["retry-after"], "1");
+    release_tx.send_replace(true);
+    let (status, _, body) = within("held request", held)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status, body.as_str()), (200, "released"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_slow_or_idle_connections_do_not_stop_a_normal_client() {
+    let ex = Example::open(|c| c.http.header_read_timeout_secs = 600).await;
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    let mut open = Vec::with_capacity(1000);
+    for i in 0..1000 {
+        let mut s = within("connect", TcpStream::connect(server.addr()))
+            .await
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        if i % 2 == 0 {
+            // Slow loris: a request head that never ends.
+            let _ = s
+                .write_all(b"GET /api/v1/runs/9401/logs HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .await;
+        }
+        open.push(s);
+    }
+    let (status, _, body) = get(
+        &format!("{}/api/v1/runs/9402/logs?level=error&limit=5", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap_or_default();
+    assert!(page["data"].as_array().is_some_and(|d| !d.is_empty()));
+    let (status, _, _) = get(&format!("{}/healthz", server.base), None).await;
+    assert_eq!(status, 200);
+    // They were all still open (not refused) while the client was served.
+    let mut byte = [0u8; 1];
+    let still_open = open
+        .iter_mut()
+        .take(10)
+        .map(|s| s.try_read(&mut byte))
+        .filter(|r| matches!(r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock))
+        .count();
+    assert_eq!(still_open, 10);
+    drop(open);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_that_does_not_finish_its_request_head_is_closed() {
+    let ex = Example::open(|c| c.http.header_read_timeout_secs = 1).await;
+    let server = ex.serve(true).await;
+    let mut idle = within("connect", TcpStream::connect(server.addr()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut slow = within("connect", TcpStream::connect(server.addr()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = slow
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await;
+    for (what, s) in [("idle", &mut idle), ("slow", &mut slow)] {
+        let mut buf = Vec::new();
+        let read = within(what, s.read_to_end(&mut buf)).await;
+        // Closed by the server: end of stream (or a reset), and no request answered.
+        assert!(
+            read.is_err() || buf.is_empty() || buf.starts_with(b"HTTP/1.1 408"),
+            "{what}: {read:?} {:?}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    server.stop().await;
+}
+
+async fn scrape(base: &str) -> String {
+    let (status, _, text) = get(&format!("{base}/metrics"), None).await;
+    assert_eq!(status, 200);
+    text
+}
+
+fn land(folder: &std::path::Path, run_id: u64) {
+    let tmp = folder.join(format!(".{run_id}.tmp"));
+    let body = "INFO worker: start\nERROR worker: Segmentation fault\n";
+    std::fs::write(&tmp, body).unwrap_or_else(|e| panic!("write: {e}"));
+    std::fs::rename(&tmp, folder.join(format!("{run_id}.txt")))
+        .unwrap_or_else(|e| panic!("rename: {e}"));
+}
+
+#[tokio::test]
+async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    // Watched: a landed log is a file event, and its lag is observed.
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let logs = repo.path().join("LogFiles");
+    std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let ex = Example::open(|c| {
+        c.repository = Some(repo.path().to_path_buf());
+        c.watch.quiet_ms = 0;
+    })
+    .await;
+    let watcher =
+        runlogd::watch::Watcher::start(ex.daemon.state.ingestor.clone(), ex.config.watch.clone())
+            .unwrap_or_else(|e| panic!("watch: {e}"));
+    let token = ex.token();
+    let server = ex.serve(true).await;
+    // The watch thread sets up its watch on its own time: land logs until
+    // one is seen (a log landed before it is left to the reconcile).
+    let mut last = Value::Null;
+    let mut landed = 0;
+    for i in 0..1200u64 {
+        if i % 20 == 0 {
+            landed += 1;
+            land(&logs, 76 + landed);
+        }
+        // /readyz counts indexed runs without indexing on request.
+        let (_, _, body) = get(&format!("{}/readyz", server.base), None).await;
+        last = serde_json::from_str(&body).unwrap_or_default();
+        if last["runs"].as_u64().is_some_and(|r| r >= 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        last["runs"].as_u64().is_some_and(|r| r >= 1),
+        "no landed log was ever indexed: {last}"
+    );
+    let (status, _, _) = get(
+        &format!("{}/api/v1/runs/77/logs", server.base),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let text = scrape(&server.base).await;
+    assert!(
+        metric_value(&text, "runlogd_file_events_total").is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    assert!(
+        metric_value(&text, "runlogd_ingest_lag_seconds_count").is_some_and(|v| v >= 1.0),
+        "{text}"
+    );
+    tokio::task::spawn_blocking(move || watcher.stop())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server.stop().await;
+
+    // Not watched: the periodic reconcile finds the new log and counts the repair.
+    let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let logs = repo.path().join("LogFiles");
+    std::fs::create_dir_all(&logs).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let ex = Example::open(|c| {
+        c.repository = Some(repo.path().to_path_buf());
+        c.watch.quiet_ms = 0;
+        c.watch.mode = runlogd::config::WatchMode::None;
+        c.watch.reconcile_interval_secs = 1;
+    })
+    .await;
+    let watcher =
+        runlogd::watch::Watcher::start(ex.daemon.state.ingestor.clone(), ex.config.watch.clone())
+            .unwrap_or_else(|e| panic!("watch: {e}"));
+    let server = ex.serve(true).await;
+    land(&logs, 78);
+    let series = r#"runlogd_reconcile_repairs_total{change="indexed"}"#;
+    let mut repaired = None;
+    for _ in 0..1200 {
+        let text = scrape(&server.base).await;
+        repaired = metric_value(&text, series).filter(|v| *v >= 1.0);
+        if repaired.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(repaired.is_some(), "{series} never counted the repair");
+    tokio::task::spawn_blocking(move || watcher.stop())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    server.stop().await;
+}
