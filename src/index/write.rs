@@ -118,7 +118,15 @@ impl<'a> WriteBatch<'a> {
     }
 
     /// Commits everything staged and makes it visible to new snapshots.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.commit_then(|| ())
+    }
+
+    /// Commits, then runs `after` while still holding the writer: another
+    /// batch cannot start between the commit and what `after` records about
+    /// it (the ingest's state writes), so no batch ever plans from an index
+    /// that is ahead of the state.
+    pub fn commit_then<R>(mut self, after: impl FnOnce() -> R) -> Result<R> {
         let open: Vec<(u64, OpenBlock)> = self.open.drain().collect();
         for (run_id, block) in open {
             self.write_block(run_id, block)?;
@@ -130,7 +138,7 @@ impl<'a> WriteBatch<'a> {
             self.reader.reload()?;
             self.changed = false;
         }
-        Ok(())
+        Ok(after())
     }
 
     /// The block that `line` opens or continues. A line in the middle of a

@@ -18,9 +18,11 @@
 //! object's update time), so a log rewritten locally after it was uploaded
 //! is served as rewritten, and a newer upload replaces an older local file.
 //!
-//! The index commit comes first and the store is written after it. After a
-//! crash between the two, the store's record and the index's run document
-//! disagree, and the next sync re-indexes that run from scratch.
+//! The index commit comes first and the store is written after it, while the
+//! index writer is still held, so a concurrent sync (a first request racing
+//! the start-up scan for the same run) never plans from an index that is
+//! ahead of the store. After a crash between the two, the store's record and
+//! the index's run document disagree, and the next sync re-indexes that run.
 
 mod fingerprint;
 mod naming;
@@ -240,10 +242,7 @@ impl Ingestor {
             outcomes.push(outcome);
             changes.push(change);
         }
-        batch.commit()?;
-        for change in changes {
-            self.record(change)?;
-        }
+        batch.commit_then(|| self.record_all(changes))??;
         Ok(outcomes)
     }
 
@@ -318,18 +317,13 @@ impl Ingestor {
                 p.files_done.fetch_add(1, Ordering::Relaxed);
             }
             if last_commit.elapsed() >= SCAN_COMMIT_EVERY {
-                batch.commit()?;
-                for change in pending.drain(..) {
-                    self.record(change)?;
-                }
+                let done = std::mem::take(&mut pending);
+                batch.commit_then(|| self.record_all(done))??;
                 batch = self.index.batch()?;
                 last_commit = Instant::now();
             }
         }
-        batch.commit()?;
-        for change in pending {
-            self.record(change)?;
-        }
+        batch.commit_then(|| self.record_all(pending))??;
         summary.elapsed = started.elapsed();
         Ok(summary)
     }
@@ -615,6 +609,14 @@ impl Ingestor {
             parse_section: state.section.as_u8(),
             levels,
         })
+    }
+
+    /// Writes what a committed batch did to the store.
+    fn record_all(&self, changes: Vec<Change>) -> Result<()> {
+        for change in changes {
+            self.record(change)?;
+        }
+        Ok(())
     }
 
     fn record(&self, change: Change) -> Result<()> {
