@@ -25,7 +25,11 @@ const RUN_HTML: &str = include_str!("assets/run.html");
 
 /// Files under `/assets/`: name, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("assets/app.css")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    ),
     (
         "common.js",
         "text/javascript; charset=utf-8",

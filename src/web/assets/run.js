@@ -592,6 +592,10 @@
     try {
       if (atBottom) {
         // At the bottom: take the new lines and stay there.
+        // The count first: lines landing meanwhile count as new later,
+        // rather than being missed.
+        await refreshTotal();
+        let mark = state.total;
         const gen = state.gen;
         state.busy = true;
         try {
@@ -600,11 +604,11 @@
           append(page.data);
           state.atEnd = !page.pagination.has_more;
           logEl.scrollTop = logEl.scrollHeight;
+          if (!filtered) mark = Math.max(mark, lastLine());
         } finally {
           if (gen === state.gen) state.busy = false;
         }
-        await refreshTotal();
-        state.followMark = state.total;
+        state.followMark = mark;
         $("new-lines").hidden = true;
         updateEdges();
       } else {
