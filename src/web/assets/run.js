@@ -45,30 +45,33 @@
 
   // ---- API ---------------------------------------------------------------
 
-  function fetchPage(after, limit, extra) {
-    const p = Object.assign({}, filters, extra || {}, { limit: limit || PAGE });
+  function fetchPage(after, limit, params) {
+    const p = Object.assign({}, params || filters, { limit: limit || PAGE });
     if (after > 0) p.cursor = String(after);
     return RL.api(LOGS, p);
   }
 
-  // The (at most PAGE) lines of the view just before line `first`, walking
-  // forward from a point far enough back (the API pages forward only).
-  async function fetchBefore(first) {
+  // The (at most PAGE) lines matching `params` (the view's filters unless
+  // given) just before line `first`, walking forward from a point far enough
+  // back: the API pages forward only.
+  async function fetchBefore(first, params, keep) {
     if (first <= 1) return { lines: [], start: true };
-    let span = filtered ? 4 * PAGE : PAGE;
+    const narrowed = params || filtered;
+    let span = narrowed ? 4 * PAGE : PAGE;
     for (;;) {
       const from = Math.max(0, first - 1 - span);
       let got = [];
       let seen = 0;
       let cursor = from;
       for (;;) {
-        const page = await fetchPage(cursor, PAGE);
-        const before = page.data.filter((l) => l.line < first);
+        const page = await fetchPage(cursor, PAGE, params);
+        const before = page.data.filter((l) => l.line < first && (!keep || keep(l)));
         seen += before.length;
         got = got.concat(before);
         if (got.length > PAGE) got = got.slice(got.length - PAGE);
-        const last = before.length ? before[before.length - 1].line : 0;
-        if (before.length < page.data.length || !page.pagination.has_more || last === first - 1) break;
+        const below = page.data.filter((l) => l.line < first);
+        const last = below.length ? below[below.length - 1].line : 0;
+        if (below.length < page.data.length || !page.pagination.has_more || last === first - 1) break;
         cursor = last;
       }
       if (got.length > 0 || from === 0) return { lines: got, start: from === 0 && seen <= PAGE };
@@ -383,20 +386,41 @@
       }
       return this.count;
     }
+    // The first match after line `after`: {line, index}, index -1 when it
+    // lies beyond the matches walked from the top (it is then found with
+    // one request from `after` on, not by walking there); null if none.
     async next(after) {
       for (;;) {
         const i = this.lines.findIndex((n) => n > after);
-        if (i >= 0) return i;
-        if (this.done) return -1;
+        if (i >= 0) return { line: this.lines[i], index: i };
+        if (this.done) return null;
+        if (after > this.cursor + 10 * PAGE) return this.jumpNext(after);
         await this.more();
       }
     }
+    async jumpNext(after) {
+      let cursor = after;
+      for (;;) {
+        const p = Object.assign({}, this.params, { limit: this.keep ? PAGE : 1, cursor: String(cursor) });
+        const page = await RL.api(LOGS, p);
+        const hit = page.data.find((l) => !this.keep || this.keep(l));
+        if (hit) return { line: hit.line, index: -1 };
+        if (!page.pagination.has_more || !page.data.length) return null;
+        cursor = page.data[page.data.length - 1].line;
+      }
+    }
+    // The last match before line `before`, as `next`.
     async prev(before) {
       for (;;) {
         if (this.done || (this.lines.length && this.lines[this.lines.length - 1] >= before)) {
           let i = -1;
           for (let k = 0; k < this.lines.length && this.lines[k] < before; k++) i = k;
-          return i;
+          return i < 0 ? null : { line: this.lines[i], index: i };
+        }
+        if (before > this.cursor + 10 * PAGE) {
+          const r = await fetchBefore(before, this.params, this.keep);
+          const last = r.lines[r.lines.length - 1];
+          return last ? { line: last.line, index: -1 } : null;
         }
         await this.more();
       }
@@ -412,7 +436,7 @@
   }
 
   function makeFindSeq(needle) {
-    if (!needle) return null;
+    if (needle.length < 3) return null;
     const lower = needle.toLowerCase();
     if (filters.contains && filters.contains.toLowerCase() !== lower) {
       // Two texts at once: the API takes one, the other is checked here.
@@ -436,15 +460,16 @@
   }
 
   let countToken = 0;
-  async function showCount(seq, el, index, noun) {
+  async function showCount(seq, el, index, noun, line) {
     const mine = ++countToken;
     if (!seq) { el.textContent = ""; return; }
     const plural = (n) => RL.num(n) + " " + noun + (n === 1 ? "" : (noun === "match" ? "es" : "s"));
     try {
-      if (seq.count === null) el.textContent = index >= 0 ? (index + 1) + " of …" : "counting…";
+      if (seq.count === null) el.textContent = index >= 0 ? RL.num(index + 1) + " of …" : "counting…";
       const total = await seq.total((n) => { if (mine === countToken) el.textContent = RL.num(n) + "+ " + noun + "…"; });
       el.textContent = total === 0 ? "no " + noun + (noun === "match" ? "es" : "s")
-        : index >= 0 ? RL.num(index + 1) + " of " + RL.num(total) : plural(total);
+        : index >= 0 ? RL.num(index + 1) + " of " + RL.num(total)
+          : line ? "line " + RL.num(line) + " · " + plural(total) : plural(total);
       el.dataset.total = String(total);
     } catch (e) {
       RL.fail(e);
@@ -477,9 +502,11 @@
     if (r) scrollToRow(r);
   }
 
-  // Where "next" starts from: the current match, or just above the screen.
+  // Where "next" starts from: the current match, else the permalinked
+  // line, else just above the screen.
   function origin() {
     if (state.current !== null && rowOf(state.current)) return state.current;
+    if (state.target && rowOf(state.target[0])) return state.target[0] - 1;
     const top = logEl.scrollTop;
     for (const page of state.pages) {
       for (const r of page.el.children) if (r.offsetTop + r.offsetHeight > top) return Number(r.dataset.line) - 1;
@@ -493,13 +520,13 @@
     if (!seq) return;
     const from = dir === "first" ? 0 : origin();
     try {
-      const i = dir === "prev" ? await seq.prev(from) : await seq.next(from);
-      if (i < 0) {
+      const hit = dir === "prev" ? await seq.prev(from) : await seq.next(from);
+      if (!hit) {
         countEl.textContent = (dir === "prev" ? "no earlier " : "no later ") + (kind === "find" ? "match" : "error");
         return;
       }
-      await goTo(seq.lines[i]);
-      showCount(seq, countEl, i, kind === "find" ? "match" : "error");
+      await goTo(hit.line);
+      showCount(seq, countEl, hit.index, kind === "find" ? "match" : "error", hit.line);
     } catch (e) {
       RL.fail(e);
     }
@@ -513,7 +540,8 @@
     state.current = null;
     state.findSeq = makeFindSeq(v);
     rehighlight();
-    showCount(state.findSeq, $("find-count"), -1, "match");
+    if (v && !state.findSeq) $("find-count").textContent = "3 characters or more";
+    else showCount(state.findSeq, $("find-count"), -1, "match");
   }
   $("find").addEventListener("input", () => {
     clearTimeout(findTimer);
