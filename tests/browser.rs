@@ -651,6 +651,41 @@ async fn a_permalink_deep_in_a_large_log_opens_there_and_scrolling_pages_both_wa
     );
     b.screenshot("permalink").await;
 
+    // Find and errors from deep in the log: one request from the line on,
+    // not a walk from the top.
+    b.type_into("#find", "needle").await;
+    b.until(
+        "the exact count",
+        "return document.getElementById('find-count').dataset.total === '20000'",
+    )
+    .await;
+    let log = b
+        .client
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the next match after the permalink",
+        "return document.getElementById('find-count').textContent === 'line 150,005 · 20,000 matches'
+             && document.getElementById('L150005').classList.contains('current')",
+    )
+    .await;
+    log.send_keys("N").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the match before it",
+        "return document.getElementById('find-count').textContent === 'line 149,995 · 20,000 matches'
+             && document.getElementById('L149995').classList.contains('current')",
+    )
+    .await;
+    log.send_keys("e").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the next error",
+        "return document.getElementById('err-count').textContent === 'line 150,000 · 20,000 errors'
+             && document.getElementById('L150000').classList.contains('current')",
+    )
+    .await;
+
     // Down: pages load at the bottom and the top ones are dropped.
     let mut last = rows.last().copied().unwrap_or(0);
     for _ in 0..20 {
@@ -821,6 +856,80 @@ async fn markup_in_log_lines_is_shown_as_text_and_runs_nothing() {
         )
         .await;
     assert_eq!(inline, json!("undefined"));
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_is_explained_with_the_wait() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(60, "[INFO] one\n[ERROR] two\n");
+    let mut config = dirs.config();
+    config.rate_limit.requests_per_minute = 1;
+    let s = TestServer::start(config).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    // The search and the listing: two requests, one more than allowed.
+    b.open_with_token(&s.base, &t, "/?contains=two").await;
+    let msg = b
+        .until(
+            "the rate-limit message",
+            "const n = document.getElementById('notice'); return !n.hidden && n.textContent",
+        )
+        .await;
+    let msg = msg.as_str().unwrap_or_default();
+    assert!(msg.starts_with("Too many requests"), "{msg}");
+    assert!(msg.contains("Try again in"), "{msg}");
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrap_folds_long_lines_and_the_raw_file_is_offered() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let long = "x".repeat(3000);
+    let content = format!("[INFO] short\n[INFO] {long}\n");
+    dirs.write_log(70, &content);
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/70").await;
+    b.until("the lines", "return document.getElementById('L2')")
+        .await;
+    let height = "return document.getElementById('L2').getBoundingClientRect().height";
+    let one = b.js(height).await.as_f64().unwrap_or(0.0);
+    b.click("#wrap").await;
+    let wrapped = b
+        .until(
+            "the long line wrapped",
+            &format!("const h = (() => {{ {height} }})(); return h > {one} * 3 ? h : 0"),
+        )
+        .await;
+    assert!(wrapped.as_f64().unwrap_or(0.0) > one * 3.0);
+    assert_eq!(
+        b.js("return document.getElementById('wrap').getAttribute('aria-pressed')")
+            .await,
+        json!("true")
+    );
+    // The raw download fetches the file with the token and hands it over
+    // as a file named after the run.
+    let got = b
+        .js("return new Promise(done => {
+               let blob = null;
+               const make = URL.createObjectURL;
+               URL.createObjectURL = (b) => { blob = b; return make(b); };
+               const orig = HTMLAnchorElement.prototype.click;
+               HTMLAnchorElement.prototype.click = function () {
+                 HTMLAnchorElement.prototype.click = orig;
+                 URL.createObjectURL = make;
+                 blob.text().then(t => done([this.download, this.href.startsWith('blob:'), t.length]));
+               };
+               document.getElementById('raw').click();
+             })")
+        .await;
+    assert_eq!(got, json!(["70.txt", true, content.len()]));
     b.stop().await;
     s.stop().await;
 }
