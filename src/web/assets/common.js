@@ -149,8 +149,10 @@ const RL = (() => {
     else askToken("", start);
   }
 
-  // Shows an API failure: a rejected token reopens the dialog with the reason.
-  function fail(err, retry) {
+  // Shows an API failure: a rejected token reopens the dialog with the
+  // reason. `owner` names what failed, so that another request succeeding
+  // does not hide the message (see clearNotice).
+  function fail(err, retry, owner) {
     const notice = document.getElementById("notice");
     if (err instanceof ApiError && err.status === 401) {
       clearToken();
@@ -160,10 +162,12 @@ const RL = (() => {
     }
     notice.textContent = explain(err);
     notice.className = "notice";
+    notice.dataset.owner = owner || "";
     notice.hidden = false;
   }
-  function clearNotice() {
+  function clearNotice(owner) {
     const notice = document.getElementById("notice");
+    if ((notice.dataset.owner || "") !== (owner || "")) return;
     notice.hidden = true;
     notice.textContent = "";
   }

@@ -472,7 +472,7 @@
           : line ? "line " + RL.num(line) + " · " + plural(total) : plural(total);
       el.dataset.total = String(total);
     } catch (e) {
-      RL.fail(e);
+      RL.fail(e, null, "count");
     }
   }
 
@@ -526,9 +526,10 @@
         return;
       }
       await goTo(hit.line);
+      RL.clearNotice("step");
       showCount(seq, countEl, hit.index, kind === "find" ? "match" : "error", hit.line);
     } catch (e) {
-      RL.fail(e);
+      RL.fail(e, null, "step");
     }
   }
 
@@ -638,6 +639,7 @@
         }
         state.followMark = mark;
         $("new-lines").hidden = true;
+        RL.clearNotice("follow");
         updateEdges();
       } else {
         // Scrolled up: leave the view alone, say how much is waiting.
@@ -651,7 +653,7 @@
         updateEdges();
       }
     } catch (e) {
-      RL.fail(e);
+      RL.fail(e, null, "follow");
     }
   }
   setInterval(poll, POLL_MS);
@@ -674,7 +676,7 @@
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 60000);
     } catch (e) {
-      RL.fail(e);
+      RL.fail(e, null, "raw");
     }
   });
 

@@ -69,7 +69,7 @@
     status.textContent = "Searching…";
     try {
       const page = await RL.api("/api/v1/logs/search", Object.assign({}, params, { cursor, lines_per_run: 3 }));
-      RL.clearNotice();
+      RL.clearNotice("search");
       const list = $("results");
       if (!cursor) list.textContent = "";
       for (const run of page.data) list.appendChild(renderRun(run, params.contains));
@@ -80,13 +80,14 @@
       $("more-results").hidden = !nextCursor;
     } catch (e) {
       status.textContent = "";
-      RL.fail(e, () => search(params, cursor));
+      RL.fail(e, () => search(params, cursor), "search");
     }
   }
 
   async function recent(cursor) {
     try {
       const page = await RL.api("/api/v1/logs", { limit: 20, cursor });
+      RL.clearNotice("recent");
       const body = $("recent");
       if (!cursor) body.textContent = "";
       for (const log of page.data) {
@@ -108,7 +109,7 @@
       recentCursor = page.pagination.next_cursor;
       $("more-recent").hidden = !recentCursor;
     } catch (e) {
-      RL.fail(e, () => recent(cursor));
+      RL.fail(e, () => recent(cursor), "recent");
     }
   }
 
