@@ -21,3 +21,4 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod watch;
+pub mod web;

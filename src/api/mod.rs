@@ -118,6 +118,8 @@ pub fn app(state: AppState, http: &HttpConfig, with_metrics: bool) -> Router {
     }
     let inner = routes
         .nest(API_BASE, api)
+        // The web pages: static, embedded, no token (their API calls need one).
+        .merge(crate::web::router())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))

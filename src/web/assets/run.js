@@ -1,0 +1,712 @@
+// One run's log. The view holds a window of at most MAX_PAGES pages of lines
+// around what is on screen; scrolling near an edge loads the next page
+// through the cursor API and drops the farthest one, so a 1M-line log costs
+// no more memory than a short one. Lines keep their numbers in the file under
+// every filter; `#L120` and `#L120-L140` open the view at those lines by asking
+// for the page after line 119 (the API's numeric cursor), not by paging down.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const runId = location.pathname.split("/").filter(Boolean)[1] || "";
+  const LOGS = "/api/v1/runs/" + encodeURIComponent(runId) + "/logs";
+  const PAGE = 100;
+  const MAX_PAGES = 8;
+  const EDGE_PX = 1500;
+  const POLL_MS = 2000;
+  const LEVELS = ["debug", "info", "warning", "error", "critical"];
+
+  const logEl = $("log");
+  const linesEl = $("lines");
+
+  const urlParams = new URLSearchParams(location.search);
+  const filters = {
+    level: urlParams.get("level") || "",
+    source: urlParams.get("source") || "",
+    contains: urlParams.get("contains") || "",
+  };
+  const filtered = Boolean(filters.level || filters.source || filters.contains);
+
+  const state = {
+    pages: [], // {first, last, el}, in line order
+    atStart: false,
+    atEnd: false,
+    busy: false,
+    gen: 0, // bumped when the window is rebuilt; stale answers are dropped
+    total: null, // lines in the file, from the listing
+    target: null, // [from, to] of the permalink
+    find: "",
+    findSeq: null,
+    errSeq: null,
+    current: null, // line of the current match or error
+    follow: false,
+    followMark: null, // the file's line count when the reader left the bottom
+  };
+
+  // ---- API ---------------------------------------------------------------
+
+  function fetchPage(after, limit, params) {
+    const p = Object.assign({}, params || filters, { limit: limit || PAGE });
+    if (after > 0) p.cursor = String(after);
+    return RL.api(LOGS, p);
+  }
+
+  // The (at most PAGE) lines matching `params` (the view's filters unless
+  // given) just before line `first`, walking forward from a point far enough
+  // back: the API pages forward only.
+  async function fetchBefore(first, params, keep) {
+    if (first <= 1) return { lines: [], start: true };
+    const narrowed = params || filtered;
+    let span = narrowed ? 4 * PAGE : PAGE;
+    for (;;) {
+      const from = Math.max(0, first - 1 - span);
+      let got = [];
+      let seen = 0;
+      let cursor = from;
+      for (;;) {
+        const page = await fetchPage(cursor, PAGE, params);
+        const before = page.data.filter((l) => l.line < first && (!keep || keep(l)));
+        seen += before.length;
+        got = got.concat(before);
+        if (got.length > PAGE) got = got.slice(got.length - PAGE);
+        const below = page.data.filter((l) => l.line < first);
+        const last = below.length ? below[below.length - 1].line : 0;
+        if (below.length < page.data.length || !page.pagination.has_more || last === first - 1) break;
+        cursor = last;
+      }
+      if (got.length > 0 || from === 0) return { lines: got, start: from === 0 && seen <= PAGE };
+      span *= 4;
+    }
+  }
+
+  async function refreshTotal() {
+    const page = await RL.api("/api/v1/logs", { run_min: runId, run_max: runId, limit: 1 });
+    const log = page.data[0];
+    if (!log) return null;
+    state.total = log.lines_total;
+    const errors = log.levels.error + log.levels.critical;
+    $("run-meta").textContent = RL.num(log.lines_total) + " lines · " +
+      RL.num(errors) + (errors === 1 ? " error" : " errors") +
+      (log.landed_at ? " · landed " + RL.when(log.landed_at) : "");
+    return log;
+  }
+
+  // ---- rendering -----------------------------------------------------------
+
+  function inTarget(n) {
+    return state.target && n >= state.target[0] && n <= state.target[1];
+  }
+
+  function fillMessage(msgEl, text, truncated) {
+    msgEl.textContent = "";
+    RL.appendHighlighted(msgEl, text, state.find);
+    if (truncated) msgEl.appendChild(RL.el("span", { class: "trunc" }, "  [cut at 4,000 characters; the raw file has the whole line]"));
+  }
+
+  function renderRow(line) {
+    const level = LEVELS.includes(line.level) ? line.level : "info";
+    const row = RL.el("div", { class: "row lvl-" + level, id: "L" + line.line, "data-line": line.line, "data-level": level });
+    if (inTarget(line.line)) row.classList.add("target");
+    if (state.current === line.line) row.classList.add("current");
+    row.appendChild(RL.el("a", { class: "num", href: "#L" + line.line }, line.line));
+    row.appendChild(RL.el("span", { class: "src", title: line.source }, line.source));
+    const msg = RL.el("span", { class: "msg" });
+    fillMessage(msg, line.message, line.truncated);
+    row.appendChild(msg);
+    row._text = line.message;
+    row._truncated = line.truncated;
+    return row;
+  }
+
+  function makePage(lines) {
+    const el = RL.el("div", { class: "page" });
+    for (const l of lines) el.appendChild(renderRow(l));
+    return { first: lines[0].line, last: lines[lines.length - 1].line, el };
+  }
+
+  function firstLine() { return state.pages.length ? state.pages[0].first : 0; }
+  function lastLine() { return state.pages.length ? state.pages[state.pages.length - 1].last : 0; }
+
+  function append(lines) {
+    if (!lines.length) return;
+    const page = makePage(lines);
+    linesEl.appendChild(page.el);
+    state.pages.push(page);
+    while (state.pages.length > MAX_PAGES) {
+      const drop = state.pages.shift();
+      const h = drop.el.offsetHeight;
+      drop.el.remove();
+      logEl.scrollTop -= h;
+      state.atStart = false;
+    }
+  }
+
+  function prepend(lines) {
+    if (!lines.length) return;
+    const page = makePage(lines);
+    linesEl.insertBefore(page.el, linesEl.firstChild);
+    state.pages.unshift(page);
+    logEl.scrollTop += page.el.offsetHeight;
+    while (state.pages.length > MAX_PAGES) {
+      state.pages.pop().el.remove();
+      state.atEnd = false;
+    }
+  }
+
+  function reset() {
+    state.gen++;
+    state.pages = [];
+    linesEl.textContent = "";
+    state.atStart = false;
+    state.atEnd = false;
+    state.busy = false;
+  }
+
+  function updateEdges() {
+    const empty = state.pages.length === 0;
+    $("top-edge").textContent = state.atStart ? (empty ? "" : "Start of log") : "Loading earlier lines…";
+    $("bottom-edge").textContent = state.atEnd
+      ? (empty ? (filtered ? "No line matches these filters." : "This log is empty.") :
+        (state.follow ? "End of log · following new lines" : "End of log"))
+      : "Loading more lines…";
+    const rows = state.pages.length ? RL.num(firstLine()) + "–" + RL.num(lastLine()) : "none";
+    const kept = state.pages.reduce((n, p) => n + p.el.childElementCount, 0);
+    $("position").textContent = "Lines " + rows + (state.total !== null ? " of " + RL.num(state.total) : "") +
+      " · " + RL.num(kept) + " in view";
+    $("position").dataset.pages = String(state.pages.length);
+    $("position").dataset.first = String(firstLine());
+    $("position").dataset.last = String(lastLine());
+  }
+
+  function rowOf(n) {
+    const r = document.getElementById("L" + n);
+    return r && linesEl.contains(r) ? r : null;
+  }
+
+  // The first row at or after line n that is in the window.
+  function rowAtOrAfter(n) {
+    for (const page of state.pages) {
+      if (page.last < n) continue;
+      for (const r of page.el.children) if (Number(r.dataset.line) >= n) return r;
+    }
+    return null;
+  }
+
+  function scrollToRow(row) {
+    logEl.scrollTop = Math.max(0, row.offsetTop - Math.floor(logEl.clientHeight / 3));
+  }
+
+  function distanceToBottom() { return logEl.scrollHeight - logEl.scrollTop - logEl.clientHeight; }
+
+  // ---- loading -------------------------------------------------------------
+
+  async function guarded(work) {
+    if (state.busy) return;
+    state.busy = true;
+    const gen = state.gen;
+    try {
+      await work(gen);
+      RL.clearNotice();
+    } catch (e) {
+      RL.fail(e, () => openAt(state.target ? state.target[0] : 1));
+    } finally {
+      if (gen === state.gen) state.busy = false;
+      updateEdges();
+    }
+    if (gen === state.gen) schedule();
+  }
+
+  function loadNext() {
+    return guarded(async (gen) => {
+      const page = await fetchPage(lastLine(), PAGE);
+      if (gen !== state.gen) return;
+      append(page.data);
+      state.atEnd = !page.pagination.has_more;
+    });
+  }
+
+  function loadPrev() {
+    return guarded(async (gen) => {
+      const r = await fetchBefore(firstLine());
+      if (gen !== state.gen) return;
+      prepend(r.lines);
+      state.atStart = r.start;
+    });
+  }
+
+  let scheduled = false;
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      if (state.busy || state.pages.length === 0) return;
+      if (!state.atEnd && distanceToBottom() < EDGE_PX) loadNext();
+      else if (!state.atStart && logEl.scrollTop < EDGE_PX) loadPrev();
+    });
+  }
+
+  // Rebuilds the window around line n: the page from n on, and the one before.
+  async function openAt(n, then) {
+    reset();
+    state.busy = true;
+    const gen = state.gen;
+    updateEdges();
+    try {
+      const after = await fetchPage(Math.max(0, n - 1), PAGE);
+      if (gen !== state.gen) return;
+      append(after.data);
+      state.atEnd = !after.pagination.has_more;
+      const before = await fetchBefore(after.data.length ? after.data[0].line : n);
+      if (gen !== state.gen) return;
+      prepend(before.lines);
+      state.atStart = before.start;
+      const row = rowAtOrAfter(n);
+      if (row) scrollToRow(row);
+      else logEl.scrollTop = logEl.scrollHeight;
+      RL.clearNotice();
+      if (then) then();
+    } catch (e) {
+      RL.fail(e, () => openAt(n, then));
+    } finally {
+      if (gen === state.gen) state.busy = false;
+      updateEdges();
+    }
+    if (gen === state.gen) schedule();
+  }
+
+  // Rebuilds the window on the last lines and scrolls to the bottom.
+  async function openEnd() {
+    reset();
+    state.busy = true;
+    const gen = state.gen;
+    try {
+      await refreshTotal();
+      const r = await fetchBefore((state.total || 0) + 1);
+      if (gen !== state.gen) return;
+      prepend(r.lines);
+      state.atStart = r.start;
+      const more = await fetchPage(lastLine(), PAGE);
+      if (gen !== state.gen) return;
+      append(more.data);
+      state.atEnd = !more.pagination.has_more;
+      logEl.scrollTop = logEl.scrollHeight;
+      state.followMark = state.total;
+    } catch (e) {
+      RL.fail(e, openEnd);
+    } finally {
+      if (gen === state.gen) state.busy = false;
+      updateEdges();
+    }
+  }
+
+  // ---- permalinks ----------------------------------------------------------
+
+  function parseHash() {
+    const m = /^#L(\d+)(?:-L?(\d+))?$/.exec(location.hash);
+    if (!m) return null;
+    const a = Number(m[1]);
+    const b = m[2] ? Number(m[2]) : a;
+    return [Math.max(1, Math.min(a, b)), Math.max(1, a, b)];
+  }
+
+  function markTarget() {
+    for (const r of linesEl.querySelectorAll(".row.target")) r.classList.remove("target");
+    if (!state.target) return;
+    for (const page of state.pages) {
+      if (page.last < state.target[0] || page.first > state.target[1]) continue;
+      for (const r of page.el.children) if (inTarget(Number(r.dataset.line))) r.classList.add("target");
+    }
+  }
+
+  function onHash() {
+    const t = parseHash();
+    state.target = t;
+    if (!t) { markTarget(); return; }
+    const row = rowOf(t[0]);
+    if (row) { markTarget(); scrollToRow(row); return; }
+    openAt(t[0]);
+  }
+
+  linesEl.addEventListener("click", (ev) => {
+    const a = ev.target.closest("a.num");
+    if (!a || !ev.shiftKey || !state.target) return;
+    ev.preventDefault();
+    const n = Number(a.parentElement.dataset.line);
+    const from = Math.min(state.target[0], n);
+    const to = Math.max(state.target[0], n);
+    location.hash = from === to ? "#L" + from : "#L" + from + "-L" + to;
+  });
+
+  // ---- find and errors -----------------------------------------------------
+
+  // The lines matching `params` (and `keep`, when given), walked from the
+  // top of the log as far as needed, with the exact count.
+  class Seq {
+    constructor(params, keep, countParams) {
+      this.params = params;
+      this.keep = keep;
+      this.lines = [];
+      this.cursor = 0;
+      this.done = false;
+      this.count = null;
+      this.pending = null;
+      this.countParams = countParams;
+    }
+    more() {
+      if (this.done) return Promise.resolve();
+      if (this.pending) return this.pending;
+      const p = Object.assign({}, this.params, { limit: PAGE });
+      if (this.cursor > 0) p.cursor = String(this.cursor);
+      this.pending = RL.api(LOGS, p).then((page) => {
+        for (const l of page.data) if (!this.keep || this.keep(l)) this.lines.push(l.line);
+        if (page.data.length) this.cursor = page.data[page.data.length - 1].line;
+        if (!page.pagination.has_more || page.data.length === 0) {
+          this.done = true;
+          this.count = this.lines.length;
+        }
+      }).finally(() => { this.pending = null; });
+      return this.pending;
+    }
+    // The exact count: from the search endpoint when it can answer, else by
+    // walking to the end.
+    async total(onProgress) {
+      if (this.count !== null) return this.count;
+      if (this.countParams) {
+        const page = await RL.api("/api/v1/logs/search", Object.assign({
+          run_min: runId, run_max: runId, lines_per_run: 0, limit: 1,
+        }, this.countParams));
+        const run = page.data.find((r) => String(r.run_id) === String(runId));
+        this.count = run ? run.match_count : 0;
+        return this.count;
+      }
+      while (!this.done) {
+        await this.more();
+        if (onProgress) onProgress(this.lines.length);
+      }
+      return this.count;
+    }
+    // The first match after line `after`: {line, index}, index -1 when it
+    // lies beyond the matches walked from the top (it is then found with
+    // one request from `after` on, not by walking there); null if none.
+    async next(after) {
+      for (;;) {
+        const i = this.lines.findIndex((n) => n > after);
+        if (i >= 0) return { line: this.lines[i], index: i };
+        if (this.done) return null;
+        if (after > this.cursor + 10 * PAGE) return this.jumpNext(after);
+        await this.more();
+      }
+    }
+    async jumpNext(after) {
+      let cursor = after;
+      for (;;) {
+        const p = Object.assign({}, this.params, { limit: this.keep ? PAGE : 1, cursor: String(cursor) });
+        const page = await RL.api(LOGS, p);
+        const hit = page.data.find((l) => !this.keep || this.keep(l));
+        if (hit) return { line: hit.line, index: -1 };
+        if (!page.pagination.has_more || !page.data.length) return null;
+        cursor = page.data[page.data.length - 1].line;
+      }
+    }
+    // The last match before line `before`, as `next`.
+    async prev(before) {
+      for (;;) {
+        if (this.done || (this.lines.length && this.lines[this.lines.length - 1] >= before)) {
+          let i = -1;
+          for (let k = 0; k < this.lines.length && this.lines[k] < before; k++) i = k;
+          return i < 0 ? null : { line: this.lines[i], index: i };
+        }
+        if (before > this.cursor + 10 * PAGE) {
+          const r = await fetchBefore(before, this.params, this.keep);
+          const last = r.lines[r.lines.length - 1];
+          return last ? { line: last.line, index: -1 } : null;
+        }
+        await this.more();
+      }
+    }
+  }
+
+  function countParamsFor(extra) {
+    const p = Object.assign({}, filters, extra);
+    for (const k of Object.keys(p)) if (!p[k]) delete p[k];
+    if (p.contains && p.contains.length < 3) return null;
+    if (!p.contains && !p.level) return null;
+    return p;
+  }
+
+  function makeFindSeq(needle) {
+    if (needle.length < 3) return null;
+    const lower = needle.toLowerCase();
+    if (filters.contains && filters.contains.toLowerCase() !== lower) {
+      // Two texts at once: the API takes one, the other is checked here.
+      return new Seq(Object.assign({}, filters), (l) => l.message.toLowerCase().includes(lower), null);
+    }
+    const params = Object.assign({}, filters, { contains: needle });
+    return new Seq(params, null, countParamsFor({ contains: needle }));
+  }
+
+  function errorLevels() {
+    const wanted = ["error", "critical"];
+    if (!filters.level) return wanted;
+    return filters.level.split(",").filter((l) => wanted.includes(l));
+  }
+
+  function makeErrSeq() {
+    const levels = errorLevels();
+    if (!levels.length) return null;
+    const params = Object.assign({}, filters, { level: levels.join(",") });
+    return new Seq(params, null, countParamsFor({ level: levels.join(",") }));
+  }
+
+  let countToken = 0;
+  async function showCount(seq, el, index, noun, line) {
+    const mine = ++countToken;
+    if (!seq) { el.textContent = ""; return; }
+    const plural = (n) => RL.num(n) + " " + noun + (n === 1 ? "" : (noun === "match" ? "es" : "s"));
+    try {
+      if (seq.count === null) el.textContent = index >= 0 ? RL.num(index + 1) + " of …" : "counting…";
+      const total = await seq.total((n) => { if (mine === countToken) el.textContent = RL.num(n) + "+ " + noun + "…"; });
+      el.textContent = total === 0 ? "no " + noun + (noun === "match" ? "es" : "s")
+        : index >= 0 ? RL.num(index + 1) + " of " + RL.num(total)
+          : line ? "line " + RL.num(line) + " · " + plural(total) : plural(total);
+      el.dataset.total = String(total);
+    } catch (e) {
+      RL.fail(e, null, "count");
+    }
+  }
+
+  function rehighlight() {
+    for (const page of state.pages) {
+      for (const r of page.el.children) fillMessage(r.querySelector(".msg"), r._text, r._truncated);
+    }
+  }
+
+  function setCurrent(n) {
+    for (const r of linesEl.querySelectorAll(".row.current")) r.classList.remove("current");
+    state.current = n;
+    const row = rowOf(n);
+    if (row) {
+      row.classList.add("current");
+      const m = row.querySelector("mark");
+      if (m) m.classList.add("on");
+    }
+  }
+
+  async function goTo(n) {
+    const row = rowOf(n);
+    if (row) scrollToRow(row);
+    else await openAt(n);
+    setCurrent(n);
+    const r = rowOf(n);
+    if (r) scrollToRow(r);
+  }
+
+  // Where "next" starts from: the current match, else the permalinked
+  // line, else just above the screen.
+  function origin() {
+    if (state.current !== null && rowOf(state.current)) return state.current;
+    if (state.target && rowOf(state.target[0])) return state.target[0] - 1;
+    const top = logEl.scrollTop;
+    for (const page of state.pages) {
+      for (const r of page.el.children) if (r.offsetTop + r.offsetHeight > top) return Number(r.dataset.line) - 1;
+    }
+    return 0;
+  }
+
+  async function step(kind, dir) {
+    const seq = kind === "find" ? state.findSeq : state.errSeq;
+    const countEl = kind === "find" ? $("find-count") : $("err-count");
+    if (!seq) return;
+    const from = dir === "first" ? 0 : origin();
+    try {
+      const hit = dir === "prev" ? await seq.prev(from) : await seq.next(from);
+      if (!hit) {
+        countEl.textContent = (dir === "prev" ? "no earlier " : "no later ") + (kind === "find" ? "match" : "error");
+        return;
+      }
+      await goTo(hit.line);
+      RL.clearNotice("step");
+      showCount(seq, countEl, hit.index, kind === "find" ? "match" : "error", hit.line);
+    } catch (e) {
+      RL.fail(e, null, "step");
+    }
+  }
+
+  let findTimer = null;
+  function setFind(value) {
+    const v = value.trim();
+    if (v === state.find) return;
+    state.find = v;
+    state.current = null;
+    state.findSeq = makeFindSeq(v);
+    rehighlight();
+    if (v && !state.findSeq) $("find-count").textContent = "3 characters or more";
+    else showCount(state.findSeq, $("find-count"), -1, "match");
+  }
+  $("find").addEventListener("input", () => {
+    clearTimeout(findTimer);
+    findTimer = setTimeout(() => setFind($("find").value), 250);
+  });
+  $("find").addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter") {
+      ev.preventDefault();
+      clearTimeout(findTimer);
+      setFind($("find").value);
+      step("find", ev.shiftKey ? "prev" : "next");
+    } else if (ev.key === "Escape") {
+      $("find").blur();
+      logEl.focus();
+    }
+  });
+  $("find-next").addEventListener("click", () => step("find", "next"));
+  $("find-prev").addEventListener("click", () => step("find", "prev"));
+  $("err-first").addEventListener("click", () => step("err", "first"));
+  $("err-next").addEventListener("click", () => step("err", "next"));
+  $("err-prev").addEventListener("click", () => step("err", "prev"));
+
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
+    if (!$("token-dialog").hidden) return;
+    if (ev.key === "/") { ev.preventDefault(); $("find").focus(); $("find").select(); }
+    else if (ev.key === "n") { ev.preventDefault(); step("find", "next"); }
+    else if (ev.key === "N") { ev.preventDefault(); step("find", "prev"); }
+    else if (ev.key === "e") { ev.preventDefault(); step("err", "next"); }
+    else if (ev.key === "E") { ev.preventDefault(); step("err", "prev"); }
+  });
+
+  // ---- filters -------------------------------------------------------------
+
+  function showFilters() {
+    const levels = filters.level.split(",");
+    for (const box of document.querySelectorAll("#f-levels input")) box.checked = levels.includes(box.value);
+    $("f-source").value = filters.source;
+    $("f-contains").value = filters.contains;
+    const parts = [];
+    if (filters.level) parts.push("level " + filters.level.replace(/,/g, ", "));
+    if (filters.source) parts.push("source " + filters.source);
+    if (filters.contains) parts.push("containing \u201c" + filters.contains + "\u201d");
+    $("filter-state").textContent = parts.length ? "Showing only lines with " + parts.join("; ") : "All lines";
+  }
+
+  $("filters").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    const levels = [...document.querySelectorAll("#f-levels input:checked")].map((b) => b.value);
+    if (levels.length) q.set("level", levels.join(","));
+    if ($("f-source").value) q.set("source", $("f-source").value);
+    if ($("f-contains").value.trim()) q.set("contains", $("f-contains").value.trim());
+    const s = q.toString();
+    location.assign(location.pathname + (s ? "?" + s : "") + location.hash);
+  });
+  $("f-clear").addEventListener("click", () => location.assign(location.pathname + location.hash));
+
+  // ---- follow, wrap, raw ---------------------------------------------------
+
+  function setFollow(on) {
+    state.follow = on;
+    $("follow").setAttribute("aria-pressed", on ? "true" : "false");
+    $("follow-state").textContent = on ? "Following" : "";
+    $("new-lines").hidden = true;
+    if (on) openEnd();
+    updateEdges();
+  }
+  $("follow").addEventListener("click", () => setFollow(!state.follow));
+
+  async function poll() {
+    if (!state.follow || state.busy || document.hidden) return;
+    const atBottom = state.atEnd && distanceToBottom() < 40;
+    try {
+      if (atBottom) {
+        // At the bottom: take the new lines and stay there.
+        // The count first: lines landing meanwhile count as new later,
+        // rather than being missed.
+        await refreshTotal();
+        let mark = state.total;
+        const gen = state.gen;
+        state.busy = true;
+        try {
+          const page = await fetchPage(lastLine(), PAGE);
+          if (gen !== state.gen) return;
+          append(page.data);
+          state.atEnd = !page.pagination.has_more;
+          logEl.scrollTop = logEl.scrollHeight;
+          if (!filtered) mark = Math.max(mark, lastLine());
+        } finally {
+          if (gen === state.gen) state.busy = false;
+        }
+        state.followMark = mark;
+        $("new-lines").hidden = true;
+        RL.clearNotice("follow");
+        updateEdges();
+      } else {
+        // Scrolled up: leave the view alone, say how much is waiting.
+        await refreshTotal();
+        if (state.followMark === null) state.followMark = state.total;
+        const n = state.total - state.followMark;
+        const pill = $("new-lines");
+        pill.hidden = n <= 0;
+        pill.textContent = RL.num(n) + (n === 1 ? " new line" : " new lines") + " ↓";
+        pill.dataset.count = String(n);
+        updateEdges();
+      }
+    } catch (e) {
+      RL.fail(e, null, "follow");
+    }
+  }
+  setInterval(poll, POLL_MS);
+  $("new-lines").addEventListener("click", () => { $("new-lines").hidden = true; openEnd(); });
+
+  function setWrap(on) {
+    logEl.classList.toggle("wrap", on);
+    $("wrap").setAttribute("aria-pressed", on ? "true" : "false");
+    try { localStorage.setItem("runlogd.wrap", on ? "1" : "0"); } catch (_) { /* private mode */ }
+  }
+  $("wrap").addEventListener("click", () => setWrap(!logEl.classList.contains("wrap")));
+
+  $("raw").addEventListener("click", async () => {
+    try {
+      const resp = await RL.api(LOGS + "/raw", null, { raw: true });
+      const blob = await resp.blob();
+      const a = RL.el("a", { href: URL.createObjectURL(blob), download: runId + ".txt" });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    } catch (e) {
+      RL.fail(e, null, "raw");
+    }
+  });
+
+  // ---- start ---------------------------------------------------------------
+
+  logEl.addEventListener("scroll", () => {
+    schedule();
+    if (state.follow && distanceToBottom() < 40 && state.atEnd) $("new-lines").hidden = true;
+  }, { passive: true });
+  window.addEventListener("hashchange", onHash);
+
+  function start() {
+    document.title = "Run " + runId + " · runlogd";
+    $("run-title").textContent = "Run " + runId;
+    showFilters();
+    try { setWrap(localStorage.getItem("runlogd.wrap") === "1"); } catch (_) { setWrap(false); }
+    state.errSeq = makeErrSeq();
+    refreshTotal().then(() => updateEdges()).catch(() => { /* the log request reports it */ });
+    const t = parseHash();
+    state.target = t;
+    openAt(t ? t[0] : 1).then(() => {
+      if (!t) logEl.scrollTop = 0;
+      showCount(state.errSeq, $("err-count"), -1, "error");
+    });
+  }
+
+  if (!/^\d+$/.test(runId)) {
+    $("notice").textContent = "A run id is a number, as in /runs/9405.";
+    $("notice").hidden = false;
+    return;
+  }
+  RL.withToken(start);
+})();

@@ -1,0 +1,984 @@
+//! The web viewer in a real browser: headless Chromium driven through
+//! WebDriver (a chromedriver process started here) against a real runlogd on
+//! 127.0.0.1. Needs Debian's `chromium` and `chromium-driver` (`.ci/run`
+//! installs them); without them these tests fail, saying so.
+//!
+//! Screenshots of the pages land in `target/tmp/screenshots/`.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Dirs, TestServer};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+/// One browser at a time: the machines running this have few cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const WAIT: Duration = Duration::from_secs(40);
+
+fn find_binary(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in candidates {
+        let direct = PathBuf::from(name);
+        if direct.is_absolute() && direct.exists() {
+            return Some(direct);
+        }
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.exists() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let driver_bin = find_binary("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
+            .unwrap_or_else(|| {
+                panic!(
+                    "chromedriver not found: the browser tests need Debian's chromium and \
+                     chromium-driver packages (apt-get install chromium chromium-driver), \
+                     or CHROMEDRIVER and CHROMIUM pointing at the binaries"
+                )
+            });
+        let chromium = find_binary(
+            "CHROMIUM",
+            &["/usr/bin/chromium", "chromium", "chromium-browser"],
+        )
+        .unwrap_or_else(|| {
+            panic!(
+                "chromium not found: the browser tests need Debian's chromium package \
+                     (apt-get install chromium chromium-driver), or CHROMIUM pointing at it"
+            )
+        });
+        let profile = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        for attempt in 0..5 {
+            // A free port: bound and released, then given to chromedriver;
+            // another process could take it in between, hence the retries.
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("bind: {e}"));
+            let mut driver = Command::new(&driver_bin)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", driver_bin.display()));
+            let url = format!("http://127.0.0.1:{port}");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut up = false;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = driver.try_wait() {
+                    break;
+                }
+                if reqwest::get(format!("{url}/status")).await.is_ok() {
+                    up = true;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !up {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                assert!(attempt < 4, "chromedriver did not start on any port");
+                continue;
+            }
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "goog:chromeOptions".into(),
+                json!({
+                    "binary": chromium.to_string_lossy(),
+                    "args": [
+                        "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--no-first-run", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync",
+                        "--window-size=1280,900",
+                        format!("--user-data-dir={}", profile.path().display()),
+                    ],
+                }),
+            );
+            let client = ClientBuilder::rustls()
+                .unwrap_or_else(|e| panic!("webdriver client: {e}"))
+                .capabilities(caps)
+                .connect(&url)
+                .await
+                .unwrap_or_else(|e| panic!("starting chromium through chromedriver: {e}"));
+            return Browser {
+                client,
+                driver,
+                _profile: profile,
+            };
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {script}: {e}"))
+    }
+
+    /// Waits until `script` (a function body) returns something truthy and
+    /// returns it.
+    async fn until(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let v = self.js(script).await;
+            let truthy = match &v {
+                Value::Null => false,
+                Value::Bool(b) => *b,
+                Value::String(s) => !s.is_empty(),
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                _ => true,
+            };
+            if truthy {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let text = self
+                    .js("return document.body.innerText.slice(0, 2000)")
+                    .await;
+                panic!("timed out waiting for {what}; page text: {text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        e.clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        e.send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let v = self
+            .js(&format!(
+                "const e = document.querySelector({}); return e ? e.textContent : null",
+                json!(css)
+            ))
+            .await;
+        v.as_str().unwrap_or_else(|| panic!("no {css}")).to_owned()
+    }
+
+    /// Opens `path` with the token already in the tab's sessionStorage.
+    async fn open_with_token(&self, base: &str, token: &str, path: &str) {
+        self.goto(&format!("{base}/healthz")).await;
+        self.client
+            .execute(
+                "sessionStorage.setItem('runlogd.token', arguments[0])",
+                vec![json!(token)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("set token: {e}"));
+        self.goto(&format!("{base}{path}")).await;
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("screenshot: {e}"));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        std::fs::write(dir.join(format!("{name}.png")), png)
+            .unwrap_or_else(|e| panic!("write screenshot: {e}"));
+    }
+
+    /// Line numbers of the rows in the run view, in order.
+    async fn rows(&self) -> Vec<u64> {
+        let v = self
+            .js("return [...document.querySelectorAll('#lines .row')].map(r => Number(r.dataset.line))")
+            .await;
+        v.as_array()
+            .unwrap_or_else(|| panic!("rows: {v}"))
+            .iter()
+            .map(|n| n.as_u64().unwrap_or(0))
+            .collect()
+    }
+
+    /// Whether row `line` is in the log's visible area.
+    async fn row_on_screen(&self, line: u64) -> bool {
+        self.js(&format!(
+            "const r = document.getElementById('L{line}'); if (!r) return false;
+             const a = r.getBoundingClientRect(), b = document.getElementById('log').getBoundingClientRect();
+             return a.top >= b.top && a.bottom <= b.bottom"
+        ))
+        .await
+            == json!(true)
+    }
+}
+
+/// Lines in `LEVEL source: message` form: line i is an error from the
+/// worker when i % 10 == 0, a warning from the test runner when i % 10 == 5,
+/// else info from the build.
+fn mixed_log(lines: u64) -> String {
+    (1..=lines).map(|i| line_text(i) + "\n").collect()
+}
+
+fn line_text(i: u64) -> String {
+    match i % 10 {
+        0 => format!("ERROR worker: step {i} failed"),
+        5 => format!("WARNING test_runner: step {i} slow Needle"),
+        _ => format!("INFO build: step {i} ok"),
+    }
+}
+
+/// A server on the bundled example runs (9401-9405).
+async fn bundled() -> (Dirs, TestServer) {
+    let dirs = Dirs::new();
+    let mut config = dirs.config();
+    config.repository = None;
+    let s = TestServer::start(config).await;
+    (dirs, s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_asked_once_kept_in_the_tab_and_a_bad_one_is_explained() {
+    let _serial = SERIAL.lock().await;
+    let (_dirs, s) = bundled().await;
+    let b = Browser::start().await;
+    b.goto(&format!("{}/", s.base)).await;
+    b.until(
+        "the token prompt",
+        "return !document.getElementById('token-dialog').hidden",
+    )
+    .await;
+
+    b.type_into("#token-input", "not-a-real-token").await;
+    b.click("#token-save").await;
+    let msg = b
+        .until(
+            "the message for a rejected token",
+            "const e = document.getElementById('token-error');
+             return !e.hidden && !document.getElementById('token-dialog').hidden && e.textContent",
+        )
+        .await;
+    assert!(
+        msg.as_str().is_some_and(|m| m.contains("not accepted")),
+        "{msg}"
+    );
+    assert_eq!(
+        b.js("return sessionStorage.getItem('runlogd.token')").await,
+        Value::Null,
+        "a rejected token is forgotten"
+    );
+
+    // A token without system:read: valid, but not allowed.
+    let other = s.token(&["runs:read"]);
+    b.type_into("#token-input", &other).await;
+    b.click("#token-save").await;
+    let msg = b
+        .until(
+            "the message for a token without the scope",
+            "const n = document.getElementById('notice'); return !n.hidden && n.textContent",
+        )
+        .await;
+    assert!(
+        msg.as_str().is_some_and(|m| m.contains("system:read")),
+        "{msg}"
+    );
+
+    b.click("#token-change").await;
+    let good = s.reader();
+    b.type_into("#token-input", &good).await;
+    b.click("#token-save").await;
+    b.until(
+        "the recent logs",
+        "return document.querySelectorAll('#recent tr').length === 5",
+    )
+    .await;
+    let runs = b
+        .js("return [...document.querySelectorAll('#recent tr')].map(r => Number(r.dataset.run))")
+        .await;
+    assert_eq!(runs, json!([9405, 9404, 9403, 9402, 9401]));
+    assert_eq!(
+        b.js("return sessionStorage.getItem('runlogd.token')").await,
+        json!(good)
+    );
+    // Kept in the tab only: not in the URL, not in a cookie.
+    let url = b
+        .client
+        .current_url()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!url.as_str().contains(&good));
+    assert_eq!(b.js("return document.cookie").await, json!(""));
+    // Asked once: a reload goes straight to the data.
+    b.goto(&format!("{}/", s.base)).await;
+    b.until(
+        "the recent logs after a reload",
+        "return document.querySelectorAll('#recent tr').length === 5",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('token-dialog').hidden")
+            .await,
+        json!(true)
+    );
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_across_runs_lists_runs_with_counts_and_opens_a_result_at_its_line() {
+    let _serial = SERIAL.lock().await;
+    let (_dirs, s) = bundled().await;
+    let t = s.reader();
+    let count = |run: u64, needle: &str| -> u64 {
+        let path = s.repo.join("LogFiles").join(format!("{run}.txt"));
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_else(|e| panic!("{e}")))
+            .to_lowercase();
+        text.lines().filter(|l| l.contains(needle)).count() as u64
+    };
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/").await;
+    b.type_into("#q-contains", "maximum time elapsed").await;
+    b.click("#q-submit").await;
+    b.until(
+        "search results",
+        "return document.querySelectorAll('#results > li').length > 0",
+    )
+    .await;
+    let runs = b
+        .js("return [...document.querySelectorAll('#results > li')].map(r => Number(r.dataset.run))")
+        .await;
+    assert_eq!(runs, json!([9405, 9403]));
+    let counts = b
+        .js("return [...document.querySelectorAll('#results > li .count')].map(c => c.textContent)")
+        .await;
+    let label = |n: u64| format!("{n} {}", if n == 1 { "match" } else { "matches" });
+    assert_eq!(
+        counts,
+        json!([
+            label(count(9405, "maximum time elapsed")),
+            label(count(9403, "maximum time elapsed")),
+        ])
+    );
+    let marks = b
+        .js("return [...document.querySelectorAll('#results mark')].map(m => m.textContent.toLowerCase())")
+        .await;
+    assert!(
+        marks
+            .as_array()
+            .is_some_and(|m| !m.is_empty() && m.iter().all(|x| x == "maximum time elapsed")),
+        "{marks}"
+    );
+    // The search is in the URL, so it can be shared.
+    let url = b
+        .client
+        .current_url()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        url.as_str().contains("contains=maximum+time+elapsed"),
+        "{url}"
+    );
+    b.screenshot("search").await;
+
+    let first = b
+        .js("return document.querySelector('#results > li a.hit').getAttribute('href')")
+        .await;
+    let href = first.as_str().unwrap_or_default().to_owned();
+    let line: u64 = href
+        .rsplit_once("#L")
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no line in {href}"));
+    assert!(href.starts_with("/runs/9405#L"), "{href}");
+    b.click("#results > li a.hit").await;
+    b.until(
+        "the run view at the result's line",
+        &format!("const r = document.getElementById('L{line}'); return r && r.classList.contains('target')"),
+    )
+    .await;
+    assert!(b.row_on_screen(line).await, "line {line} is on screen");
+    let msg = b.text(&format!("#L{line} .msg")).await;
+    assert!(msg.to_lowercase().contains("maximum time elapsed"), "{msg}");
+    b.screenshot("run").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_filter_narrows_the_view_keeps_line_numbers_and_is_in_the_url() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(20, mixed_log(300));
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/20").await;
+    b.until("the first lines", "return document.getElementById('L1')")
+        .await;
+    assert_eq!(b.text("#L10 .src").await, "worker");
+    assert_eq!(
+        b.js("return document.getElementById('L10').dataset.level")
+            .await,
+        json!("error")
+    );
+    // Levels are told apart by colour.
+    let colours = b
+        .js(
+            "const c = (n) => getComputedStyle(document.querySelector('#L' + n + ' .msg')).color;
+             return [c(1), c(5), c(10)]",
+        )
+        .await;
+    let colours: Vec<&str> = colours
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(colours.len(), 3);
+    assert!(
+        colours[0] != colours[1] && colours[1] != colours[2] && colours[0] != colours[2],
+        "info, warning and error in three colours: {colours:?}"
+    );
+
+    // Level.
+    b.click("#f-levels input[value=error]").await;
+    b.click("#f-apply").await;
+    b.until(
+        "the error filter",
+        "return location.search.includes('level=error') && document.getElementById('L10') && !document.getElementById('L1')",
+    )
+    .await;
+    b.until("every error", "return document.getElementById('L300')")
+        .await;
+    let expected: Vec<u64> = (1..=30).map(|i| i * 10).collect();
+    assert_eq!(b.rows().await, expected);
+
+    // Source, shared through the URL: a fresh load of the same URL.
+    b.goto(&format!("{}/runs/20?source=test_runner", s.base))
+        .await;
+    b.until("the source filter", "return document.getElementById('L5')")
+        .await;
+    b.until(
+        "every test runner line",
+        "return document.getElementById('L295')",
+    )
+    .await;
+    let expected: Vec<u64> = (0..30).map(|i| i * 10 + 5).collect();
+    assert_eq!(b.rows().await, expected);
+    assert_eq!(
+        b.js("return document.getElementById('f-source').value")
+            .await,
+        json!("test_runner")
+    );
+
+    // Contains, case-insensitive, from the form.
+    b.click("#f-clear").await;
+    b.until(
+        "all lines again",
+        "return document.getElementById('L1') && !location.search",
+    )
+    .await;
+    b.type_into("#f-contains", "STEP 12").await;
+    b.click("#f-apply").await;
+    b.until(
+        "the text filter",
+        "return location.search.includes('contains=STEP+12') && document.getElementById('L12')",
+    )
+    .await;
+    b.until(
+        "the text filter's last line",
+        "return document.getElementById('L129')",
+    )
+    .await;
+    let mut expected: Vec<u64> = vec![12];
+    expected.extend(120..=129);
+    assert_eq!(b.rows().await, expected);
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_counts_exactly_and_steps_through_matches_and_errors_from_the_keyboard() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(21, mixed_log(3000));
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/21").await;
+    b.until("the first lines", "return document.getElementById('L1')")
+        .await;
+    b.until(
+        "the error count",
+        "return document.getElementById('err-count').textContent.includes('300 errors')",
+    )
+    .await;
+
+    // `/` focuses the search; the count is exact, not what is loaded.
+    b.client
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .send_keys("/")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the search box focused",
+        "return document.activeElement && document.activeElement.id === 'find'",
+    )
+    .await;
+    b.type_into("#find", "needle\u{E007}").await; // Enter
+    b.until(
+        "the first match",
+        "return document.getElementById('find-count').textContent === '1 of 300'",
+    )
+    .await;
+    b.until(
+        "the first match marked",
+        "const r = document.getElementById('L5'); return r && r.classList.contains('current') && r.querySelector('mark')",
+    )
+    .await;
+    assert_eq!(b.text("#L5 mark").await, "Needle");
+
+    // n and N from the log.
+    let log = b
+        .client
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the second match",
+        "return document.getElementById('find-count').textContent === '2 of 300' && document.getElementById('L15').classList.contains('current')",
+    )
+    .await;
+    log.send_keys("N").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "back to the first match",
+        "return document.getElementById('find-count').textContent === '1 of 300' && document.getElementById('L5').classList.contains('current')",
+    )
+    .await;
+
+    // First error, then `e` for the next one.
+    b.click("#err-first").await;
+    b.until(
+        "the first error",
+        "return document.getElementById('err-count').textContent === '1 of 300' && document.getElementById('L10').classList.contains('current')",
+    )
+    .await;
+    log.send_keys("e").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the next error",
+        "return document.getElementById('err-count').textContent === '2 of 300' && document.getElementById('L20').classList.contains('current')",
+    )
+    .await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permalink_deep_in_a_large_log_opens_there_and_scrolling_pages_both_ways() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(30, mixed_log(200_000));
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/30#L150000-L150010")
+        .await;
+    b.until(
+        "the permalinked range",
+        "const r = document.getElementById('L150000'); return r && r.classList.contains('target')",
+    )
+    .await;
+    let targets = b
+        .js("return [...document.querySelectorAll('#lines .row.target')].map(r => Number(r.dataset.line))")
+        .await;
+    assert_eq!(targets, json!((150_000..=150_010).collect::<Vec<u64>>()));
+    assert!(b.row_on_screen(150_000).await, "line 150000 is on screen");
+    let rows = b.rows().await;
+    assert!(
+        rows.first().is_some_and(|&f| f > 149_000),
+        "opened around the line, not from the top: {:?}",
+        rows.first()
+    );
+    b.screenshot("permalink").await;
+
+    // Find and errors from deep in the log: one request from the line on,
+    // not a walk from the top.
+    b.type_into("#find", "needle").await;
+    b.until(
+        "the exact count",
+        "return document.getElementById('find-count').dataset.total === '20000'",
+    )
+    .await;
+    let log = b
+        .client
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the next match after the permalink",
+        "return document.getElementById('find-count').textContent === 'line 150,005 · 20,000 matches'
+             && document.getElementById('L150005').classList.contains('current')",
+    )
+    .await;
+    log.send_keys("N").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the match before it",
+        "return document.getElementById('find-count').textContent === 'line 149,995 · 20,000 matches'
+             && document.getElementById('L149995').classList.contains('current')",
+    )
+    .await;
+    log.send_keys("e").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the next error",
+        "return document.getElementById('err-count').textContent === 'line 150,000 · 20,000 errors'
+             && document.getElementById('L150000').classList.contains('current')",
+    )
+    .await;
+
+    // Down: pages load at the bottom and the top ones are dropped.
+    let mut last = rows.last().copied().unwrap_or(0);
+    for _ in 0..20 {
+        b.js("const l = document.getElementById('log'); l.scrollTop = l.scrollHeight")
+            .await;
+        b.until(
+            "a next page",
+            &format!("return Number(document.getElementById('position').dataset.last) > {last}"),
+        )
+        .await;
+        last = b
+            .js("return Number(document.getElementById('position').dataset.last)")
+            .await
+            .as_u64()
+            .unwrap_or(0);
+        if last > 151_500 {
+            break;
+        }
+    }
+    let rows = b.rows().await;
+    assert!(last > 151_500, "scrolled down to {last}");
+    assert!(rows.len() <= 800, "at most 8 pages kept: {}", rows.len());
+    assert!(!rows.contains(&150_000), "the pages far above were dropped");
+    assert!(
+        rows.windows(2).all(|w| w[1] == w[0] + 1),
+        "the rows are consecutive lines"
+    );
+
+    // Up: earlier pages come back, from the API, above the view.
+    let mut first = rows.first().copied().unwrap_or(0);
+    for _ in 0..40 {
+        b.js("document.getElementById('log').scrollTop = 0").await;
+        b.until(
+            "an earlier page",
+            &format!("return Number(document.getElementById('position').dataset.first) < {first}"),
+        )
+        .await;
+        first = b
+            .js("return Number(document.getElementById('position').dataset.first)")
+            .await
+            .as_u64()
+            .unwrap_or(u64::MAX);
+        if first < 149_000 {
+            break;
+        }
+    }
+    let rows = b.rows().await;
+    assert!(first < 149_000, "scrolled up to {first}");
+    assert!(rows.len() <= 800, "at most 8 pages kept: {}", rows.len());
+    assert!(!rows.contains(&last), "the pages far below were dropped");
+    assert!(rows.windows(2).all(|w| w[1] == w[0] + 1));
+    assert_eq!(b.text(&format!("#L{first} .msg")).await, line_text(first));
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_mode_shows_lines_appended_to_the_file() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(40, mixed_log(300));
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let sync = |s: &TestServer| {
+        s.daemon_state
+            .ingestor
+            .sync_run(40)
+            .unwrap_or_else(|e| panic!("sync: {e}"));
+    };
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/40").await;
+    b.until("the first lines", "return document.getElementById('L1')")
+        .await;
+    b.click("#follow").await;
+    b.until(
+        "following at the end",
+        "return document.getElementById('L300') && document.getElementById('bottom-edge').textContent.includes('following')",
+    )
+    .await;
+
+    dirs.write_log(40, mixed_log(305));
+    sync(&s);
+    b.until(
+        "the appended lines",
+        "return document.getElementById('L305')",
+    )
+    .await;
+    assert!(b.row_on_screen(305).await, "the view stays at the bottom");
+
+    // Scrolled up: the view stays put and says what is waiting.
+    b.js("document.getElementById('log').scrollTop = 0").await;
+    dirs.write_log(40, mixed_log(312));
+    sync(&s);
+    b.until(
+        "the new-lines notice",
+        "const p = document.getElementById('new-lines'); return !p.hidden && p.dataset.count === '7'",
+    )
+    .await;
+    assert_eq!(b.text("#new-lines").await, "7 new lines ↓");
+    assert_eq!(
+        b.js("return !!document.getElementById('L306')").await,
+        json!(false)
+    );
+    b.click("#new-lines").await;
+    b.until(
+        "the waiting lines",
+        "return document.getElementById('L312')",
+    )
+    .await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_log_lines_is_shown_as_text_and_runs_nothing() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let evil = [
+        "<script>window.pwned=1</script>",
+        "<img src=x onerror=window.pwned=1>",
+        "javascript:window.pwned=1",
+        "<a href=\"javascript:window.pwned=1\">pwned link</a>",
+    ];
+    dirs.write_log(
+        50,
+        format!("[INFO] start\n{}\n[INFO] end\n", evil.join("\n")),
+    );
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/50").await;
+    b.until("the lines", "return document.getElementById('L6')")
+        .await;
+    for (i, text) in evil.iter().enumerate() {
+        assert_eq!(b.text(&format!("#L{} .msg", i + 2)).await, *text);
+    }
+    // Find highlights inside the markup-looking text, still as text.
+    b.type_into("#find", "pwned\u{E007}").await;
+    b.until(
+        "the find count",
+        "return document.getElementById('find-count').dataset.total === '4'",
+    )
+    .await;
+    assert_eq!(b.text("#L3 .msg").await, evil[1]);
+    assert_eq!(
+        b.js("return document.querySelectorAll('#lines img, #lines script, #lines a:not(.num)').length")
+            .await,
+        json!(0)
+    );
+    // The search page too.
+    b.goto(&format!("{}/?contains=pwned", s.base)).await;
+    b.until(
+        "the search result",
+        "return document.querySelectorAll('#results a.hit').length === 3",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('#results img, #results script').length")
+            .await,
+        json!(0)
+    );
+    assert_eq!(b.js("return typeof window.pwned").await, json!("undefined"));
+    // Inline scripts are refused by the page's policy.
+    let inline = b
+        .js(
+            "const s = document.createElement('script'); s.textContent = 'window.inlineRan = 1';
+             document.body.appendChild(s); return typeof window.inlineRan",
+        )
+        .await;
+    assert_eq!(inline, json!("undefined"));
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_is_explained_with_the_wait() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(60, "[INFO] one\n[ERROR] two\n");
+    let mut config = dirs.config();
+    config.rate_limit.requests_per_minute = 1;
+    let s = TestServer::start(config).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    // The search and the listing: two requests, one more than allowed.
+    b.open_with_token(&s.base, &t, "/?contains=two").await;
+    let msg = b
+        .until(
+            "the rate-limit message",
+            "const n = document.getElementById('notice'); return !n.hidden && n.textContent",
+        )
+        .await;
+    let msg = msg.as_str().unwrap_or_default();
+    assert!(msg.starts_with("Too many requests"), "{msg}");
+    assert!(msg.contains("Try again in"), "{msg}");
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrap_folds_long_lines_and_the_raw_file_is_offered() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let long = "x".repeat(3000);
+    let content = format!("[INFO] short\n[INFO] {long}\n");
+    dirs.write_log(70, &content);
+    let s = TestServer::start(dirs.config()).await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/70").await;
+    b.until("the lines", "return document.getElementById('L2')")
+        .await;
+    let height = "return document.getElementById('L2').getBoundingClientRect().height";
+    let one = b.js(height).await.as_f64().unwrap_or(0.0);
+    b.click("#wrap").await;
+    let wrapped = b
+        .until(
+            "the long line wrapped",
+            &format!("const h = (() => {{ {height} }})(); return h > {one} * 3 ? h : 0"),
+        )
+        .await;
+    assert!(wrapped.as_f64().unwrap_or(0.0) > one * 3.0);
+    assert_eq!(
+        b.js("return document.getElementById('wrap').getAttribute('aria-pressed')")
+            .await,
+        json!("true")
+    );
+    // The raw download fetches the file with the token and hands it over
+    // as a file named after the run.
+    let got = b
+        .js("return new Promise(done => {
+               let blob = null;
+               const make = URL.createObjectURL;
+               URL.createObjectURL = (b) => { blob = b; return make(b); };
+               const orig = HTMLAnchorElement.prototype.click;
+               HTMLAnchorElement.prototype.click = function () {
+                 HTMLAnchorElement.prototype.click = orig;
+                 URL.createObjectURL = make;
+                 blob.text().then(t => done([this.download, this.href.startsWith('blob:'), t.length]));
+               };
+               document.getElementById('raw').click();
+             })")
+        .await;
+    assert_eq!(got, json!(["70.txt", true, content.len()]));
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_pages_are_served_without_a_token_under_a_strict_policy() {
+    let dirs = Dirs::new();
+    let s = TestServer::start(dirs.config()).await;
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/runs/9405", "text/html"),
+        ("/assets/run.js", "text/javascript"),
+        ("/assets/search.js", "text/javascript"),
+        ("/assets/common.js", "text/javascript"),
+        ("/assets/app.css", "text/css"),
+    ] {
+        let r = s.get(path, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type")
+                .is_some_and(|c| c.starts_with(kind)),
+            "{path}: {:?}",
+            r.header("content-type")
+        );
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        for directive in [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+    let r = s.get("/assets/nope.js", None).await;
+    assert_eq!(r.status, 404);
+    let r = s.get("/runs/abc", None).await;
+    assert_eq!(r.status, 404);
+    // The API still wants its token.
+    let r = s.get("/api/v1/logs", None).await;
+    assert_eq!(r.status, 401);
+    s.stop().await;
+}
