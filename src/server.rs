@@ -17,7 +17,7 @@ use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::index::schema::LAYOUT_VERSION;
 use crate::index::LogIndex;
-use crate::ingest::Ingestor;
+use crate::ingest::{Ingestor, ScanSummary};
 use crate::parse::{Parser, RuleConfig};
 use crate::store::Store;
 use crate::sync::Bucket;
@@ -160,88 +160,192 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let local: SocketAddr = listener.local_addr()?;
-    tracing::info!(
-        listen = %local,
-        data = %config.data.display(),
-        log_dir = %daemon.state.ingestor.log_dir().display(),
-        "runlogd serving; GET /api/v1/runs/{{run_id}}/logs"
-    );
+    let running = daemon.start(&config, listener).await?;
+    shutdown_signal().await;
+    running.stop().await
+}
 
-    // Watch first, so nothing that lands during the scan is missed.
-    let watcher = crate::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch.clone())
-        .context("cannot start the watch thread")?;
-    let ingestor = daemon.state.ingestor.clone();
-    let scan = tokio::task::spawn_blocking(move || match ingestor.scan() {
-        Ok(s) => tracing::info!(
-            indexed = s.indexed,
-            appended = s.appended,
-            unchanged = s.unchanged,
-            removed = s.removed,
-            lines = s.lines,
-            seconds = s.elapsed.as_secs_f64(),
-            "start-up scan done"
-        ),
-        Err(e) => tracing::error!(error = %e, "start-up scan failed"),
-    });
+/// A daemon at work: serving HTTP on its listener while the watcher, the
+/// start-up scan, the bucket sync and the housekeeping run beside it.
+/// `runlogd serve` and the tests start and stop a daemon through this one
+/// type, so the tests see what production does: a daemon that answers
+/// (`/readyz` with 503, first requests indexing on demand) while its
+/// start-up scan is still running.
+pub struct Running {
+    /// Where the API is served.
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub repository: PathBuf,
+    scan: Option<tokio::task::JoinHandle<Result<ScanSummary, String>>>,
+    scanned: Option<ScanSummary>,
+    http: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop_http: tokio::sync::oneshot::Sender<()>,
+    metrics_server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    watcher: crate::watch::Watcher,
+    bucket_sync: Option<tokio::task::JoinHandle<()>>,
+    housekeeping: tokio::task::JoinHandle<()>,
+}
 
-    let bucket_sync = daemon.state.bucket.clone().map(|b| tokio::spawn(b.run()));
+impl Daemon {
+    /// Serves on `listener`, then starts the watcher (first, so nothing that
+    /// lands during the scan is missed), the start-up scan in the
+    /// background, the bucket sync and the housekeeping.
+    pub async fn start(self, config: &Config, listener: TcpListener) -> anyhow::Result<Running> {
+        let addr: SocketAddr = listener.local_addr()?;
+        tracing::info!(
+            listen = %addr,
+            data = %config.data.display(),
+            log_dir = %self.state.ingestor.log_dir().display(),
+            "runlogd serving; GET /api/v1/runs/{{run_id}}/logs"
+        );
+        let metrics_server = match (config.metrics.enabled, config.metrics.listen) {
+            (true, Some(maddr)) => {
+                let listener = TcpListener::bind(maddr)
+                    .await
+                    .with_context(|| format!("cannot listen on {maddr} (metrics.listen)"))?;
+                tracing::info!(listen = %maddr, "serving GET /metrics");
+                let app = api::metrics_app(self.state.clone());
+                let http = config.http.clone();
+                Some(tokio::spawn(async move {
+                    serve_http(listener, app, &http, std::future::pending()).await
+                }))
+            }
+            _ => None,
+        };
+        let with_metrics = config.metrics.enabled && config.metrics.listen.is_none();
+        let app = api::app(self.state.clone(), &config.http, with_metrics);
+        let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
+        let http_config = config.http.clone();
+        let http = tokio::spawn(async move {
+            serve_http(listener, app, &http_config, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
 
-    let limiter = daemon.state.limiter.clone();
-    let housekeeping = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
-        let mut ticks = 0u64;
-        loop {
-            tick.tick().await;
-            crate::metrics::upkeep();
-            ticks += 1;
-            if ticks % 12 == 0 {
-                limiter.forget_idle();
+        let watcher =
+            crate::watch::Watcher::start(self.state.ingestor.clone(), config.watch.clone())
+                .context("cannot start the watch thread")?;
+        let ingestor = self.state.ingestor.clone();
+        let scan = tokio::task::spawn_blocking(move || match ingestor.scan() {
+            Ok(s) => {
+                tracing::info!(
+                    indexed = s.indexed,
+                    appended = s.appended,
+                    unchanged = s.unchanged,
+                    removed = s.removed,
+                    lines = s.lines,
+                    seconds = s.elapsed.as_secs_f64(),
+                    "start-up scan done"
+                );
+                Ok(s)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "start-up scan failed");
+                Err(e.to_string())
+            }
+        });
+        let bucket_sync = self.state.bucket.clone().map(|b| tokio::spawn(b.run()));
+        let limiter = self.state.limiter.clone();
+        let housekeeping = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
+            let mut ticks = 0u64;
+            loop {
+                tick.tick().await;
+                crate::metrics::upkeep();
+                ticks += 1;
+                if ticks % 12 == 0 {
+                    limiter.forget_idle();
+                }
+            }
+        });
+        Ok(Running {
+            addr,
+            state: self.state,
+            repository: self.repository,
+            scan: Some(scan),
+            scanned: None,
+            http,
+            stop_http,
+            metrics_server,
+            watcher,
+            bucket_sync,
+            housekeeping,
+        })
+    }
+}
+
+impl Running {
+    /// Waits for the start-up scan to end and returns what it did.
+    pub async fn scan_done(&mut self) -> anyhow::Result<ScanSummary> {
+        if let Some(scan) = self.scan.take() {
+            let summary = scan
+                .await
+                .context("the start-up scan task failed")?
+                .map_err(|e| anyhow::anyhow!("start-up scan: {e}"))?;
+            self.scanned = Some(summary);
+        }
+        self.scanned
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the start-up scan failed"))
+    }
+
+    /// Stops accepting and lets the requests in flight finish, then stops
+    /// the bucket sync (a download in flight is left as a temporary file,
+    /// removed at next start), the scan (which commits what it has) and the
+    /// watcher, and closes the index once its merges are done.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let Running {
+            state,
+            scan,
+            http,
+            stop_http,
+            metrics_server,
+            watcher,
+            bucket_sync,
+            housekeeping,
+            ..
+        } = self;
+        let _ = stop_http.send(());
+        match http.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
+            Err(e) => tracing::error!(error = %e, "the HTTP server task failed"),
+            Ok(Ok(())) => {}
+        }
+        if let Some(task) = metrics_server {
+            task.abort();
+        }
+        tracing::info!("stopped accepting; finishing");
+        housekeeping.abort();
+        if let Some(task) = bucket_sync {
+            task.abort();
+            let _ = task.await;
+        }
+        state.ingestor.stop();
+        tokio::task::spawn_blocking(move || watcher.stop()).await?;
+        if let Some(scan) = scan {
+            if let Err(e) = scan.await {
+                tracing::error!(error = %e, "start-up scan task failed");
             }
         }
-    });
-
-    let metrics_server = match (config.metrics.enabled, config.metrics.listen) {
-        (true, Some(addr)) => {
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
-            tracing::info!(listen = %addr, "serving GET /metrics");
-            let app = api::metrics_app(daemon.state.clone());
-            let http = config.http.clone();
-            Some(tokio::spawn(async move {
-                serve_http(listener, app, &http, std::future::pending()).await
-            }))
+        // Everything indexed is committed batch by batch; wait for merges.
+        let AppState {
+            index,
+            bucket,
+            ingestor,
+            ..
+        } = state;
+        drop(bucket);
+        drop(ingestor);
+        match Arc::try_unwrap(index) {
+            Ok(index) => index.close()?,
+            Err(_) => tracing::warn!(
+                "the index is still in use elsewhere; its merges finish without waiting"
+            ),
         }
-        _ => None,
-    };
-    let with_metrics = config.metrics.enabled && config.metrics.listen.is_none();
-    let app = api::app(daemon.state.clone(), &config.http, with_metrics);
-    serve_http(listener, app, &config.http, shutdown_signal()).await?;
-    if let Some(task) = metrics_server {
-        task.abort();
+        tracing::info!("shutdown complete");
+        Ok(())
     }
-    tracing::info!("stopped accepting; finishing");
-    housekeeping.abort();
-    if let Some(task) = bucket_sync {
-        // A download in flight is left as a temporary file, removed at next start.
-        task.abort();
-        let _ = task.await;
-    }
-    daemon.state.ingestor.stop();
-    tokio::task::spawn_blocking(move || watcher.stop()).await?;
-    if let Err(e) = scan.await {
-        tracing::error!(error = %e, "start-up scan task failed");
-    }
-    // Everything indexed is committed batch by batch; wait for merges to end.
-    let Daemon { state, .. } = daemon;
-    drop(state.bucket);
-    drop(state.ingestor);
-    if let Ok(index) = Arc::try_unwrap(state.index) {
-        index.close()?;
-    }
-    tracing::info!("shutdown complete");
-    Ok(())
 }
 
 /// How long a shutdown waits for the requests in flight.

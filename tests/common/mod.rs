@@ -5,25 +5,23 @@
 pub mod gcs;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use runlogd::config::Config;
+use runlogd::config::WatchMode;
 use runlogd::ingest::ScanSummary;
-use runlogd::server::Daemon;
+use runlogd::server::{Daemon, Running};
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::task::JoinHandle;
 
 pub struct TestServer {
     pub base: String,
     pub repo: PathBuf,
     pub data: PathBuf,
     pub daemon_state: runlogd::api::AppState,
+    /// What the start-up scan did (empty until it has ended; see
+    /// [`TestServer::start_serving`]).
     pub scan: ScanSummary,
-    server: JoinHandle<()>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    watcher: Option<runlogd::watch::Watcher>,
-    bucket_sync: Option<JoinHandle<()>>,
+    running: Option<Running>,
 }
 
 /// A repository and data directory that outlive server restarts.
@@ -67,6 +65,14 @@ impl Dirs {
     }
 }
 
+/// `config` without file events or a periodic reconcile: logs come in through
+/// the start-up scan, first requests and the syncs a test makes.
+fn quiet(mut config: Config) -> Config {
+    config.watch.mode = WatchMode::None;
+    config.watch.reconcile_interval_secs = 0;
+    config
+}
+
 pub fn write_atomically(path: &Path, content: &[u8]) {
     let tmp = path.with_extension("tmp-upload");
     std::fs::write(&tmp, content).unwrap_or_else(|e| panic!("write: {e}"));
@@ -74,82 +80,78 @@ pub fn write_atomically(path: &Path, content: &[u8]) {
 }
 
 impl TestServer {
-    /// Opens the daemon on `config`, runs the start-up scan to the end, and
-    /// serves on an ephemeral loopback port.
+    /// Starts the daemon on `config` as `runlogd serve` does, on an
+    /// ephemeral loopback port, without file events (only the start-up
+    /// scan, first requests and explicit syncs bring logs in), and waits
+    /// for the start-up scan to end.
     pub async fn start(config: Config) -> TestServer {
-        Self::start_with(config, false).await
+        let mut s = Self::start_serving(quiet(config)).await;
+        s.wait_scan().await;
+        s
     }
 
     /// As [`TestServer::start`], with the live watch loop running (started
     /// before the scan, as `runlogd serve` does).
     pub async fn start_watching(config: Config) -> TestServer {
-        Self::start_with(config, true).await
+        let mut s = Self::start_serving(config).await;
+        s.wait_scan().await;
+        s
     }
 
-    async fn start_with(config: Config, watch: bool) -> TestServer {
+    /// Starts the daemon exactly as `runlogd serve` does and returns while
+    /// its start-up scan may still be running.
+    pub async fn start_serving(config: Config) -> TestServer {
         // RUST_LOG=debug shows the daemon's own log in a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
         let daemon = Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
-        let watcher = watch.then(|| {
-            runlogd::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch.clone())
-                .unwrap_or_else(|e| panic!("watch: {e}"))
-        });
-        let ingestor = daemon.state.ingestor.clone();
-        let scan = tokio::task::spawn_blocking(move || ingestor.scan())
-            .await
-            .unwrap_or_else(|e| panic!("join: {e}"))
-            .unwrap_or_else(|e| panic!("scan: {e}"));
+        Self::start_opened(daemon, config).await
+    }
+
+    /// As [`TestServer::start_serving`], for a daemon the test opened itself.
+    pub async fn start_opened(daemon: Daemon, config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        // As `runlogd serve`: the bucket sync runs beside the server.
-        let bucket_sync = daemon.state.bucket.clone().map(|b| tokio::spawn(b.run()));
-        let app = runlogd::api::router(daemon.state.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let running = daemon
+            .start(&config, listener)
+            .await
+            .unwrap_or_else(|e| panic!("start: {e:#}"));
         TestServer {
-            base: format!("http://{addr}"),
-            repo: daemon.repository.clone(),
+            base: format!("http://{}", running.addr),
+            repo: running.repository.clone(),
             data: config.data.clone(),
-            daemon_state: daemon.state,
-            scan,
-            server,
-            shutdown: Some(tx),
-            watcher,
-            bucket_sync,
+            daemon_state: running.state.clone(),
+            scan: ScanSummary::default(),
+            running: Some(running),
         }
     }
 
-    /// Stops serving and releases the index, as a restart would.
+    /// Waits for the start-up scan to end; its summary is then in `scan`.
+    pub async fn wait_scan(&mut self) -> ScanSummary {
+        let running = self
+            .running
+            .as_mut()
+            .unwrap_or_else(|| panic!("the daemon is stopped"));
+        self.scan = running
+            .scan_done()
+            .await
+            .unwrap_or_else(|e| panic!("scan: {e:#}"));
+        self.scan.clone()
+    }
+
+    /// Stops serving and releases the index, as `runlogd serve` does on
+    /// SIGTERM.
     pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.server).await;
-        if let Some(task) = self.bucket_sync.take() {
-            task.abort();
-            let _ = task.await;
-        }
-        if let Some(w) = self.watcher.take() {
-            tokio::task::spawn_blocking(move || w.stop())
+        let running = self.running.take();
+        drop(self);
+        if let Some(running) = running {
+            running
+                .stop()
                 .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        }
-        let state = self.daemon_state;
-        drop(state.bucket);
-        drop(state.ingestor);
-        if let Ok(index) = Arc::try_unwrap(state.index) {
-            let _ = index.close();
+                .unwrap_or_else(|e| panic!("stop: {e:#}"));
         }
     }
 
