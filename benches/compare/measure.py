@@ -142,18 +142,25 @@ class Daemon:
         raise SystemExit("runlogd did not become ready within 1800 s")
 
     def get(self, path, auth=True):
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
         headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
-        try:
-            self.conn.request("GET", path, headers=headers)
-            resp = self.conn.getresponse()
-            body = resp.read()
-        except (http.client.HTTPException, OSError):
-            self.conn.close()
-            self.conn = None
-            raise
-        return resp.status, body
+        # The daemon closes keep-alive connections left idle (while another
+        # tool is measured): a closed one is opened again, once.
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+            try:
+                self.conn.request("GET", path, headers=headers)
+                resp = self.conn.getresponse()
+                return resp.status, resp.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                raise
 
     def logs(self, run_id, **params):
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
