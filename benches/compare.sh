@@ -78,20 +78,20 @@ if ((${#missing[@]})); then
 fi
 
 # ---- the needles and the large run id, from the corpus module itself
-const() { sed -n "s/^pub const $1: [^=]*= \"\\{0,1\\}\\([^\";]*\\)\"\\{0,1\\};/\\1/p" "$ROOT/src/corpus.rs"; }
+const() { sed -n "s/^pub const $1: [^=]*= \"\\{0,1\\}\\([^\";]*\\)\"\\{0,1\\};/\\1/p" "$ROOT/benches/support/corpus.rs"; }
 RARE=$(const RARE_NEEDLE)
 COMMON=$(const COMMON_NEEDLE)
 ABSENT=$(const ABSENT_NEEDLE)
 FIRST_RUN_ID=$(const FIRST_RUN_ID)
 if [[ -z $RARE || -z $COMMON || -z $ABSENT || -z $FIRST_RUN_ID ]]; then
-    say "cannot read the needle constants from src/corpus.rs"
+    say "cannot read the needle constants from benches/support/corpus.rs"
     exit 1
 fi
 if ((LARGE < 1)); then
     say "LARGE must be at least 1 (the workloads run on the first large run)"
     exit 1
 fi
-LARGE_RUN=$FIRST_RUN_ID # runlogd::corpus::large_run_id(0)
+LARGE_RUN=$FIRST_RUN_ID # corpus::large_run_id(0)
 
 # ---- scratch space
 if [[ -n ${WORK:-} ]]; then

@@ -1,4 +1,4 @@
-//! Indexing throughput (MB/s), end to end: a fresh `runlogd::server::Daemon`
+//! Indexing throughput (MB/s), end to end: a fresh `runlogd::daemon::Daemon`
 //! over a generated repository, timing `ingestor.scan()` (read, parse, write
 //! the tantivy documents, commit). Each iteration gets a fresh data
 //! directory, so every sample indexes the whole corpus from scratch.
@@ -6,13 +6,16 @@
 //! Corpus size: `RUNLOGD_BENCH_INDEX_MB` (default 24 MB: one 12 MB run that
 //! loops on errors plus 40 small runs).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use runlogd::config::Config;
-use runlogd::corpus::{self, CorpusSpec};
-use runlogd::server::Daemon;
+#[allow(dead_code)] // each benchmark uses part of the generator
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use corpus::CorpusSpec;
+use runlogd::daemon::Daemon;
 
 fn env_mb(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -54,11 +57,7 @@ fn index(c: &mut Criterion) {
                 total += started.elapsed();
                 assert_eq!(scanned.lines, summary.lines, "every line indexed");
                 // Let background merges finish outside the timed part.
-                let state = daemon.state;
-                drop(state.ingestor);
-                if let Ok(index) = Arc::try_unwrap(state.index) {
-                    index.close().expect("close index");
-                }
+                daemon.state.index.close().expect("close index");
             }
             total
         })

@@ -1,6 +1,6 @@
 //! Parsing throughput (MB/s) of `runlogd::parse::Parser` on generated run logs.
 //!
-//! Two inputs from the corpus generator (`runlogd::corpus`): a Linux run that
+//! Two inputs from the corpus generator (`benches/support/corpus.rs`): a Linux run that
 //! loops on errors (the shape of the biggest logs) and a Windows run (CRLF,
 //! Windows-1252 bytes, echoed commands). The parse step is what every byte of
 //! every log goes through before indexing, so its MB/s bounds indexing speed.
@@ -9,7 +9,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use runlogd::corpus::{self, CorpusSpec};
+#[allow(dead_code)] // each benchmark uses part of the generator
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use corpus::CorpusSpec;
 use runlogd::parse::{ParseState, Parser};
 
 /// Size of the generated inputs; big enough to defeat caches, small enough

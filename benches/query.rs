@@ -5,7 +5,7 @@
 //! loops on errors, like the biggest real logs. The cases are the requests a
 //! client makes: the first page, a page deep in the run (after line 10,000),
 //! `level=error`, `contains` with the corpus's rare / common / absent needles
-//! (see `runlogd::corpus`), and level + source + contains together.
+//! (see `benches/support/corpus.rs`), and level + source + contains together.
 //!
 //! Across runs (`RUNLOGD_BENCH_SEARCH_RUNS`, default 2,000 runs of about
 //! 50 KB, the rare needle in 5 of them): the first page of 20 runs for the
@@ -17,10 +17,14 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use runlogd::config::Config;
-use runlogd::corpus::{self, CorpusSpec};
+#[allow(dead_code)] // each benchmark uses part of the generator
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use corpus::CorpusSpec;
+use runlogd::daemon::Daemon;
 use runlogd::index::{Filters, RunQuery};
 use runlogd::parse::{Level, Source};
-use runlogd::server::Daemon;
 
 fn query(c: &mut Criterion) {
     let mb: u64 = std::env::var("RUNLOGD_BENCH_QUERY_MB")

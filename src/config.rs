@@ -104,7 +104,7 @@ impl Default for HttpConfig {
     }
 }
 
-/// The Google Cloud Storage bucket that mirrors `LogFiles/` (see `sync`).
+/// The Google Cloud Storage bucket that mirrors `LogFiles/` (see `bucket`).
 /// With no bucket set, runlogd is local-only.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

@@ -1,24 +1,24 @@
 //! runlogd: indexes CI run logs (`SAMPLE_REPOSITORY/LogFiles/{run_id}.txt`)
 //! and serves the cursor-paginated run-log API from the index.
 //!
-//! Data flows one way: files ([`watch`]) and the GCS bucket ([`sync`]) →
+//! Data flows one way: files ([`watch`]) and the GCS bucket ([`bucket`]) →
 //! [`ingest`] → [`parse`] → [`index`] → [`api`].
-//! [`store`] keeps per-run file state and tokens in SQLite, [`auth`] checks
-//! tokens, [`config`] is the one configuration struct, and [`server`] wires
-//! it all together for `runlogd serve`.
+//! [`logfiles`] says which file is a run's log, [`store`] keeps per-run file
+//! state and tokens in SQLite, [`auth`] checks tokens, [`config`] is the one
+//! configuration struct, and [`daemon`] starts and stops it all for
+//! `runlogd serve`, `runlogd index` and the tests.
 
 pub mod api;
 pub mod auth;
-pub mod backfill;
+pub mod bucket;
 pub mod config;
-pub mod corpus;
+pub mod daemon;
 pub mod example;
 pub mod index;
 pub mod ingest;
+pub mod logfiles;
 pub mod metrics;
 pub mod parse;
-pub mod server;
 pub mod store;
-pub mod sync;
 pub mod watch;
 pub mod web;

@@ -8,7 +8,13 @@ use clap::{Args, Parser, Subcommand};
 
 use runlogd::auth;
 use runlogd::config::{Config, LogFormat};
-use runlogd::server;
+use runlogd::daemon;
+
+// Benchmark data generation lives with the benchmarks, outside the library;
+// `runlogd corpus` writes it for the comparison scripts.
+#[allow(dead_code)] // the benchmarks use more of it than the command does
+#[path = "../benches/support/corpus.rs"]
+mod corpus;
 
 #[derive(Parser)]
 #[command(
@@ -186,17 +192,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(m) = args.metrics_enabled {
                 config.metrics.enabled = m;
             }
-            server::init_tracing(config.log_format, "info,tantivy=warn");
+            daemon::init_tracing(config.log_format, "info,tantivy=warn");
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(server::serve(config))
+            runtime.block_on(daemon::serve(config))
         }
         Command::Index(args) => {
             let mut config = load(&args.common)?;
             if let Some(r) = args.repository {
                 config.repository = Some(r);
             }
-            server::init_tracing(config.log_format, "info,tantivy=warn");
-            let summary = runlogd::backfill::run(&config)?;
+            daemon::init_tracing(config.log_format, "info,tantivy=warn");
+            let summary = runlogd::daemon::index_once::run(&config)?;
             println!(
                 "indexed {} runs ({} appended, {} unchanged, {} removed), {} lines, in {:.2} s",
                 summary.indexed,
@@ -210,14 +216,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Corpus(a) => {
             std::fs::create_dir_all(&a.out)?;
-            let spec = runlogd::corpus::CorpusSpec {
+            let spec = corpus::CorpusSpec {
                 runs: a.runs,
                 total_bytes: a.total_mb << 20,
                 large_runs: a.large,
                 large_bytes: a.large_mb << 20,
                 seed: a.seed,
             };
-            let s = runlogd::corpus::generate(&a.out, &spec)?;
+            let s = corpus::generate(&a.out, &spec)?;
             println!(
                 "wrote {} runs, {} lines, {} bytes to {}",
                 s.files,
@@ -228,7 +234,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { action } => {
-            server::init_tracing(LogFormat::Human, "warn");
+            daemon::init_tracing(LogFormat::Human, "warn");
             token(action)
         }
     }
@@ -242,7 +248,7 @@ fn token(action: TokenCommand) -> anyhow::Result<()> {
             days,
             name,
         } => {
-            let store = server::open_store(&load(&common)?.data)?;
+            let store = daemon::open_store(&load(&common)?.data)?;
             let scopes: Vec<String> = scopes
                 .iter()
                 .map(|s| s.trim().to_owned())
@@ -256,7 +262,7 @@ fn token(action: TokenCommand) -> anyhow::Result<()> {
             println!("{token}");
         }
         TokenCommand::List { common } => {
-            let store = server::open_store(&load(&common)?.data)?;
+            let store = daemon::open_store(&load(&common)?.data)?;
             println!(
                 "{:>4}  {:<20} {:<28} {:<22} state",
                 "id", "name", "scopes", "expires"
@@ -278,7 +284,7 @@ fn token(action: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { common, id } => {
-            let store = server::open_store(&load(&common)?.data)?;
+            let store = daemon::open_store(&load(&common)?.data)?;
             if !store.revoke_token(id)? {
                 anyhow::bail!("no token with id {id}");
             }

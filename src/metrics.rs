@@ -15,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::bucket::SyncStatus;
 use crate::ingest::Outcome;
-use crate::sync::SyncStatus;
 
 pub const HTTP_REQUESTS: &str = "runlogd_http_requests_total";
 pub const HTTP_DURATION: &str = "runlogd_http_request_duration_seconds";
@@ -283,9 +283,9 @@ pub fn render(s: &Snapshot<'_>) -> Option<String> {
         gauge!(RESIDENT_MEMORY).set(rss as f64);
     }
     if let Some(g) = &s.gcs {
-        for state in ["starting", "ok", "error"] {
+        for state in crate::bucket::SyncState::ALL {
             let on = g.state == state;
-            gauge!(GCS_SYNC_STATE, "state" => state).set(if on { 1.0 } else { 0.0 });
+            gauge!(GCS_SYNC_STATE, "state" => state.as_str()).set(if on { 1.0 } else { 0.0 });
         }
         gauge!(GCS_OBJECTS).set(g.objects as f64);
         counter!(GCS_DOWNLOADS).absolute(g.downloaded);

@@ -82,7 +82,7 @@ fn spawn(dirs: &Dirs, config: &std::path::Path) -> (Child, DaemonLog) {
         .arg("serve")
         .arg("--config")
         .arg(config)
-        .env("RUST_LOG", "warn,runlogd::server=info")
+        .env("RUST_LOG", "warn,runlogd::daemon=info")
         .env_remove("RUNLOGD_DATA")
         .env_remove("RUNLOGD_REPOSITORY")
         .env_remove("RUNLOGD_LISTEN")

@@ -260,7 +260,7 @@ async fn a_log_landing_right_after_the_watch_starts_is_seen() {
     let dirs = Dirs::new();
     let mut config = live_config(&dirs, WatchMode::Inotify);
     config.watch.reconcile_interval_secs = 0;
-    let daemon = runlogd::server::Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
+    let daemon = runlogd::daemon::Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
     let watcher = runlogd::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch)
         .unwrap_or_else(|e| panic!("watch: {e}"));
     write_atomically(&dirs.log_path(7), b"[INFO] landed at once\n");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::routing::get as route_get;
 use axum::Router;
 use runlogd::config::{Config, HttpConfig};
-use runlogd::server::{serve_http, Daemon};
+use runlogd::daemon::{serve_http, Daemon};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -30,7 +30,7 @@ async fn readyz_is_503_and_first_requests_are_served_while_the_scan_runs() {
     // Hold the index writer so that the scan cannot commit anything until
     // the test lets it: the scan is "in progress" for as long as needed,
     // whatever the speed of the machine.
-    let daemon = runlogd::server::Daemon::open(&config).unwrap_or_else(|e| panic!("{e:#}"));
+    let daemon = runlogd::daemon::Daemon::open(&config).unwrap_or_else(|e| panic!("{e:#}"));
     let index = daemon.state.index.clone();
     let (locked_tx, locked_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();

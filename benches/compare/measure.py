@@ -22,7 +22,7 @@ It refuses to write anything when the tools disagree on an answer (the
 number of matching lines of a first page, the lines of a walk): a figure is
 only worth publishing when every tool answered the same question.
 
-The needles are the constants of `src/corpus.rs`, passed in by `compare.sh`.
+The needles are the constants of `benches/support/corpus.rs`, passed in by `compare.sh`.
 """
 
 import argparse
@@ -537,9 +537,9 @@ all ratios come from this same run. Ratios are *other tool's time / runlogd's ti
 
 ### Data
 
-`runlogd corpus` (deterministic; see `src/corpus.rs`): {runs} runs, {corpus_apparent / 1e6:.1f} MB;
+`runlogd corpus` (deterministic; see `benches/support/corpus.rs`): {runs} runs, {corpus_apparent / 1e6:.1f} MB;
 the large run {a.large_run} is {large_bytes / 1e6:.1f} MB, {large_lines:,} lines and loops on errors.
-Needles (constants in `src/corpus.rs`): rare `{a.rare}` (in {results['rare']['lines']} lines of the large run),
+Needles (constants in `benches/support/corpus.rs`): rare `{a.rare}` (in {results['rare']['lines']} lines of the large run),
 common `{a.common}`, absent `{a.absent}`.
 
 ### Results

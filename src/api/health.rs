@@ -35,7 +35,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<V
             "files_done": p.files_done.load(Ordering::Relaxed),
             "bytes_done": p.bytes_done.load(Ordering::Relaxed),
             "rebuild": p.rebuild(),
-            "gcs": state.bucket.as_ref().and_then(|b| b.status()),
+            "gcs": state.bucket.as_ref().map(|b| b.status()),
         })),
     ))
 }

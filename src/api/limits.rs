@@ -10,7 +10,7 @@
 //!   `timeout`.
 //!
 //! Slow and idle connections are closed by the connection's header read
-//! timeout (`server::serve_http`).
+//! timeout (`daemon::serve_http`).
 
 use std::time::Duration;
 

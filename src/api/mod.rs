@@ -33,11 +33,11 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::bucket::Bucket;
 use crate::config::HttpConfig;
 use crate::index::LogIndex;
 use crate::ingest::Ingestor;
 use crate::store::Store;
-use crate::sync::Bucket;
 use cursor::CursorKey;
 use error::ApiError;
 use ratelimit::TokenLimiter;

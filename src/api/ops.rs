@@ -60,7 +60,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             runs,
             lines,
             index_dir: &state.index_dir,
-            gcs: state.bucket.as_ref().and_then(|b| b.status()),
+            gcs: state.bucket.as_ref().map(|b| b.status()),
         };
         anyhow::Ok(crate::metrics::render(&snapshot))
     })

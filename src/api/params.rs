@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::index::Filters;
-use crate::ingest::MAX_RUN_ID;
+use crate::logfiles::MAX_RUN_ID;
 use crate::parse::{Level, Source};
 
 use super::cursor::{self, CursorKey, Resume};

@@ -23,7 +23,7 @@ pub async fn get_raw(
 ) -> Result<Response, ApiError> {
     let run_id = parse_run_id(&run_id).map_err(|m| ApiError::invalid("run_id", m))?;
     find_run(&state, run_id).await?;
-    let source = state.ingestor.source_path(run_id);
+    let source = state.ingestor.files().source(run_id);
     if let Some(bucket) = &state.bucket {
         match bucket.signed_url(run_id, source.as_deref()).await {
             Ok(Some(url)) => return Ok(redirect(&url)),
@@ -53,7 +53,8 @@ pub async fn get_raw(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{run_id}.txt\"")) {
+    let name = crate::logfiles::file_name(run_id);
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)

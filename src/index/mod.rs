@@ -39,6 +39,8 @@ pub enum IndexError {
     Poisoned,
     #[error("index document is malformed: {0}")]
     Malformed(&'static str),
+    #[error("the index is closed: the daemon is shutting down")]
+    Closed,
 }
 
 pub type Result<T> = std::result::Result<T, IndexError>;
@@ -47,7 +49,8 @@ pub type Result<T> = std::result::Result<T, IndexError>;
 /// and a reader reloaded after every commit.
 pub struct LogIndex {
     reader: IndexReader,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    /// Taken out by [`LogIndex::close`].
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
     fields: Fields,
 }
 
@@ -78,7 +81,7 @@ impl LogIndex {
             .try_into()?;
         Ok(LogIndex {
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
             fields,
         })
     }
@@ -92,13 +95,21 @@ impl LogIndex {
     /// [`WriteBatch::commit`].
     pub fn batch(&self) -> Result<WriteBatch<'_>> {
         let writer = self.writer.lock().map_err(|_| IndexError::Poisoned)?;
+        if writer.is_none() {
+            return Err(IndexError::Closed);
+        }
         Ok(WriteBatch::new(writer, &self.reader, self.fields.clone()))
     }
 
-    /// Waits for background merges to finish; called on shutdown.
-    pub fn close(self) -> Result<()> {
-        let writer = self.writer.into_inner().map_err(|_| IndexError::Poisoned)?;
-        writer.wait_merging_threads()?;
+    /// Stops writing and waits for background merges to finish; called on
+    /// shutdown, when a batch in progress has committed or rolled back.
+    /// Readers keep working; a later batch is refused with
+    /// [`IndexError::Closed`].
+    pub fn close(&self) -> Result<()> {
+        let writer = self.writer.lock().map_err(|_| IndexError::Poisoned)?.take();
+        if let Some(writer) = writer {
+            writer.wait_merging_threads()?;
+        }
         Ok(())
     }
 }

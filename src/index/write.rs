@@ -19,7 +19,9 @@ use super::{block, IndexError, Result};
 use crate::parse::ParsedLine;
 
 pub struct WriteBatch<'a> {
-    writer: MutexGuard<'a, IndexWriter<TantivyDocument>>,
+    /// `None` once the index is closed; [`super::LogIndex::batch`] hands
+    /// out no batch then.
+    writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
     reader: &'a IndexReader,
     fields: Fields,
     changed: bool,
@@ -38,7 +40,7 @@ struct OpenBlock {
 
 impl<'a> WriteBatch<'a> {
     pub(super) fn new(
-        writer: MutexGuard<'a, IndexWriter<TantivyDocument>>,
+        writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
         reader: &'a IndexReader,
         fields: Fields,
     ) -> Self {
@@ -53,11 +55,12 @@ impl<'a> WriteBatch<'a> {
     }
 
     /// Removes every document of a run (blocks and run document).
-    pub fn delete_run(&mut self, run_id: u64) {
+    pub fn delete_run(&mut self, run_id: u64) -> Result<()> {
         self.open.remove(&run_id);
-        self.writer
-            .delete_term(Term::from_field_u64(self.fields.run_id, run_id));
+        let term = Term::from_field_u64(self.fields.run_id, run_id);
+        self.writer()?.delete_term(term);
         self.changed = true;
+        Ok(())
     }
 
     /// Adds lines of a run. Lines must be consecutive and new to the index
@@ -105,14 +108,15 @@ impl<'a> WriteBatch<'a> {
             self.write_block(run_id, open)?;
         }
         let f = &self.fields;
-        self.writer
-            .delete_term(Term::from_field_u64(f.run_doc, run_id));
+        let term = Term::from_field_u64(f.run_doc, run_id);
         let mut d = TantivyDocument::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.run_doc, run_id);
         d.add_u64(f.generation, meta.generation);
         d.add_u64(f.lines, meta.lines);
-        self.writer.add_document(d)?;
+        let writer = self.writer()?;
+        writer.delete_term(term);
+        writer.add_document(d)?;
         self.changed = true;
         Ok(())
     }
@@ -133,7 +137,7 @@ impl<'a> WriteBatch<'a> {
         }
         if self.changed {
             let started = std::time::Instant::now();
-            self.writer.commit()?;
+            self.writer()?.commit()?;
             crate::metrics::committed(started.elapsed());
             self.reader.reload()?;
             self.changed = false;
@@ -163,11 +167,16 @@ impl<'a> WriteBatch<'a> {
         })
     }
 
+    fn writer(&mut self) -> Result<&mut IndexWriter<TantivyDocument>> {
+        self.writer.as_mut().ok_or(IndexError::Closed)
+    }
+
     fn write_block(&mut self, run_id: u64, open: OpenBlock) -> Result<()> {
-        let f = &self.fields;
+        let f = self.fields.clone();
         let key = block_key(run_id, open.block);
         if open.replaces {
-            self.writer.delete_term(Term::from_field_u64(f.block, key));
+            self.writer()?
+                .delete_term(Term::from_field_u64(f.block, key));
         }
         let mut d = TantivyDocument::default();
         d.add_u64(f.run_id, run_id);
@@ -193,7 +202,7 @@ impl<'a> WriteBatch<'a> {
             }
         }
         d.add_bytes(f.body, &block::encode(&open.lines));
-        self.writer.add_document(d)?;
+        self.writer()?.add_document(d)?;
         self.changed = true;
         Ok(())
     }
@@ -204,9 +213,127 @@ impl Drop for WriteBatch<'_> {
     /// must not leave half a run staged for the next batch's commit.
     fn drop(&mut self) {
         if self.changed {
-            if let Err(e) = self.writer.rollback() {
-                tracing::error!(error = %e, "index rollback failed");
+            if let Some(writer) = self.writer.as_mut() {
+                if let Err(e) = writer.rollback() {
+                    tracing::error!(error = %e, "index rollback failed");
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! On a real index in a temporary directory.
+    use super::*;
+    use crate::index::{Filters, LogIndex};
+    use crate::parse::{Level, Source};
+
+    fn lines(from: u64, to: u64, tag: &str) -> Vec<ParsedLine> {
+        (from..=to)
+            .map(|n| ParsedLine {
+                line: n,
+                level: if n % 10 == 0 {
+                    Level::Error
+                } else {
+                    Level::Info
+                },
+                source: Source::TestRunner,
+                timestamp: None,
+                message: format!("{tag} line {n}"),
+            })
+            .collect()
+    }
+
+    fn write(index: &LogIndex, run: u64, new: Vec<ParsedLine>, total: u64) -> Result<()> {
+        let mut batch = index.batch()?;
+        batch.add_lines(run, new)?;
+        batch.set_run_meta(
+            run,
+            RunMeta {
+                generation: 1,
+                lines: total,
+            },
+        )?;
+        batch.commit()
+    }
+
+    fn texts(index: &LogIndex, run: u64) -> Result<Vec<String>> {
+        let snapshot = index.snapshot();
+        let Some(meta) = snapshot.run_meta(run)? else {
+            return Ok(Vec::new());
+        };
+        let page = snapshot.page(run, meta, &Filters::default(), 0, 10_000)?;
+        Ok(page.lines.into_iter().map(|l| l.text).collect())
+    }
+
+    #[test]
+    fn a_run_that_grows_mid_block_reads_back_whole_and_in_order() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        // 200 lines end inside the second block; 100 more continue it.
+        write(&index, 3, lines(1, 200, "a"), 200)?;
+        write(&index, 3, lines(201, 300, "a"), 300)?;
+        let want: Vec<String> = lines(1, 300, "a").into_iter().map(|l| l.message).collect();
+        assert_eq!(texts(&index, 3)?, want);
+        // The continued block replaced its shorter copy: each line once.
+        let second = index
+            .snapshot()
+            .block(3, block_of(129))?
+            .unwrap_or_default();
+        assert_eq!(second.len(), BLOCK_LINES as usize);
+        assert_eq!(second.first().map(|l| l.line), Some(129));
+        Ok(())
+    }
+
+    #[test]
+    fn deleting_a_run_leaves_the_others() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        write(&index, 1, lines(1, 50, "one"), 50)?;
+        write(&index, 2, lines(1, 50, "two"), 50)?;
+        let mut batch = index.batch()?;
+        batch.delete_run(1)?;
+        batch.commit()?;
+        assert_eq!(index.snapshot().run_meta(1)?, None);
+        assert!(texts(&index, 1)?.is_empty());
+        assert_eq!(texts(&index, 2)?.len(), 50);
+        Ok(())
+    }
+
+    #[test]
+    fn a_batch_dropped_without_commit_leaves_nothing_for_the_next() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        {
+            let mut batch = index.batch()?;
+            batch.add_lines(5, lines(1, 300, "half"))?;
+            batch.set_run_meta(
+                5,
+                RunMeta {
+                    generation: 1,
+                    lines: 300,
+                },
+            )?;
+            // Dropped: an error part-way through a file.
+        }
+        write(&index, 6, lines(1, 10, "six"), 10)?;
+        assert_eq!(index.snapshot().run_meta(5)?, None);
+        assert!(texts(&index, 5)?.is_empty());
+        assert_eq!(texts(&index, 6)?.len(), 10);
+        Ok(())
+    }
+
+    #[test]
+    fn a_closed_index_refuses_writes_and_still_reads() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        write(&index, 1, lines(1, 20, "kept"), 20)?;
+        index.close()?;
+        assert!(matches!(index.batch(), Err(IndexError::Closed)));
+        assert_eq!(texts(&index, 1)?.len(), 20);
+        // Closing twice is harmless.
+        index.close()?;
+        Ok(())
     }
 }

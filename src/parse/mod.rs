@@ -174,7 +174,7 @@ pub struct RuleConfig {
 /// A configuration's rules that cannot be used. `index` is the rule's 0-based
 /// position in the list given to [`Parser::new`].
 #[derive(Debug, thiserror::Error)]
-pub enum ParseError {
+pub enum RulesError {
     #[error("parser rule {index} has an invalid pattern: {source}")]
     BadPattern {
         index: usize,
@@ -277,16 +277,16 @@ pub struct Parser {
 
 impl Parser {
     /// Compiles the operator rules (the built-in ones need no compiling).
-    pub fn new(rules: &[RuleConfig]) -> Result<Parser, ParseError> {
+    pub fn new(rules: &[RuleConfig]) -> Result<Parser, RulesError> {
         let operator = rules
             .iter()
             .enumerate()
             .map(|(index, rule)| {
                 if rule.level.is_none() && rule.source.is_none() {
-                    return Err(ParseError::EmptyRule { index });
+                    return Err(RulesError::EmptyRule { index });
                 }
                 let regex = Regex::new(&rule.pattern)
-                    .map_err(|source| ParseError::BadPattern { index, source })?;
+                    .map_err(|source| RulesError::BadPattern { index, source })?;
                 Ok(OperatorRule {
                     regex,
                     level: rule.level,

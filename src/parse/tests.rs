@@ -669,7 +669,7 @@ fn operator_rules_do_not_change_sections() {
 fn bad_and_empty_rules_are_refused_with_their_index() {
     let ok = rule("x", Some(Info), None);
     match Parser::new(&[ok.clone(), rule("(unclosed", Some(Info), None)]) {
-        Err(e @ ParseError::BadPattern { index: 1, .. }) => {
+        Err(e @ RulesError::BadPattern { index: 1, .. }) => {
             assert!(e
                 .to_string()
                 .starts_with("parser rule 1 has an invalid pattern: "));
@@ -678,7 +678,7 @@ fn bad_and_empty_rules_are_refused_with_their_index() {
         other => panic!("expected BadPattern at 1, got {other:?}"),
     }
     match Parser::new(&[ok.clone(), ok, rule("x", None, None)]) {
-        Err(e @ ParseError::EmptyRule { index: 2 }) => {
+        Err(e @ RulesError::EmptyRule { index: 2 }) => {
             assert_eq!(e.to_string(), "parser rule 2 sets neither level nor source");
         }
         other => panic!("expected EmptyRule at 2, got {other:?}"),

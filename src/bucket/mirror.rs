@@ -7,7 +7,6 @@
 //! ingestor (which only reads `{run_id}.txt`) never sees half a log.
 
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +19,7 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use super::SyncError;
+use crate::logfiles::{local_wins_over_object, mtime_ns};
 
 /// An object's update time in nanoseconds since the epoch.
 pub fn updated_ns(meta: &ObjectMeta) -> i64 {
@@ -89,8 +89,7 @@ pub fn local_supersedes(local: &Path, meta: &ObjectMeta) -> std::io::Result<bool
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    let mtime_ns = stat.mtime() * 1_000_000_000 + stat.mtime_nsec();
-    if mtime_ns >= updated_ns(meta) {
+    if local_wins_over_object(mtime_ns(&stat), updated_ns(meta)) {
         return Ok(true);
     }
     if stat.len() != meta.size {

@@ -21,33 +21,43 @@
 //! Failures (bucket unreachable, 5xx, slow or cut-off downloads) are retried
 //! with backoff by the client, then reported in [`SyncStatus`] for
 //! `/readyz`; what is already indexed keeps being served.
+//!
+//! The parts: [`client`] builds the object-store client (credentials,
+//! endpoint, retries, signing), [`mirror`] writes copies, [`flights`] shares
+//! first fetches, [`misses`] remembers absent runs, [`status`] is what
+//! `/readyz` and `/metrics` show. [`Bucket`] here is the sync loop and the
+//! first fetch that use them.
 
 mod client;
+mod flights;
 mod mirror;
+mod misses;
+mod status;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
-use serde::Serialize;
-use tokio::sync::OnceCell;
 
 pub use client::EMULATOR_HOST_VAR;
+pub use status::{SyncReport, SyncState, SyncStatus};
+
+use flights::Flights;
+use misses::MissCache;
 
 use crate::config::{Config, GcsConfig, MirrorTarget, OnDelete};
-use crate::ingest::{run_id_from_file_name, Ingestor, Tail};
+use crate::ingest::{Ingestor, Tail};
+use crate::logfiles::{file_mtime_ns, file_name, local_wins_over_object, run_id_from_file_name};
 use crate::store::{ObjectRecord, Store};
 
 /// Objects downloaded, then indexed in one commit, at a time: a first sync
 /// of a large bucket makes runs searchable as it goes, not at its end.
 const RUNS_PER_COMMIT: usize = 64;
-/// The longest wait before retrying a sync that failed.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -75,37 +85,6 @@ pub enum SyncError {
     Task(String),
 }
 
-/// The sync's state, as `/readyz` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct SyncStatus {
-    /// `starting` (no sync finished yet), `ok`, or `error`.
-    pub state: &'static str,
-    pub bucket: String,
-    pub prefix: String,
-    /// Run objects seen at the last successful listing.
-    pub objects: u64,
-    /// Objects downloaded since start (by syncs and first requests).
-    pub downloaded: u64,
-    /// Sync passes that completed (listing done, changes applied).
-    pub passes: u64,
-    pub last_sync: Option<String>,
-    pub last_success: Option<String>,
-    pub last_error: Option<String>,
-    pub consecutive_failures: u32,
-}
-
-/// What one sync pass did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SyncReport {
-    pub listed: u64,
-    pub downloaded: u64,
-    pub superseded_locally: u64,
-    pub forgotten: u64,
-    pub failed: u64,
-}
-
-type Flight = Arc<OnceCell<Result<bool, Arc<SyncError>>>>;
-
 pub struct Bucket {
     storage: object_store::gcp::GoogleCloudStorage,
     can_sign: bool,
@@ -116,9 +95,9 @@ pub struct Bucket {
     store: Arc<Store>,
     status: Mutex<SyncStatus>,
     /// Misses being looked up now, so concurrent requests share one lookup.
-    flights: Mutex<HashMap<u64, Flight>>,
-    /// Runs found in neither place, and until when that answer stands.
-    misses: Mutex<HashMap<u64, Instant>>,
+    flights: Flights,
+    /// Runs found in neither place, for a while.
+    misses: MissCache,
 }
 
 /// Where the bucket is mirrored for `config`, or `None` with no bucket.
@@ -173,18 +152,7 @@ impl Bucket {
             "mirroring the GCS bucket"
         );
         Ok(Some(Bucket {
-            status: Mutex::new(SyncStatus {
-                state: "starting",
-                bucket: bucket.clone(),
-                prefix: config.gcs.prefix.clone(),
-                objects: 0,
-                downloaded: 0,
-                passes: 0,
-                last_sync: None,
-                last_success: None,
-                last_error: None,
-                consecutive_failures: 0,
-            }),
+            status: Mutex::new(SyncStatus::new(bucket.clone(), config.gcs.prefix.clone())),
             storage: client.storage,
             can_sign: client.can_sign,
             config: config.gcs.clone(),
@@ -192,17 +160,20 @@ impl Bucket {
             mirror_dir,
             ingestor,
             store,
-            flights: Mutex::default(),
-            misses: Mutex::default(),
+            flights: Flights::default(),
+            misses: MissCache::new(Duration::from_secs(config.gcs.miss_cache_secs)),
         }))
     }
 
-    pub fn status(&self) -> Option<SyncStatus> {
-        self.status.lock().ok().map(|s| s.clone())
+    pub fn status(&self) -> SyncStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Syncs now and then every `sync_interval_secs`; after a failure, again
-    /// sooner (1 s, doubling up to the interval). Runs until aborted.
+    /// sooner (see [`status::retry_wait`]). Runs until aborted.
     pub async fn run(self: Arc<Self>) {
         let interval = Duration::from_secs(self.config.sync_interval_secs);
         let mut failures = 0u32;
@@ -225,9 +196,9 @@ impl Bucket {
                 Err(e) => {
                     crate::metrics::gcs_sync_failed();
                     failures = failures.saturating_add(1);
-                    let backoff = Duration::from_secs(1u64 << failures.min(6).saturating_sub(1));
-                    tracing::warn!(error = %e, failures, retry_in_secs = backoff.min(interval).as_secs(), "bucket sync failed");
-                    backoff.min(interval).min(MAX_RETRY_WAIT)
+                    let wait = status::retry_wait(failures, interval);
+                    tracing::warn!(error = %e, failures, retry_in_secs = wait.as_secs(), "bucket sync failed");
+                    wait
                 }
             };
             tokio::time::sleep(wait).await;
@@ -241,7 +212,11 @@ impl Bucket {
         let result = self.sync_pass().await;
         self.update_status(|s| match &result {
             Ok(report) => {
-                s.state = if report.failed == 0 { "ok" } else { "error" };
+                s.state = if report.failed == 0 {
+                    SyncState::Ok
+                } else {
+                    SyncState::Error
+                };
                 s.objects = report.listed;
                 s.passes += 1;
                 s.last_success = s.last_sync.clone();
@@ -251,7 +226,7 @@ impl Bucket {
                 }
             }
             Err(e) => {
-                s.state = "error";
+                s.state = SyncState::Error;
                 s.last_error = Some(e.to_string());
                 s.consecutive_failures += 1;
             }
@@ -285,16 +260,14 @@ impl Bucket {
                     && r.updated_ns == mirror::updated_ns(&meta)
                     && match &r.mirrored_path {
                         Some(copy) => copy.exists(),
-                        None => self.log_dir.join(format!("{run_id}.txt")).exists(),
+                        None => self.log_dir.join(file_name(run_id)).exists(),
                     }
             });
             if !unchanged {
                 todo.push((run_id, meta));
             }
         }
-        if let Ok(mut misses) = self.misses.lock() {
-            misses.retain(|id, _| !seen.contains(id));
-        }
+        self.misses.forget_found(|id| seen.contains(&id));
 
         // Newest first: the runs most likely to be asked for come in first.
         todo.sort_unstable_by_key(|(_, meta)| std::cmp::Reverse(meta.last_modified));
@@ -326,7 +299,7 @@ impl Bucket {
                     }
                 }
             }
-            self.index(changed).await?;
+            self.ingest_runs(changed).await?;
         }
         let mut gone = Vec::new();
         for (run_id, record) in known {
@@ -337,7 +310,7 @@ impl Bucket {
             }
         }
         for chunk in gone.chunks(RUNS_PER_COMMIT) {
-            self.index(chunk.to_vec()).await?;
+            self.ingest_runs(chunk.to_vec()).await?;
         }
         if let Some(e) = last_error {
             self.update_status(|s| {
@@ -352,26 +325,14 @@ impl Bucket {
     /// mirrors and indexes it. `Ok(false)`: the bucket has no such object.
     /// Concurrent calls for one run share one lookup and download.
     pub async fn fetch_missing(&self, run_id: u64) -> Result<bool, Arc<SyncError>> {
-        if self.recently_missed(run_id) {
+        if self.misses.is_missing(run_id, Instant::now()) {
             return Ok(false);
         }
-        let flight = match self.flights.lock() {
-            Ok(mut flights) => flights.entry(run_id).or_default().clone(),
-            Err(_) => return Err(Arc::new(SyncError::Task("lock poisoned".into()))),
-        };
-        let result = flight
-            .get_or_init(|| async { self.fetch_one(run_id).await.map_err(Arc::new) })
+        self.flights
+            .share(run_id, || async {
+                self.fetch_one(run_id).await.map_err(Arc::new)
+            })
             .await
-            .clone();
-        if let Ok(mut flights) = self.flights.lock() {
-            if flights
-                .get(&run_id)
-                .is_some_and(|f| Arc::ptr_eq(f, &flight))
-            {
-                flights.remove(&run_id);
-            }
-        }
-        result
     }
 
     async fn fetch_one(&self, run_id: u64) -> Result<bool, SyncError> {
@@ -379,17 +340,14 @@ impl Bucket {
         let meta = match self.storage.head(&location).await {
             Ok(meta) => meta,
             Err(object_store::Error::NotFound { .. }) => {
-                if let Ok(mut misses) = self.misses.lock() {
-                    let ttl = Duration::from_secs(self.config.miss_cache_secs);
-                    misses.insert(run_id, Instant::now() + ttl);
-                }
+                self.misses.remember(run_id, Instant::now());
                 return Ok(false);
             }
             Err(e) => return Err(e.into()),
         };
         let started = Instant::now();
         self.mirror_object(run_id, meta).await?;
-        self.index(vec![run_id]).await?;
+        self.ingest_runs(vec![run_id]).await?;
         tracing::info!(
             run_id,
             ms = started.elapsed().as_millis() as u64,
@@ -414,13 +372,16 @@ impl Bucket {
         };
         if let Some(source) = source {
             let is_copy = record.mirrored_path.as_deref() == Some(source);
-            if !is_copy && mtime_ns(source).is_some_and(|t| t > record.updated_ns) {
+            if !is_copy
+                && file_mtime_ns(source)
+                    .is_some_and(|t| local_wins_over_object(t, record.updated_ns))
+            {
                 return Ok(None);
             }
         }
         let options = SignedUrlOptions::default().with_query([(
             "response-content-disposition",
-            format!("attachment; filename=\"{run_id}.txt\""),
+            format!("attachment; filename=\"{}\"", file_name(run_id)),
         )]);
         let url = self
             .storage
@@ -437,9 +398,8 @@ impl Bucket {
     /// Brings the object's copy up to date, unless the `LogFiles/` file
     /// makes it unnecessary; records the object. `Ok(true)`: downloaded.
     async fn mirror_object(&self, run_id: u64, meta: ObjectMeta) -> Result<bool, SyncError> {
-        let file_name = format!("{run_id}.txt");
-        let local = self.log_dir.join(&file_name);
-        let target = self.mirror_dir.join(&file_name);
+        let local = self.log_dir.join(file_name(run_id));
+        let target = self.mirror_dir.join(file_name(run_id));
         let updated_ns = mirror::updated_ns(&meta);
         let check = {
             let (local, meta) = (local.clone(), meta.clone());
@@ -487,7 +447,7 @@ impl Bucket {
         if let Some(copy) = &record.mirrored_path {
             let still_ours = copy.parent() == Some(self.mirror_dir.as_path())
                 && (self.mirror_dir != self.log_dir
-                    || mtime_ns(copy).is_some_and(|t| t == record.updated_ns));
+                    || file_mtime_ns(copy).is_some_and(|t| t == record.updated_ns));
             if still_ours {
                 remove_if_exists(copy)?;
             }
@@ -495,7 +455,7 @@ impl Bucket {
         Ok(())
     }
 
-    async fn index(&self, runs: Vec<u64>) -> Result<(), SyncError> {
+    async fn ingest_runs(&self, runs: Vec<u64>) -> Result<(), SyncError> {
         if runs.is_empty() {
             return Ok(());
         }
@@ -509,19 +469,8 @@ impl Bucket {
         Ok(())
     }
 
-    fn recently_missed(&self, run_id: u64) -> bool {
-        let Ok(mut misses) = self.misses.lock() else {
-            return false;
-        };
-        let now = Instant::now();
-        if misses.len() > 10_000 {
-            misses.retain(|_, until| *until > now);
-        }
-        misses.get(&run_id).is_some_and(|until| *until > now)
-    }
-
     fn object_path(&self, run_id: u64) -> ObjectPath {
-        ObjectPath::from(format!("{}{run_id}.txt", self.config.prefix))
+        ObjectPath::from(format!("{}{}", self.config.prefix, file_name(run_id)))
     }
 
     /// The run id of an object directly under the prefix named `{run_id}.txt`.
@@ -536,9 +485,7 @@ impl Bucket {
     }
 
     fn update_status(&self, f: impl FnOnce(&mut SyncStatus)) {
-        if let Ok(mut s) = self.status.lock() {
-            f(&mut s);
-        }
+        f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner));
     }
 }
 
@@ -550,13 +497,6 @@ fn remove_if_exists(path: &Path) -> Result<(), SyncError> {
         }),
         _ => Ok(()),
     }
-}
-
-fn mtime_ns(path: &Path) -> Option<i64> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec())
 }
 
 fn now_rfc3339() -> String {

@@ -3,20 +3,19 @@
 //! log line every few seconds otherwise (under systemd or in CI).
 
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::{Daemon, Role};
 use crate::config::Config;
-use crate::ingest::{ScanProgress, ScanSummary};
-use crate::server::Daemon;
+use crate::ingest::ScanSummary;
 
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 pub fn run(config: &Config) -> anyhow::Result<ScanSummary> {
-    let daemon = Daemon::open(config).context(
+    let daemon = Daemon::open_for(config, Role::IndexOnce).context(
         "cannot open the data directory (is `runlogd serve` running on it? it indexes by itself)",
     )?;
     let ingestor = daemon.state.ingestor.clone();
@@ -36,7 +35,7 @@ pub fn run(config: &Config) -> anyhow::Result<ScanSummary> {
     let mut last_log = Instant::now();
     while !scan.is_finished() {
         std::thread::sleep(Duration::from_millis(100));
-        let (done, total, bytes) = read(&progress);
+        let (done, total, bytes) = progress.counts();
         let rate = bytes as f64 / 1e6 / started.elapsed().as_secs_f64().max(1e-3);
         match &bar {
             Some(bar) => {
@@ -63,24 +62,8 @@ pub fn run(config: &Config) -> anyhow::Result<ScanSummary> {
     let summary = scan
         .join()
         .map_err(|_| anyhow::anyhow!("the indexing thread panicked"))??;
-    let (_, _, bytes) = read(&progress);
-    tracing::info!(
-        indexed = summary.indexed,
-        appended = summary.appended,
-        unchanged = summary.unchanged,
-        removed = summary.removed,
-        lines = summary.lines,
-        mb = bytes / 1_000_000,
-        seconds = format!("{:.2}", summary.elapsed.as_secs_f64()),
-        "index complete"
-    );
+    // Merges finish before the command returns, so the index is compact.
+    daemon.state.index.close()?;
+    summary.log("index complete");
     Ok(summary)
-}
-
-fn read(p: &ScanProgress) -> (u64, u64, u64) {
-    (
-        p.files_done.load(Ordering::Relaxed),
-        p.files_total.load(Ordering::Relaxed),
-        p.bytes_done.load(Ordering::Relaxed),
-    )
 }
