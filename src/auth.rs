@@ -118,16 +118,24 @@ pub fn authenticate(store: &Store, header: Option<&str>) -> Result<Caller, AuthE
     let record: TokenRecord = store
         .token_by_hash(&hash_token(token))?
         .ok_or(AuthError::Invalid)?;
-    if record.revoked_at.is_some() {
-        return Err(AuthError::Revoked);
-    }
-    if record.expires_at <= unix_now() {
-        return Err(AuthError::Expired);
-    }
+    check_record(&record, unix_now())?;
     Ok(Caller {
         token_id: record.id,
         scopes: record.scopes,
     })
+}
+
+/// Whether a stored token is usable at `now` (Unix seconds): not revoked,
+/// and `now` before its expiry (a token is rejected from its `expires_at`
+/// second on).
+fn check_record(record: &TokenRecord, now: i64) -> Result<(), AuthError> {
+    if record.revoked_at.is_some() {
+        return Err(AuthError::Revoked);
+    }
+    if now >= record.expires_at {
+        return Err(AuthError::Expired);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -173,6 +181,33 @@ mod tests {
             Err(AuthError::Revoked)
         ));
         Ok(())
+    }
+
+    #[test]
+    fn a_token_is_valid_until_its_expiry_second() {
+        let expires_at = 1_800_000_000;
+        let record = |revoked_at| TokenRecord {
+            id: 1,
+            name: String::new(),
+            scopes: vec!["system:read".into()],
+            created_at: expires_at - 86_400,
+            expires_at,
+            revoked_at,
+        };
+        assert!(check_record(&record(None), expires_at - 86_400).is_ok());
+        assert!(check_record(&record(None), expires_at - 1).is_ok());
+        assert!(matches!(
+            check_record(&record(None), expires_at),
+            Err(AuthError::Expired)
+        ));
+        assert!(matches!(
+            check_record(&record(None), expires_at + 1),
+            Err(AuthError::Expired)
+        ));
+        assert!(matches!(
+            check_record(&record(Some(expires_at - 10)), expires_at - 1),
+            Err(AuthError::Revoked)
+        ));
     }
 
     #[test]

@@ -224,6 +224,75 @@ async fn authentication_scope_and_their_envelopes() {
     assert_eq!(r.body["lines"], 1);
 }
 
+/// A token is accepted while the clock is before its expiry second and
+/// refused from that second on. The daemon's clock is the real one, so this
+/// checks each answer against the clock read around its request: an
+/// acceptance that began at or after the expiry, or a refusal that ended
+/// before it, is wrong. (The exact boundary is tested in `auth`.)
+#[tokio::test]
+async fn a_token_is_accepted_until_it_expires_and_refused_from_then_on() {
+    use runlogd::store::unix_now;
+    let (_dirs, s) = server_with(&[(1, b"hello\n")]).await;
+    let url = "/api/v1/runs/1/logs";
+    let token = "spci_token-that-expires-during-the-test-0000000000";
+    let expires_at = unix_now() + 3;
+    s.daemon_state
+        .store
+        .insert_token(
+            &runlogd::auth::hash_token(token),
+            "short-lived",
+            &["system:read".into()],
+            expires_at,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut accepted = 0;
+    let refused = loop {
+        let before = unix_now();
+        let r = s.get(url, Some(token)).await;
+        let after = unix_now();
+        match r.status {
+            200 => {
+                assert!(
+                    before < expires_at,
+                    "accepted in a request that began at {before}, at or after the expiry {expires_at}"
+                );
+                accepted += 1;
+            }
+            401 => {
+                assert!(
+                    after >= expires_at,
+                    "refused in a request that ended at {after}, before the expiry {expires_at}: {}",
+                    r.body
+                );
+                break r;
+            }
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token was never refused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        accepted > 0,
+        "the token was never accepted before it expired"
+    );
+    assert_eq!(refused.error_code(), "unauthorized");
+    assert!(
+        refused.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired")),
+        "{}",
+        refused.body
+    );
+    // And it stays refused.
+    let r = s.get(url, Some(token)).await;
+    assert_eq!((r.status, r.error_code()), (401, "unauthorized"));
+}
+
 #[tokio::test]
 async fn rate_limit_refuses_with_retry_after_and_details() {
     let dirs = Dirs::new();

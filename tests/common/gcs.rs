@@ -220,7 +220,13 @@ impl Emulator {
 
     /// Uploads (or replaces) `LogFiles/{run_id}.txt`.
     pub async fn put_log(&self, run_id: u64, content: impl Into<Vec<u8>>) {
-        let name = format!("LogFiles%2F{run_id}.txt");
+        self.put_object(&format!("LogFiles/{run_id}.txt"), content)
+            .await;
+    }
+
+    /// Uploads (or replaces) the object `name`.
+    pub async fn put_object(&self, name: &str, content: impl Into<Vec<u8>>) {
+        let name = name.replace('/', "%2F");
         let r = reqwest::Client::new()
             .post(format!(
                 "{}/upload/storage/v1/b/{}/o?uploadType=media&name={name}",

@@ -2,6 +2,7 @@
 //! server on 127.0.0.1) over a temporary repository.
 #![allow(dead_code)]
 
+pub mod fault;
 pub mod gcs;
 
 use std::path::{Path, PathBuf};
