@@ -377,7 +377,7 @@ mod tests {
         let index = Arc::new(LogIndex::open(&data.join("index"), 32 << 20)?);
         let parser = Arc::new(Parser::new(&[])?);
         let ingestor = Ingestor::new(
-            log_dir,
+            crate::logfiles::LogFiles::new(log_dir, None),
             index.clone(),
             store.clone(),
             parser,
@@ -455,7 +455,7 @@ mod tests {
             Watcher::start_with(ingestor.clone(), config(WatchMode::Auto), failing_inotify)?;
 
         std::fs::write(
-            ingestor.log_path(7),
+            ingestor.files().local(7),
             "[INFO] one\n[INFO] two\n[ERROR] three\n",
         )?;
         // Nothing else indexes: no reconcile, no request, no scan.
@@ -485,7 +485,7 @@ mod tests {
             failing_inotify,
         );
         assert!(matches!(explicit.source, EventSource::Off));
-        std::fs::write(ingestor.log_path(8), "[INFO] eight\n")?;
+        std::fs::write(ingestor.files().local(8), "[INFO] eight\n")?;
         // A poll at interval 0 would be due at once, and this turn would
         // index the log.
         explicit.turn();
@@ -502,7 +502,10 @@ mod tests {
             failing_inotify,
         );
         assert!(matches!(auto.source, EventSource::Poll(_)));
-        std::fs::write(ingestor.log_path(9), "[INFO] nine\n[INFO] nine again\n")?;
+        std::fs::write(
+            ingestor.files().local(9),
+            "[INFO] nine\n[INFO] nine again\n",
+        )?;
         auto.turn();
         assert_eq!(lines_indexed(&index, 9), Some(2));
         assert_eq!(store.run(9)?.map(|r| r.lines_indexed), Some(2));
