@@ -12,38 +12,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-use common::{enc, Dirs, TestServer};
+use common::enc;
+use common::prop::PropServer;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-struct Shared {
-    runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    dirs: Dirs,
-    token: String,
-    next_run: AtomicU64,
-}
-
-static SHARED: LazyLock<Shared> = LazyLock::new(|| {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let dirs = Dirs::new();
-    let server = runtime.block_on(TestServer::start(dirs.config()));
-    let token = server.reader();
-    Shared {
-        runtime,
-        server,
-        dirs,
-        token,
-        next_run: AtomicU64::new(1),
-    }
-});
+static SHARED: LazyLock<PropServer> = LazyLock::new(|| PropServer::start(1));
 
 /// Where the oracle stands in the file: it decides the source of a line
 /// that names none.
@@ -318,7 +294,7 @@ proptest! {
         limit in 1usize..=100,
     ) {
         let shared = &*SHARED;
-        let run_id = shared.next_run.fetch_add(1, Ordering::Relaxed);
+        let run_id = shared.take_runs(1);
         shared.dirs.write_log(run_id, &file);
 
         let needle = contains.as_ref().map(|c| c.to_lowercase());

@@ -11,39 +11,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-use common::{enc, Dirs, TestServer};
+use common::enc;
+use common::prop::PropServer;
 use proptest::prelude::*;
 use serde_json::Value;
 
-struct Shared {
-    runtime: tokio::runtime::Runtime,
-    server: TestServer,
-    dirs: Dirs,
-    token: String,
-    /// Each case takes its own run ids, so cases never see each other's runs.
-    next_run: AtomicU64,
-}
-
-static SHARED: LazyLock<Shared> = LazyLock::new(|| {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let dirs = Dirs::new();
-    let server = runtime.block_on(TestServer::start(dirs.config()));
-    let token = server.reader();
-    Shared {
-        runtime,
-        server,
-        dirs,
-        token,
-        next_run: AtomicU64::new(1000),
-    }
-});
+static SHARED: LazyLock<PropServer> = LazyLock::new(|| PropServer::start(1000));
 
 /// Words lines are made of: ASCII, non-ASCII, and characters Windows-1252
 /// has (so a line of them can be written in that encoding).
@@ -168,21 +143,11 @@ fn served(lines: &[Value]) -> Vec<Served> {
 }
 
 fn get(path: &str) -> common::Response {
-    let shared = &*SHARED;
-    shared
-        .runtime
-        .block_on(shared.server.get(path, Some(&shared.token)))
+    SHARED.get(path)
 }
 
-/// Brings a run up to date with its file, as the watcher would.
 fn sync(run_id: u64) {
-    let shared = &*SHARED;
-    shared
-        .server
-        .daemon_state
-        .ingestor
-        .sync_run(run_id)
-        .unwrap_or_else(|e| panic!("sync {run_id}: {e}"));
+    SHARED.sync(run_id)
 }
 
 proptest! {
@@ -198,7 +163,7 @@ proptest! {
         grow in any::<bool>(),
     ) {
         let shared = &*SHARED;
-        let run_id = shared.next_run.fetch_add(1, Ordering::Relaxed);
+        let run_id = shared.take_runs(1);
         shared.dirs.write_log(run_id, file_bytes(&first));
         sync(run_id);
 
@@ -244,7 +209,7 @@ proptest! {
         lines_per_run in 0usize..=4,
     ) {
         let shared = &*SHARED;
-        let first = shared.next_run.fetch_add(runs.len() as u64, Ordering::Relaxed);
+        let first = shared.take_runs(runs.len() as u64);
         let ids: Vec<u64> = (first..first + runs.len() as u64).collect();
         for (id, lines) in ids.iter().zip(&runs) {
             shared.dirs.write_log(*id, file_bytes(lines));

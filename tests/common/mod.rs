@@ -4,6 +4,7 @@
 
 pub mod fault;
 pub mod gcs;
+pub mod prop;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+#! A/B of two revisions of runlogd on one generated corpus, in one run:
+#! indexing a repository from scratch (`runlogd index` on an empty data
+#! folder) and the start-up rescan of a repository already indexed (every run
+#! unchanged), each timed REPS times, the two builds alternating so that
+#! machine noise falls on both. Prints the medians and NEW/OLD ratios as a
+#! markdown table; a ratio above 1 means NEW is slower.
+#!
+#! Usage: benches/ab.sh OLD_REV [NEW_REV]     (NEW_REV defaults to the work tree)
+#!   RUNS TOTAL_MB SEED  corpus shape (default 1000 runs, 100 MB: the platform's
+#!                       runs of about 100 KB)
+#!   REPS                timings per build and task (default 5)
+#!   WORK                scratch folder (default a temporary one)
+#! It builds both revisions in release mode, sharing the repository's
+#! target/ for dependencies, and installs nothing.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OLD=${1:?usage: benches/ab.sh OLD_REV [NEW_REV]}
+NEW=${2:-}
+RUNS=${RUNS:-1000}
+TOTAL_MB=${TOTAL_MB:-100}
+SEED=${SEED:-1}
+REPS=${REPS:-5}
+WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
+export CARGO_TARGET_DIR="$ROOT/target"
+
+build() { # rev dest
+    local rev=$1 dest=$2 src
+    if [ -z "$rev" ]; then
+        src=$ROOT
+    else
+        src="$WORK/src-$rev"
+        [ -d "$src" ] || git -C "$ROOT" worktree add --detach -q "$src" "$rev"
+    fi
+    (cd "$src" && cargo build --release --locked --quiet --bin runlogd)
+    cp "$CARGO_TARGET_DIR/release/runlogd" "$dest"
+}
+echo "building $OLD and ${NEW:-the work tree} (release)" >&2
+build "$OLD" "$WORK/runlogd-old"
+build "$NEW" "$WORK/runlogd-new"
+for rev in "$OLD" "$NEW"; do
+    [ -n "$rev" ] && git -C "$ROOT" worktree remove --force "$WORK/src-$rev" 2>/dev/null || true
+done
+
+REPO="$WORK/repo"
+if [ ! -d "$REPO/LogFiles" ]; then
+    "$WORK/runlogd-new" corpus --out "$REPO/LogFiles" --runs "$RUNS" \
+        --total-mb "$TOTAL_MB" --large 0 --seed "$SEED" >&2
+fi
+
+python3 - "$WORK" "$REPO" "$REPS" "$OLD" "${NEW:-work tree}" <<'EOF'
+import os, shutil, statistics, subprocess, sys, time
+
+work, repo, reps, old_name, new_name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+bins = {"old": os.path.join(work, "runlogd-old"), "new": os.path.join(work, "runlogd-new")}
+env = dict(os.environ, RUST_LOG="warn")
+for k in ("RUNLOGD_CONFIG", "RUNLOGD_DATA", "RUNLOGD_REPOSITORY"):
+    env.pop(k, None)
+
+def index(which, data):
+    started = time.perf_counter()
+    subprocess.run([bins[which], "index", "--data", data, "--repository", repo],
+                   check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+times = {(w, t): [] for w in bins for t in ("fresh", "rescan")}
+for rep in range(reps):
+    for which in (("old", "new") if rep % 2 == 0 else ("new", "old")):
+        data = os.path.join(work, f"data-{which}")
+        shutil.rmtree(data, ignore_errors=True)
+        times[(which, "fresh")].append(index(which, data))
+        times[(which, "rescan")].append(index(which, data))
+
+size = sum(os.path.getsize(os.path.join(repo, "LogFiles", f)) for f in os.listdir(os.path.join(repo, "LogFiles")))
+print(f"Corpus: {len(os.listdir(os.path.join(repo, 'LogFiles')))} runs, {size / 1e6:.1f} MB; "
+      f"{reps} timings per build and task, alternating; load average before: {os.getloadavg()[0]:.2f}.")
+print()
+print(f"| task | {old_name} (median) | {new_name} (median) | new / old |")
+print("|---|---:|---:|---:|")
+for task, label in (("fresh", "index from scratch"), ("rescan", "rescan, all unchanged")):
+    o = statistics.median(times[("old", task)])
+    n = statistics.median(times[("new", task)])
+    print(f"| {label} | {o * 1000:.0f} ms | {n * 1000:.0f} ms | {n / o:.2f} |")
+EOF
