@@ -201,21 +201,14 @@ impl Store {
              WHERE r.run_id BETWEEN ?1 AND ?2 AND r.mtime_ns >= ?3 AND r.mtime_ns < ?4
              ORDER BY r.run_id DESC LIMIT ?5",
         )?;
-        let rows = stmt.query_map(
-            params![
-                runs.0 as i64,
-                runs.1.min(i64::MAX as u64) as i64,
-                landed.0,
-                landed.1,
-                limit.min(i64::MAX as usize) as i64
-            ],
-            |r| {
-                Ok(ListedRun {
-                    record: row_to_run(r)?,
-                    from_bucket: r.get(14)?,
-                })
-            },
-        )?;
+        let [first, last, from, until] = window(runs, landed);
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows = stmt.query_map(params![first, last, from, until, limit], |r| {
+            Ok(ListedRun {
+                record: row_to_run(r)?,
+                from_bucket: r.get(14)?,
+            })
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -227,15 +220,7 @@ impl Store {
             "SELECT run_id FROM runs
              WHERE run_id BETWEEN ?1 AND ?2 AND mtime_ns >= ?3 AND mtime_ns < ?4",
         )?;
-        let rows = stmt.query_map(
-            params![
-                runs.0 as i64,
-                runs.1.min(i64::MAX as u64) as i64,
-                landed.0,
-                landed.1
-            ],
-            |r| r.get::<_, i64>(0),
-        )?;
+        let rows = stmt.query_map(window(runs, landed), |r| r.get::<_, i64>(0))?;
         rows.map(|r| r.map(|id| id as u64).map_err(StoreError::from))
             .collect()
     }
@@ -422,6 +407,14 @@ fn migrate(conn: &Connection) -> Result<()> {
         tracing::info!(version = step, "applied state database migration");
     }
     Ok(())
+}
+
+/// The `?1..?4` of a query over run ids `runs` (inclusive) whose files
+/// landed in `[landed.0, landed.1)` ns; run ids past SQLite's integers are
+/// clamped (none can exist).
+fn window(runs: (u64, u64), landed: (i64, i64)) -> [i64; 4] {
+    let id = |v: u64| v.min(i64::MAX as u64) as i64;
+    [id(runs.0), id(runs.1), landed.0, landed.1]
 }
 
 fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
