@@ -40,21 +40,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from measure import PLATFORM, Daemon, du_bytes, fmt_ratio, fmt_time, index_once, log, machine, median_of  # noqa: E402
+from measure import PLATFORM, Daemon, du_bytes, fmt_ratio, fmt_time, index_once, log, machine, median_of, proc_status  # noqa: E402
 from results import Mismatch, write_section  # noqa: E402
-
-
-def proc_status(pid):
-    fields = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem"):
-                    fields[key] = int(value.split()[0]) * 1024
-    except OSError:
-        pass
-    return fields
 
 
 class MemorySampler:

@@ -72,6 +72,20 @@ def median_of(fn, repeat):
     return statistics.median(times), result
 
 
+def proc_status(pid):
+    """A process's memory figures from /proc/PID/status, in bytes ({} once it is gone)."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem"):
+                    fields[key] = int(value.split()[0]) * 1024
+    except OSError:
+        pass
+    return fields
+
+
 def du_bytes(path):
     out = subprocess.run(["du", "-sb", path], check=True, capture_output=True, text=True).stdout
     return int(out.split()[0])
@@ -180,13 +194,7 @@ class Daemon:
                 return pages, lines
 
     def memory(self):
-        fields = {}
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
-                    fields[key] = int(value.split()[0]) * 1024
-        return fields
+        return proc_status(self.proc.pid)
 
     def stop(self):
         if self.conn is not None:
