@@ -268,7 +268,13 @@ impl Ingestor {
             None => None,
         };
         let record = self.store.run(run_id)?;
-        let indexed = self.index.snapshot().run_meta(run_id)?;
+        // Only asked when it can change the plan: a new file with no record
+        // is indexed from the start whatever the index holds.
+        let indexed = if record.is_some() || file.is_none() {
+            self.index.snapshot().run_meta(run_id)?
+        } else {
+            None
+        };
         let plan = match &file {
             Some(f) => plan::plan(
                 run_id,
