@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::gcs::{signing_key, Emulator};
 use common::{Dirs, TestServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -934,6 +935,58 @@ async fn wrap_folds_long_lines_and_the_raw_file_is_offered() {
     s.stop().await;
 }
 
+/// A run the bucket serves: the API's raw download is a redirect to a signed
+/// URL on the bucket's origin, which the page's policy would not let a fetch
+/// follow. The button gets the URL with the token and navigates there; the
+/// bucket answers without the token. (The emulator ignores
+/// `response-content-disposition`, so the tab shows the file rather than
+/// saving it; the real bucket sends it as an attachment.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_file_of_a_run_in_the_bucket_comes_from_its_signed_url() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let emulator = Emulator::start(&dirs.root.path().join("gcs"), "viewer-bucket").await;
+    let mut config = dirs.config();
+    emulator.configure(&mut config);
+    config.gcs.signing_key = Some(signing_key(
+        dirs.root.path(),
+        "runlogd-test@example.iam.gserviceaccount.com",
+    ));
+    let content = "[INFO] kept in the bucket\n[ERROR] second line <b>bold</b>\n";
+    emulator.put_log(88, content).await;
+    let s = TestServer::start(config).await;
+    s.wait_gcs("the first sync", |g| g["state"] == "ok").await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/88").await;
+    b.until("the lines", "return document.getElementById('L2')")
+        .await;
+    b.click("#raw").await;
+    let bucket = emulator.base_url();
+    b.until(
+        "the signed URL opened",
+        &format!("return location.origin === {}", json!(bucket)),
+    )
+    .await;
+    let url = b.js("return location.href").await;
+    let url = url.as_str().unwrap_or_default();
+    assert!(
+        url.starts_with(&format!("{bucket}/viewer-bucket/LogFiles/88.txt?"))
+            && url.contains("X-Goog-Signature="),
+        "{url}"
+    );
+    assert!(!url.contains(&t), "the token stays on runlogd's origin");
+    let shown = b
+        .until(
+            "the file",
+            "return document.body && document.body.innerText",
+        )
+        .await;
+    assert_eq!(shown.as_str().map(str::trim_end), Some(content.trim_end()));
+    b.stop().await;
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn the_pages_are_served_without_a_token_under_a_strict_policy() {
     let dirs = Dirs::new();
@@ -982,3 +1035,4 @@ async fn the_pages_are_served_without_a_token_under_a_strict_policy() {
     assert_eq!(r.status, 401);
     s.stop().await;
 }
+

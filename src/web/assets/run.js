@@ -666,8 +666,29 @@
   }
   $("wrap").addEventListener("click", () => setWrap(!logEl.classList.contains("wrap")));
 
+  // The raw file. When the bucket serves the run, the API would redirect to
+  // a signed URL on the bucket's origin, which a fetch from this page may not
+  // follow (connect-src 'self'), and a navigation cannot carry the bearer
+  // token. So the page first asks where the file is (`?link=true`, with the
+  // token) and, for a signed URL, navigates to it: a navigation is not a
+  // connection the policy restricts, the URL carries its own short-lived
+  // authorisation (the token never leaves this origin), and it asks the
+  // bucket for `Content-Disposition: attachment`, so the browser saves the
+  // file and this page stays. Only an http(s) URL is followed. A file served
+  // from here is fetched with the token and handed over as a blob.
   $("raw").addEventListener("click", async () => {
     try {
+      const where = await RL.api(LOGS + "/raw", { link: "true" });
+      if (where && where.url) {
+        const url = new URL(where.url);
+        if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("unexpected download address");
+        const a = RL.el("a", { href: url.href, rel: "noopener noreferrer" });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        RL.clearNotice("raw");
+        return;
+      }
       const resp = await RL.api(LOGS + "/raw", null, { raw: true });
       const blob = await resp.blob();
       const a = RL.el("a", { href: URL.createObjectURL(blob), download: runId + ".txt" });
