@@ -352,6 +352,7 @@
       this.count = null;
       this.pending = null;
       this.countParams = countParams;
+      this.fromListing = false;
     }
     more() {
       if (this.done) return Promise.resolve();
@@ -372,6 +373,15 @@
     // walking to the end.
     async total(onProgress) {
       if (this.count !== null) return this.count;
+      if (this.fromListing) {
+        // The listing counts every level of the run already: no search,
+        // which on a 1M-line log keeps the server busy for seconds.
+        const log = await refreshTotal();
+        if (log) {
+          this.count = log.levels.error + log.levels.critical;
+          return this.count;
+        }
+      }
       if (this.countParams) {
         const page = await RL.api("/api/v1/logs/search", Object.assign({
           run_min: runId, run_max: runId, lines_per_run: 0, limit: 1,
@@ -456,7 +466,9 @@
     const levels = errorLevels();
     if (!levels.length) return null;
     const params = Object.assign({}, filters, { level: levels.join(",") });
-    return new Seq(params, null, countParamsFor({ level: levels.join(",") }));
+    const seq = new Seq(params, null, countParamsFor({ level: levels.join(",") }));
+    seq.fromListing = !filtered;
+    return seq;
   }
 
   let countToken = 0;
@@ -720,6 +732,13 @@
     state.target = t;
     openAt(t ? t[0] : 1).then(() => {
       if (!t) logEl.scrollTop = 0;
+      if (state.pages.length) {
+        // For the measurement in tests/browser.rs (viewer_perf): the first
+        // lines are in place, at the top or at the permalinked line; the
+        // second mark is taken after the next frame, once they are painted.
+        performance.mark("runlogd:lines-placed");
+        requestAnimationFrame(() => setTimeout(() => performance.mark("runlogd:lines-painted"), 0));
+      }
       showCount(state.errSeq, $("err-count"), -1, "error");
     });
   }
