@@ -1036,3 +1036,311 @@ async fn the_pages_are_served_without_a_token_under_a_strict_policy() {
     s.stop().await;
 }
 
+// ---- measurement -----------------------------------------------------------
+
+/// Repetitions of each opening measured (after one unmeasured warm-up).
+const PERF_OPENINGS: usize = 7;
+/// Lines scrolled in each direction.
+const PERF_SCROLL_LINES: u64 = 10_000;
+/// Pixels scrolled per frame: a brisk wheel or a dragged scrollbar.
+const PERF_SCROLL_STEP_PX: u32 = 400;
+
+/// The load average and core count, as `/proc` says.
+fn machine_load() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut parts = load.split_whitespace();
+    let (a, b, c) = (
+        parts.next().unwrap_or("?"),
+        parts.next().unwrap_or("?"),
+        parts.next().unwrap_or("?"),
+    );
+    format!("load average {a} / {b} / {c} (1 / 5 / 15 min) on {cores} cores")
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+fn max_of(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::max)
+}
+
+/// Replaces (or appends) the section `name` of `benches/RESULTS.md`, between
+/// the markers `benches/compare/results.py` uses, leaving the rest as it is.
+fn write_results_section(name: &str, text: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md");
+    let begin =
+        format!("<!-- generated: {name} (do not edit by hand; rerun the script to update) -->");
+    let end = format!("<!-- end generated: {name} -->");
+    let block = format!("{begin}\n{}\n{end}", text.trim());
+    let content = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmark results\n".into());
+    let content = match (content.find(&begin), content.find(&end)) {
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{block}{}", &content[..a], &content[b + end.len()..])
+        }
+        _ => format!("{}\n\n{block}\n", content.trim_end_matches('\n')),
+    };
+    std::fs::write(&path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// One opening of the run view: ms from navigation start until the first
+/// lines are placed and painted, and where the time went.
+struct Opening {
+    placed: f64,
+    painted: f64,
+    dom_ready: f64,
+    api: Vec<f64>,
+}
+
+impl Browser {
+    /// Opens `path` afresh (a new document, not a hash change) and reads the
+    /// viewer's marks once `line` is on screen.
+    async fn measure_opening(&self, base: &str, path: &str, line: u64) -> Opening {
+        self.goto(&format!("{base}/healthz")).await;
+        self.goto(&format!("{base}{path}")).await;
+        self.until(
+            "the painted mark",
+            "return performance.getEntriesByName('runlogd:lines-painted').length > 0",
+        )
+        .await;
+        assert!(self.row_on_screen(line).await, "line {line} is on screen");
+        // The page's own work after the lines (the error count) ends before
+        // the next opening, which it would otherwise slow down.
+        self.until(
+            "the error count",
+            "return document.getElementById('err-count').dataset.total",
+        )
+        .await;
+        let v = self
+            .js("const m = (n) => performance.getEntriesByName(n)[0].startTime;
+                 const nav = performance.getEntriesByType('navigation')[0];
+                 const api = performance.getEntriesByType('resource')
+                   .filter(r => r.name.includes('/api/v1/') && r.startTime < m('runlogd:lines-placed'))
+                   .map(r => r.duration);
+                 return [m('runlogd:lines-placed'), m('runlogd:lines-painted'),
+                         nav.domContentLoadedEventEnd, api]")
+            .await;
+        let f = |i: usize| v[i].as_f64().unwrap_or(f64::NAN);
+        Opening {
+            placed: f(0),
+            painted: f(1),
+            dom_ready: f(2),
+            api: v[3]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Scrolls the log `lines` lines down (`dir` 1) or up (-1), a fixed step
+    /// each frame, and returns what the page saw: elapsed ms, frames, the
+    /// longest gap between frames and the long tasks meanwhile.
+    async fn measure_scroll(&self, dir: i32, lines: u64) -> Value {
+        self.js(&format!(
+            "window.__scroll = null;
+             const log = document.getElementById('log');
+             const at = () => {{
+               const b = log.getBoundingClientRect();
+               const e = document.elementFromPoint(b.left + 40, b.top + b.height / 2);
+               const r = e && e.closest('.row');
+               return r ? Number(r.dataset.line) : null;
+             }};
+             const from = at();
+             let t0 = null, last = null, frames = 0, maxGap = 0;
+             const tick = (now) => {{
+               if (t0 === null) {{ t0 = now; last = now; }}
+               maxGap = Math.max(maxGap, now - last); last = now; frames++;
+               const cur = at();
+               const done = cur !== null && Math.abs(cur - from) >= {lines};
+               if (done || now - t0 > 180000) {{
+                 const tasks = window.__longtasks
+                   .filter(t => t.startTime + t.duration >= t0 && t.startTime <= now)
+                   .map(t => [Math.round(t.startTime - t0), Math.round(t.duration)]);
+                 window.__scroll = {{ from, to: cur, ms: now - t0, frames, maxGap, tasks,
+                   timedOut: !done, pages: Number(document.getElementById('position').dataset.pages) }};
+                 return;
+               }}
+               log.scrollBy(0, {step});
+               requestAnimationFrame(tick);
+             }};
+             requestAnimationFrame(tick);",
+            step = dir * PERF_SCROLL_STEP_PX as i32,
+        ))
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(200);
+        loop {
+            let v = self.js("return window.__scroll").await;
+            if !v.is_null() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "the scroll never finished");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// A measurement, not a test of the targets (timings are not asserted: the
+/// machines are noisy). Opens a generated 1M-line log at the top and at a
+/// permalink to its middle, several times each, and scrolls 10,000 lines
+/// down and back up; prints the figures and writes them to the "web viewer"
+/// section of `benches/RESULTS.md`. Run it with
+/// `cargo test --test browser -- --ignored viewer_perf --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run on demand; it rewrites a section of benches/RESULTS.md"]
+async fn viewer_perf() {
+    let _serial = SERIAL.lock().await;
+    let load_before = machine_load();
+    let dirs = Dirs::new();
+    let log_dir = dirs.repo().join("LogFiles");
+    // About 72 bytes a line in the corpus's large runs: 75 MB is just over
+    // a million lines.
+    let spec = runlogd::corpus::CorpusSpec {
+        runs: 1,
+        total_bytes: 75_000_000,
+        large_runs: 1,
+        large_bytes: 75_000_000,
+        seed: 11,
+    };
+    let made = runlogd::corpus::generate(&log_dir, &spec).unwrap_or_else(|e| panic!("corpus: {e}"));
+    let run = runlogd::corpus::large_run_id(0);
+    let started = Instant::now();
+    let s = TestServer::start(dirs.config()).await;
+    let indexed_in = started.elapsed();
+    let total = s
+        .get(
+            &format!("/api/v1/logs?run_min={run}&run_max={run}"),
+            Some(&s.reader()),
+        )
+        .await
+        .body["data"][0]["lines_total"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(total >= 1_000_000, "a 1M-line log: {total} lines");
+    let middle = total / 2;
+    println!(
+        "viewer_perf: run {run}, {total} lines, {:.1} MB, indexed in {:.1} s",
+        made.bytes as f64 / 1e6,
+        indexed_in.as_secs_f64()
+    );
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, &format!("/runs/{run}"))
+        .await;
+
+    let top_path = format!("/runs/{run}");
+    let middle_path = format!("/runs/{run}#L{middle}");
+    let mut top = Vec::new();
+    let mut mid = Vec::new();
+    // One unmeasured warm-up of each, then alternating.
+    b.measure_opening(&s.base, &top_path, 1).await;
+    b.measure_opening(&s.base, &middle_path, middle).await;
+    for _ in 0..PERF_OPENINGS {
+        top.push(b.measure_opening(&s.base, &top_path, 1).await);
+        mid.push(b.measure_opening(&s.base, &middle_path, middle).await);
+    }
+
+    // Long tasks: an observer registered before scrolling, checked to see
+    // a task it must see (a 150 ms busy loop) before anything is measured.
+    b.measure_opening(&s.base, &middle_path, middle).await;
+    b.js("window.__longtasks = [];
+          new PerformanceObserver((l) => { window.__longtasks.push(...l.getEntries()); })
+            .observe({ type: 'longtask', buffered: true });
+          setTimeout(() => { const t = performance.now(); while (performance.now() - t < 150) {} }, 0);")
+        .await;
+    b.until(
+        "the observer to see a 150 ms task",
+        "return window.__longtasks.some(t => t.duration >= 150)",
+    )
+    .await;
+    let down = b.measure_scroll(1, PERF_SCROLL_LINES).await;
+    let up = b.measure_scroll(-1, PERF_SCROLL_LINES).await;
+    b.screenshot("perf-after-scroll").await;
+    b.stop().await;
+    s.stop().await;
+    let load_after = machine_load();
+
+    for (name, v) in [("down", &down), ("up", &up)] {
+        println!(
+            "viewer_perf: long tasks scrolling {name} ([ms after start, ms]): {}",
+            v["tasks"]
+        );
+        assert_eq!(v["timedOut"], json!(false), "scrolling {name}: {v}");
+        assert!(v["pages"].as_u64().unwrap_or(99) <= 8, "{name}: {v}");
+    }
+    let field = |v: &[Opening], f: fn(&Opening) -> f64| v.iter().map(f).collect::<Vec<f64>>();
+    let line = |name: &str, v: &[Opening]| {
+        let painted = field(v, |o| o.painted);
+        let placed = field(v, |o| o.placed);
+        let dom = field(v, |o| o.dom_ready);
+        let api = field(v, |o| o.api.iter().copied().fold(0.0, f64::max));
+        let requests = v.first().map_or(0, |o| o.api.len());
+        format!(
+            "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {requests} × ≤ {:.0} | {} |",
+            median(&painted),
+            max_of(&painted),
+            median(&placed),
+            median(&dom),
+            median(&painted) - median(&placed),
+            median(&api),
+            if median(&painted) <= 300.0 {
+                "met"
+            } else {
+                "missed"
+            },
+        )
+    };
+    let tasks = |v: &Value| -> (usize, f64) {
+        let t: Vec<f64> = v["tasks"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t[1].as_f64()).collect())
+            .unwrap_or_default();
+        (t.len(), if t.is_empty() { 0.0 } else { max_of(&t) })
+    };
+    let scroll_line = |name: &str, v: &Value| {
+        let (n, longest) = tasks(v);
+        let lines = v["to"].as_i64().unwrap_or(0) - v["from"].as_i64().unwrap_or(0);
+        format!(
+            "| {name} | {} → {} ({lines:+}) | {:.1} | {} | {:.0} | {n} | {longest:.0} | {} |",
+            v["from"],
+            v["to"],
+            v["ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            v["frames"],
+            v["maxGap"].as_f64().unwrap_or(0.0),
+            if longest <= 100.0 { "met" } else { "missed" },
+        )
+    };
+    let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let text = format!(
+        "### Web viewer ({when})\n\n\
+         Measured by `cargo test --test browser -- --ignored viewer_perf --nocapture` \
+         (dev profile: runlogd unoptimised, dependencies at opt-level 2) in headless \
+         Chromium on 127.0.0.1. Run {run} from `runlogd::corpus` (seed 11): {total} lines, \
+         {:.1} MB. Machine: {load_before} before, {load_after} after.\n\n\
+         Opening the run view, ms from navigation start, {PERF_OPENINGS} openings each \
+         after a warm-up: *painted* is the frame after the first lines are in place \
+         (the viewer's `runlogd:lines-painted` mark), *placed* when they are in the DOM \
+         and scrolled to (`runlogd:lines-placed`), *API* the slowest log request before that.\n\n\
+         | opening | painted, median | painted, worst | placed | DOMContentLoaded | paint | API requests, ms | ≤ 300 ms |\n\
+         |---|---:|---:|---:|---:|---:|---|---|\n\
+         {}\n{}\n\n\
+         Scrolling {PERF_SCROLL_LINES} lines each way from line {middle}, {PERF_SCROLL_STEP_PX} px a frame, \
+         long tasks from a `PerformanceObserver` (checked first to report a 150 ms task):\n\n\
+         | direction | line in the middle of the view | s | frames | longest frame gap, ms | long tasks | longest, ms | ≤ 100 ms |\n\
+         |---|---|---:|---:|---:|---:|---:|---|\n\
+         {}\n{}",
+        made.bytes as f64 / 1e6,
+        line("top", &top),
+        line(&format!("`#L{middle}`"), &mid),
+        scroll_line("down", &down),
+        scroll_line("up", &up),
+    );
+    println!("{text}");
+    write_results_section("web viewer", &text);
+}
