@@ -127,8 +127,24 @@
   function firstLine() { return state.pages.length ? state.pages[0].first : 0; }
   function lastLine() { return state.pages.length ? state.pages[state.pages.length - 1].last : 0; }
 
+  // Each page added is timed as a `runlogd:page` measure (rows built,
+  // inserted, and the layout read that keeps the scroll position), for the
+  // viewer measurement; the entries are cleared now and then, so that a long
+  // read does not keep them all.
+  let measured = 0;
+  function timed(work) {
+    const t = performance.now();
+    work();
+    if (++measured % 1000 === 0) performance.clearMeasures("runlogd:page");
+    performance.measure("runlogd:page", { start: t });
+  }
+
   function append(lines) {
     if (!lines.length) return;
+    timed(() => appendPage(lines));
+  }
+
+  function appendPage(lines) {
     const page = makePage(lines);
     linesEl.appendChild(page.el);
     state.pages.push(page);
@@ -143,6 +159,10 @@
 
   function prepend(lines) {
     if (!lines.length) return;
+    timed(() => prependPage(lines));
+  }
+
+  function prependPage(lines) {
     const page = makePage(lines);
     linesEl.insertBefore(page.el, linesEl.firstChild);
     state.pages.unshift(page);
