@@ -4,6 +4,9 @@
 //! installs them); without them these tests fail, saying so.
 //!
 //! Screenshots of the pages land in `target/tmp/screenshots/`.
+//!
+//! `viewer_perf` (ignored) is not a test but the viewer's measurement on a
+//! 1M-line log; it writes its figures to `benches/RESULTS.md`.
 
 mod common;
 
