@@ -6,6 +6,8 @@
 #   benches/load.sh                       # 30 s, 64 connections, 2 wrk threads
 #   DURATION=10 CONNECTIONS=32 benches/load.sh
 #   MIX=first LAND_EVERY_MS=0 WRITE=0 benches/load.sh   # one query shape, no landing, nothing written
+#   MIX=6 ...                                           # only the 6th shape of the mix
+#   PROFILE=/tmp/load.data ...                          # perf record -g the daemon meanwhile
 #   RUNLOGD_BIN=/path/to/other/runlogd WRITE=0 ...      # the same load against another build
 #
 # Needs wrk (Debian/Ubuntu: `sudo apt-get install wrk`) and python3.
@@ -94,6 +96,7 @@ local shapes = {
   function(id) return "/api/v1/logs?limit=50" end,
 }
 if "$MIX" == "first" then shapes = { shapes[1] } end
+if tonumber("$MIX") then shapes = { shapes[tonumber("$MIX")] } end
 local n = 0
 request = function()
   n = n + 1
@@ -132,6 +135,10 @@ LANDER_PID=$!
 fi
 sleep 1
 
+# PROFILE=path.data records the daemon with `perf record -g` during the load.
+if [ -n "${PROFILE:-}" ]; then
+    perf record -F 499 -g -p "$DAEMON_PID" -o "$PROFILE" -- sleep "$DURATION" >/dev/null 2>&1 &
+fi
 wrk -t "$THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency -s "$WORK/mix.lua" \
     "http://127.0.0.1:$PORT" | tee "$WORK/wrk.out"
 if [ -n "$LANDER_PID" ]; then

@@ -4,14 +4,21 @@
 //! installs them); without them these tests fail, saying so.
 //!
 //! Screenshots of the pages land in `target/tmp/screenshots/`.
+//!
+//! `viewer_perf` (ignored) is not a test but the viewer's measurement on a
+//! 1M-line log; it writes its figures to `benches/RESULTS.md`.
 
 mod common;
+#[allow(dead_code)] // the performance measurement uses part of the generator
+#[path = "../benches/support/corpus.rs"]
+mod corpus;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::gcs::{signing_key, Emulator};
 use common::{Dirs, TestServer};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -934,6 +941,58 @@ async fn wrap_folds_long_lines_and_the_raw_file_is_offered() {
     s.stop().await;
 }
 
+/// A run the bucket serves: the API's raw download is a redirect to a signed
+/// URL on the bucket's origin, which the page's policy would not let a fetch
+/// follow. The button gets the URL with the token and navigates there; the
+/// bucket answers without the token. (The emulator ignores
+/// `response-content-disposition`, so the tab shows the file rather than
+/// saving it; the real bucket sends it as an attachment.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_file_of_a_run_in_the_bucket_comes_from_its_signed_url() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let emulator = Emulator::start(&dirs.root.path().join("gcs"), "viewer-bucket").await;
+    let mut config = dirs.config();
+    emulator.configure(&mut config);
+    config.gcs.signing_key = Some(signing_key(
+        dirs.root.path(),
+        "runlogd-test@example.iam.gserviceaccount.com",
+    ));
+    let content = "[INFO] kept in the bucket\n[ERROR] second line <b>bold</b>\n";
+    emulator.put_log(88, content).await;
+    let s = TestServer::start(config).await;
+    s.wait_gcs("the first sync", |g| g["state"] == "ok").await;
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/88").await;
+    b.until("the lines", "return document.getElementById('L2')")
+        .await;
+    b.click("#raw").await;
+    let bucket = emulator.base_url();
+    b.until(
+        "the signed URL opened",
+        &format!("return location.origin === {}", json!(bucket)),
+    )
+    .await;
+    let url = b.js("return location.href").await;
+    let url = url.as_str().unwrap_or_default();
+    assert!(
+        url.starts_with(&format!("{bucket}/viewer-bucket/LogFiles/88.txt?"))
+            && url.contains("X-Goog-Signature="),
+        "{url}"
+    );
+    assert!(!url.contains(&t), "the token stays on runlogd's origin");
+    let shown = b
+        .until(
+            "the file",
+            "return document.body && document.body.innerText",
+        )
+        .await;
+    assert_eq!(shown.as_str().map(str::trim_end), Some(content.trim_end()));
+    b.stop().await;
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn the_pages_are_served_without_a_token_under_a_strict_policy() {
     let dirs = Dirs::new();
@@ -981,4 +1040,348 @@ async fn the_pages_are_served_without_a_token_under_a_strict_policy() {
     let r = s.get("/api/v1/logs", None).await;
     assert_eq!(r.status, 401);
     s.stop().await;
+}
+
+// ---- measurement -----------------------------------------------------------
+
+/// Repetitions of each opening measured (after one unmeasured warm-up).
+const PERF_OPENINGS: usize = 7;
+/// Lines scrolled in each direction.
+const PERF_SCROLL_LINES: u64 = 10_000;
+/// Times the scroll down and back up is measured.
+const PERF_SCROLL_ROUNDS: usize = 3;
+/// Pixels scrolled per frame: a brisk wheel or a dragged scrollbar.
+const PERF_SCROLL_STEP_PX: u32 = 400;
+
+/// The load average and core count, as `/proc` says.
+fn machine_load() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mut parts = load.split_whitespace();
+    let (a, b, c) = (
+        parts.next().unwrap_or("?"),
+        parts.next().unwrap_or("?"),
+        parts.next().unwrap_or("?"),
+    );
+    format!("load average {a} / {b} / {c} (1 / 5 / 15 min) on {cores} cores")
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+fn max_of(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::max)
+}
+
+/// Replaces (or appends) the section `name` of `benches/RESULTS.md`, between
+/// the markers `benches/compare/results.py` uses, leaving the rest as it is.
+fn write_results_section(name: &str, text: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/RESULTS.md");
+    let begin =
+        format!("<!-- generated: {name} (do not edit by hand; rerun the script to update) -->");
+    let end = format!("<!-- end generated: {name} -->");
+    let block = format!("{begin}\n{}\n{end}", text.trim());
+    let content = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmark results\n".into());
+    let content = match (content.find(&begin), content.find(&end)) {
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{block}{}", &content[..a], &content[b + end.len()..])
+        }
+        _ => format!("{}\n\n{block}\n", content.trim_end_matches('\n')),
+    };
+    std::fs::write(&path, content).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// One opening of the run view: ms from navigation start until the first
+/// lines are placed and painted, and where the time went.
+struct Opening {
+    placed: f64,
+    painted: f64,
+    dom_ready: f64,
+    api: Vec<f64>,
+}
+
+impl Browser {
+    /// Opens `path` afresh (a new document, not a hash change) and reads the
+    /// viewer's marks once `line` is on screen.
+    async fn measure_opening(&self, base: &str, path: &str, line: u64) -> Opening {
+        self.goto(&format!("{base}/healthz")).await;
+        self.goto(&format!("{base}{path}")).await;
+        self.until(
+            "the painted mark",
+            "return performance.getEntriesByName('runlogd:lines-painted').length > 0",
+        )
+        .await;
+        assert!(self.row_on_screen(line).await, "line {line} is on screen");
+        // The page's own work after the lines (the error count) ends before
+        // the next opening, which it would otherwise slow down.
+        self.until(
+            "the error count",
+            "return document.getElementById('err-count').dataset.total",
+        )
+        .await;
+        let v = self
+            .js("const m = (n) => performance.getEntriesByName(n)[0].startTime;
+                 const nav = performance.getEntriesByType('navigation')[0];
+                 const api = performance.getEntriesByType('resource')
+                   .filter(r => r.name.includes('/api/v1/') && r.startTime < m('runlogd:lines-placed'))
+                   .map(r => r.duration);
+                 return [m('runlogd:lines-placed'), m('runlogd:lines-painted'),
+                         nav.domContentLoadedEventEnd, api]")
+            .await;
+        let f = |i: usize| v[i].as_f64().unwrap_or(f64::NAN);
+        Opening {
+            placed: f(0),
+            painted: f(1),
+            dom_ready: f(2),
+            api: v[3]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Scrolls the log `lines` lines down (`dir` 1) or up (-1), a fixed step
+    /// each frame, and returns what the page saw: elapsed ms, frames, the
+    /// longest gap between frames and the long tasks meanwhile.
+    async fn measure_scroll(&self, dir: i32, lines: u64) -> Value {
+        self.js(&format!(
+            "window.__scroll = null;
+             const log = document.getElementById('log');
+             const at = () => {{
+               const b = log.getBoundingClientRect();
+               const e = document.elementFromPoint(b.left + 40, b.top + b.height / 2);
+               const r = e && e.closest('.row');
+               return r ? Number(r.dataset.line) : null;
+             }};
+             const from = at();
+             let t0 = null, last = null, frames = 0, maxGap = 0;
+             const tick = (now) => {{
+               if (t0 === null) {{ t0 = now; last = now; }}
+               maxGap = Math.max(maxGap, now - last); last = now; frames++;
+               const cur = at();
+               window.__progress = [cur, frames, Math.round(now - t0)];
+               const done = cur !== null && Math.abs(cur - from) >= {lines};
+               if (done || now - t0 > 180000) {{
+                 const tasks = window.__longtasks
+                   .filter(t => t.startTime + t.duration >= t0 && t.startTime <= now)
+                   .map(t => [Math.round(t.startTime - t0), Math.round(t.duration)]);
+                 const pages = performance.getEntriesByName('runlogd:page')
+                   .filter(m => m.startTime >= t0 && m.startTime <= now).map(m => m.duration);
+                 window.__scroll = {{ from, to: cur, ms: now - t0, frames, maxGap, tasks, pageMs: pages,
+                   timedOut: !done, pages: Number(document.getElementById('position').dataset.pages) }};
+                 return;
+               }}
+               log.scrollBy(0, {step});
+               requestAnimationFrame(tick);
+             }};
+             requestAnimationFrame(tick);",
+            step = dir * PERF_SCROLL_STEP_PX as i32,
+        ))
+        .await;
+        let deadline = Instant::now() + Duration::from_secs(190);
+        loop {
+            let v = self.js("return window.__scroll").await;
+            if !v.is_null() {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let state = self
+                    .js(
+                        "return [window.__progress, document.getElementById('notice').textContent,
+                                 document.getElementById('position').textContent]",
+                    )
+                    .await;
+                panic!("the scroll never finished: {state}");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// A measurement, not a test of the targets (timings are not asserted: the
+/// machines are noisy). Opens a generated 1M-line log at the top and at a
+/// permalink to its middle, several times each, and scrolls 10,000 lines
+/// down and back up; prints the figures and writes them to the "web viewer"
+/// section of `benches/RESULTS.md`. Run it with
+/// `cargo test --test browser -- --ignored viewer_perf --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run on demand; it rewrites a section of benches/RESULTS.md"]
+async fn viewer_perf() {
+    let _serial = SERIAL.lock().await;
+    let load_before = machine_load();
+    let dirs = Dirs::new();
+    let log_dir = dirs.repo().join("LogFiles");
+    // About 72 bytes a line in the corpus's large runs: 75 MB is just over
+    // a million lines.
+    let spec = corpus::CorpusSpec {
+        runs: 1,
+        total_bytes: 75_000_000,
+        large_runs: 1,
+        large_bytes: 75_000_000,
+        seed: 11,
+    };
+    let made = corpus::generate(&log_dir, &spec).unwrap_or_else(|e| panic!("corpus: {e}"));
+    let run = corpus::large_run_id(0);
+    let started = Instant::now();
+    let s = TestServer::start(dirs.config()).await;
+    let indexed_in = started.elapsed();
+    let total = s
+        .get(
+            &format!("/api/v1/logs?run_min={run}&run_max={run}"),
+            Some(&s.reader()),
+        )
+        .await
+        .body["data"][0]["lines_total"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(total >= 1_000_000, "a 1M-line log: {total} lines");
+    let middle = total / 2;
+    println!(
+        "viewer_perf: run {run}, {total} lines, {:.1} MB, indexed in {:.1} s",
+        made.bytes as f64 / 1e6,
+        indexed_in.as_secs_f64()
+    );
+    let t = s.reader();
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, &format!("/runs/{run}"))
+        .await;
+
+    let top_path = format!("/runs/{run}");
+    let middle_path = format!("/runs/{run}#L{middle}");
+    let mut top = Vec::new();
+    let mut mid = Vec::new();
+    // One unmeasured warm-up of each, then alternating.
+    b.measure_opening(&s.base, &top_path, 1).await;
+    b.measure_opening(&s.base, &middle_path, middle).await;
+    for _ in 0..PERF_OPENINGS {
+        top.push(b.measure_opening(&s.base, &top_path, 1).await);
+        mid.push(b.measure_opening(&s.base, &middle_path, middle).await);
+    }
+
+    // Long tasks: an observer registered before scrolling, checked to see
+    // a task it must see (a 150 ms busy loop) before anything is measured.
+    b.measure_opening(&s.base, &middle_path, middle).await;
+    b.js("window.__longtasks = [];
+          new PerformanceObserver((l) => { window.__longtasks.push(...l.getEntries()); })
+            .observe({ type: 'longtask', buffered: true });
+          setTimeout(() => { const t = performance.now(); while (performance.now() - t < 150) {} }, 0);")
+        .await;
+    b.until(
+        "the observer to see a 150 ms task",
+        "return window.__longtasks.some(t => t.duration >= 150)",
+    )
+    .await;
+    let mut scrolls = Vec::new();
+    for round in 1..=PERF_SCROLL_ROUNDS {
+        scrolls.push((
+            format!("down {round}"),
+            b.measure_scroll(1, PERF_SCROLL_LINES).await,
+        ));
+        scrolls.push((
+            format!("up {round}"),
+            b.measure_scroll(-1, PERF_SCROLL_LINES).await,
+        ));
+    }
+    b.screenshot("perf-after-scroll").await;
+    b.stop().await;
+    s.stop().await;
+    let load_after = machine_load();
+
+    for (name, v) in &scrolls {
+        println!(
+            "viewer_perf: long tasks scrolling {name} ([ms after start, ms]): {}",
+            v["tasks"]
+        );
+        assert_eq!(v["timedOut"], json!(false), "scrolling {name}: {v}");
+        assert!(v["pages"].as_u64().unwrap_or(99) <= 8, "{name}: {v}");
+    }
+    let field = |v: &[Opening], f: fn(&Opening) -> f64| v.iter().map(f).collect::<Vec<f64>>();
+    let line = |name: &str, v: &[Opening]| {
+        let painted = field(v, |o| o.painted);
+        let placed = field(v, |o| o.placed);
+        let dom = field(v, |o| o.dom_ready);
+        let api = field(v, |o| o.api.iter().copied().fold(0.0, f64::max));
+        let requests = v.first().map_or(0, |o| o.api.len());
+        format!(
+            "| {name} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {requests} × ≤ {:.0} | {} |",
+            median(&painted),
+            max_of(&painted),
+            median(&placed),
+            median(&dom),
+            median(&painted) - median(&placed),
+            median(&api),
+            if median(&painted) <= 300.0 {
+                "met"
+            } else {
+                "missed"
+            },
+        )
+    };
+    let tasks = |v: &Value| -> (usize, f64) {
+        let t: Vec<f64> = v["tasks"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t[1].as_f64()).collect())
+            .unwrap_or_default();
+        (t.len(), if t.is_empty() { 0.0 } else { max_of(&t) })
+    };
+    let scroll_line = |name: &str, v: &Value| {
+        let (n, longest) = tasks(v);
+        let lines = v["to"].as_i64().unwrap_or(0) - v["from"].as_i64().unwrap_or(0);
+        let pages: Vec<f64> = v["pageMs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        format!(
+            "| {name} | {} → {} ({lines:+}) | {:.1} | {} | {:.0} | {} × {:.1} / {:.1} | {n} | {longest:.0} | {} |",
+            v["from"],
+            v["to"],
+            v["ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            v["frames"],
+            v["maxGap"].as_f64().unwrap_or(0.0),
+            pages.len(),
+            median(&pages),
+            max_of(&pages),
+            if longest <= 100.0 { "met" } else { "missed" },
+        )
+    };
+    let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+    let text = format!(
+        "### Web viewer ({when})\n\n\
+         Measured by `cargo test --test browser -- --ignored viewer_perf --nocapture` \
+         (dev profile: runlogd unoptimised, dependencies at opt-level 2) in headless \
+         Chromium on 127.0.0.1. Run {run} from `runlogd::corpus` (seed 11): {total} lines, \
+         {:.1} MB. Machine: {load_before} before, {load_after} after.\n\n\
+         Opening the run view, ms from navigation start, {PERF_OPENINGS} openings each \
+         after a warm-up: *painted* is the frame after the first lines are in place \
+         (the viewer's `runlogd:lines-painted` mark), *placed* when they are in the DOM \
+         and scrolled to (`runlogd:lines-placed`), *API* the slowest log request before that.\n\n\
+         | opening | painted, median | painted, worst | placed | DOMContentLoaded | paint | API requests, ms | ≤ 300 ms |\n\
+         |---|---:|---:|---:|---:|---:|---|---|\n\
+         {}\n{}\n\n\
+         Scrolling {PERF_SCROLL_LINES} lines down from line {middle} and back up, {PERF_SCROLL_ROUNDS} times, \
+         {PERF_SCROLL_STEP_PX} px a frame, \
+         long tasks from a `PerformanceObserver` (checked first to report a 150 ms task); \
+         *pages added* times the viewer's own work for each page of 100 lines (the \
+         `runlogd:page` measure: rows built, inserted, layout read to keep the position):\n\n\
+         | direction | line in the middle of the view | s | frames | longest frame gap, ms | pages added × ms, median / worst | long tasks | longest, ms | ≤ 100 ms |\n\
+         |---|---|---:|---:|---:|---|---:|---:|---|\n\
+         {}",
+        made.bytes as f64 / 1e6,
+        line("top", &top),
+        line(&format!("`#L{middle}`"), &mid),
+        scrolls
+            .iter()
+            .map(|(name, v)| scroll_line(name, v))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    println!("{text}");
+    write_results_section("web viewer", &text);
 }

@@ -305,6 +305,33 @@ async fn raw_download_redirects_to_a_signed_url_that_the_emulator_serves() {
     );
     assert_eq!(r.body, Value::String("local only\n".into()));
 
+    // `link=true`: where the file is, as JSON, for a client that cannot
+    // follow the redirect (the web viewer) but can navigate there.
+    let r = s
+        .get("/api/v1/runs/401/logs/raw?link=true", Some(&token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.body["run_id"], 401);
+    let linked = r.body["url"].as_str().unwrap_or_default();
+    let linked = reqwest::Url::parse(linked).unwrap_or_else(|e| panic!("{linked}: {e}"));
+    assert_eq!(linked.path(), "/raw-bucket/LogFiles/401.txt");
+    assert!(v4_signature_verifies(&linked, &key_pem));
+    let r = s
+        .get("/api/v1/runs/402/logs/raw?link=true", Some(&token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, serde_json::json!({ "run_id": 402, "url": null }));
+    let r = s
+        .get("/api/v1/runs/402/logs/raw?link=false", Some(&token))
+        .await;
+    assert_eq!(r.body, Value::String("local only\n".into()));
+    let r = s
+        .get("/api/v1/runs/402/logs/raw?link=yes", Some(&token))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "validation_error");
+
     // Same access rules as the paged endpoint.
     let anonymous = s.get("/api/v1/runs/401/logs/raw", None).await;
     assert_eq!(anonymous.status, 401);

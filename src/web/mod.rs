@@ -5,7 +5,10 @@
 //! reader types once (kept in the tab's `sessionStorage`). The pages need no
 //! token themselves. Every response here carries a strict
 //! Content-Security-Policy: scripts and styles only from this origin, no
-//! inline code, no framing, and requests only to this origin.
+//! inline code, no framing, and requests only to this origin. The one
+//! thing that leaves it is the raw download of a run the bucket serves: the
+//! page asks the API for the signed URL (`logs/raw?link=true`) and navigates
+//! there, which `connect-src` does not govern and which needs no token.
 
 use axum::extract::Path;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};

@@ -127,8 +127,24 @@
   function firstLine() { return state.pages.length ? state.pages[0].first : 0; }
   function lastLine() { return state.pages.length ? state.pages[state.pages.length - 1].last : 0; }
 
+  // Each page added is timed as a `runlogd:page` measure (rows built,
+  // inserted, and the layout read that keeps the scroll position), for the
+  // viewer measurement; the entries are cleared now and then, so that a long
+  // read does not keep them all.
+  let measured = 0;
+  function timed(work) {
+    const t = performance.now();
+    work();
+    if (++measured % 1000 === 0) performance.clearMeasures("runlogd:page");
+    performance.measure("runlogd:page", { start: t });
+  }
+
   function append(lines) {
     if (!lines.length) return;
+    timed(() => appendPage(lines));
+  }
+
+  function appendPage(lines) {
     const page = makePage(lines);
     linesEl.appendChild(page.el);
     state.pages.push(page);
@@ -143,6 +159,10 @@
 
   function prepend(lines) {
     if (!lines.length) return;
+    timed(() => prependPage(lines));
+  }
+
+  function prependPage(lines) {
     const page = makePage(lines);
     linesEl.insertBefore(page.el, linesEl.firstChild);
     state.pages.unshift(page);
@@ -352,6 +372,7 @@
       this.count = null;
       this.pending = null;
       this.countParams = countParams;
+      this.fromListing = false;
     }
     more() {
       if (this.done) return Promise.resolve();
@@ -372,6 +393,15 @@
     // walking to the end.
     async total(onProgress) {
       if (this.count !== null) return this.count;
+      if (this.fromListing) {
+        // The listing counts every level of the run already: no search,
+        // which on a 1M-line log keeps the server busy for seconds.
+        const log = await refreshTotal();
+        if (log) {
+          this.count = log.levels.error + log.levels.critical;
+          return this.count;
+        }
+      }
       if (this.countParams) {
         const page = await RL.api("/api/v1/logs/search", Object.assign({
           run_min: runId, run_max: runId, lines_per_run: 0, limit: 1,
@@ -456,7 +486,9 @@
     const levels = errorLevels();
     if (!levels.length) return null;
     const params = Object.assign({}, filters, { level: levels.join(",") });
-    return new Seq(params, null, countParamsFor({ level: levels.join(",") }));
+    const seq = new Seq(params, null, countParamsFor({ level: levels.join(",") }));
+    seq.fromListing = !filtered;
+    return seq;
   }
 
   let countToken = 0;
@@ -666,8 +698,29 @@
   }
   $("wrap").addEventListener("click", () => setWrap(!logEl.classList.contains("wrap")));
 
+  // The raw file. When the bucket serves the run, the API would redirect to
+  // a signed URL on the bucket's origin, which a fetch from this page may not
+  // follow (connect-src 'self'), and a navigation cannot carry the bearer
+  // token. So the page first asks where the file is (`?link=true`, with the
+  // token) and, for a signed URL, navigates to it: a navigation is not a
+  // connection the policy restricts, the URL carries its own short-lived
+  // authorisation (the token never leaves this origin), and it asks the
+  // bucket for `Content-Disposition: attachment`, so the browser saves the
+  // file and this page stays. Only an http(s) URL is followed. A file served
+  // from here is fetched with the token and handed over as a blob.
   $("raw").addEventListener("click", async () => {
     try {
+      const where = await RL.api(LOGS + "/raw", { link: "true" });
+      if (where && where.url) {
+        const url = new URL(where.url);
+        if (url.protocol !== "https:" && url.protocol !== "http:") throw new Error("unexpected download address");
+        const a = RL.el("a", { href: url.href, rel: "noopener noreferrer" });
+        document.body.appendChild(a);
+        a.click();
+        a.remove();
+        RL.clearNotice("raw");
+        return;
+      }
       const resp = await RL.api(LOGS + "/raw", null, { raw: true });
       const blob = await resp.blob();
       const a = RL.el("a", { href: URL.createObjectURL(blob), download: runId + ".txt" });
@@ -699,6 +752,13 @@
     state.target = t;
     openAt(t ? t[0] : 1).then(() => {
       if (!t) logEl.scrollTop = 0;
+      if (state.pages.length) {
+        // For the measurement in tests/browser.rs (viewer_perf): the first
+        // lines are in place, at the top or at the permalinked line; the
+        // second mark is taken after the next frame, once they are painted.
+        performance.mark("runlogd:lines-placed");
+        requestAnimationFrame(() => setTimeout(() => performance.mark("runlogd:lines-painted"), 0));
+      }
       showCount(state.errSeq, $("err-count"), -1, "error");
     });
   }
