@@ -34,8 +34,10 @@ pub const BLOCK_LINES: u64 = 1 << BLOCK_SHIFT;
 const BLOCK_BITS: u32 = 32;
 
 /// The layout this build writes. Stored in the state database; an index
-/// written with another layout is rebuilt at start (see [`crate::server`]).
-pub const LAYOUT_VERSION: &str = "blocks-v1";
+/// written with another layout is rebuilt at start (see [`crate::daemon`]).
+/// v2: the body is stored as text, and blocks carry their (level, source)
+/// pairs.
+pub const LAYOUT_VERSION: &str = "blocks-v2";
 
 /// Handles to the schema's fields.
 #[derive(Clone, Debug)]
@@ -51,6 +53,10 @@ pub struct Fields {
     pub levels: Field,
     /// Source codes present in the block (indexed only).
     pub sources: Field,
+    /// [`kind_code`]s of the (level, source) pairs present in the block
+    /// (indexed only): a level and source filter together finds the blocks
+    /// holding a line with both, not only blocks holding each somewhere.
+    pub kinds: Field,
     /// The block's lines, packed by [`super::block::encode`] (stored only).
     pub body: Field,
     /// Run id, on the run document only: finds it, and replaces it alone.
@@ -69,7 +75,8 @@ pub fn build() -> (Schema, Fields) {
         grams: b.add_u64_field("grams", indexed.clone()),
         levels: b.add_u64_field("levels", indexed.clone()),
         sources: b.add_u64_field("sources", indexed.clone()),
-        body: b.add_bytes_field("body", STORED),
+        kinds: b.add_u64_field("kinds", indexed.clone()),
+        body: b.add_text_field("body", STORED),
         run_doc: b.add_u64_field("run_doc", indexed),
         generation: b.add_u64_field("generation", STORED),
         lines: b.add_u64_field("lines", STORED),
@@ -91,12 +98,18 @@ impl Fields {
             grams: get("grams")?,
             levels: get("levels")?,
             sources: get("sources")?,
+            kinds: get("kinds")?,
             body: get("body")?,
             run_doc: get("run_doc")?,
             generation: get("generation")?,
             lines: get("lines")?,
         })
     }
+}
+
+/// The `kinds` code of a line's (level, source) pair.
+pub fn kind_code(level: u64, source: u64) -> u64 {
+    (level << 3) | (source & 7)
 }
 
 /// The block number of a 1-based line.

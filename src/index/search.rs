@@ -18,6 +18,10 @@ use std::ops::Bound;
 use tantivy::query::{
     BooleanQuery, EnableScoring, InvertedIndexRangeQuery, Query, TermQuery, Weight,
 };
+use tantivy::schema::document::{
+    DeserializeError, DocumentDeserialize, DocumentDeserializer, ValueDeserialize,
+    ValueDeserializer,
+};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{
     DocAddress, DocSet, IndexReader, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED,
@@ -25,7 +29,7 @@ use tantivy::{
 
 use super::block::LineRef;
 use super::grams::Needle;
-use super::schema::{block_key, block_of, first_line_of, split_block_key, Fields};
+use super::schema::{block_key, block_of, first_line_of, kind_code, split_block_key, Fields};
 use super::{block, IndexError, Result};
 use crate::parse::{Level, Source};
 
@@ -520,15 +524,24 @@ impl Snapshot {
                 }
                 Ok(Some((df, Box::new(BooleanQuery::union(terms)))))
             };
-        let levels = filters.levels.iter().map(|l| l.as_u64()).collect();
-        let sources = filters.sources.iter().map(|s| s.as_u64()).collect();
-        for clause in [
-            codes(levels, Level::ALL.len(), f.levels)?,
-            codes(sources, Source::ALL.len(), f.sources)?,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        let levels: Vec<u64> = filters.levels.iter().map(|l| l.as_u64()).collect();
+        let sources: Vec<u64> = filters.sources.iter().map(|s| s.as_u64()).collect();
+        let narrows = |set: &[u64], all: usize| !set.is_empty() && set.len() < all;
+        let kind_clauses =
+            if narrows(&levels, Level::ALL.len()) && narrows(&sources, Source::ALL.len()) {
+                // Both: the blocks with a line of a wanted level *and* source.
+                let kinds = levels
+                    .iter()
+                    .flat_map(|&l| sources.iter().map(move |&s| kind_code(l, s)))
+                    .collect();
+                vec![codes(kinds, usize::MAX, f.kinds)?]
+            } else {
+                vec![
+                    codes(levels, Level::ALL.len(), f.levels)?,
+                    codes(sources, Source::ALL.len(), f.sources)?,
+                ]
+            };
+        for clause in kind_clauses.into_iter().flatten() {
             let (df, query) = clause;
             if df == 0 {
                 return Ok(Candidates::None);
@@ -622,13 +635,39 @@ impl Snapshot {
     }
 
     /// The stored body of a block document.
-    fn read_body(&self, addr: DocAddress) -> Result<Vec<u8>> {
-        let doc: TantivyDocument = self.searcher.doc(addr)?;
-        let body = doc
-            .get_first(self.fields.body)
-            .and_then(|v| v.as_bytes())
-            .ok_or(IndexError::Malformed("block document lacks its body"))?;
-        Ok(body.to_vec())
+    fn read_body(&self, addr: DocAddress) -> Result<String> {
+        let doc: BlockDoc = self.searcher.doc(addr)?;
+        doc.body
+            .ok_or(IndexError::Malformed("block document lacks its body"))
+    }
+}
+
+/// A block document as stored: its body, taken as the string tantivy
+/// reads (no document of field values built around it).
+struct BlockDoc {
+    body: Option<String>,
+}
+
+struct StoredText(String);
+
+impl ValueDeserialize for StoredText {
+    fn deserialize<'de, D: ValueDeserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Self, DeserializeError> {
+        d.deserialize_string().map(StoredText)
+    }
+}
+
+impl DocumentDeserialize for BlockDoc {
+    fn deserialize<'de, D: DocumentDeserializer<'de>>(
+        mut d: D,
+    ) -> std::result::Result<Self, DeserializeError> {
+        let mut body = None;
+        // A block document stores its body and nothing else.
+        while let Some((_, StoredText(text))) = d.next_field::<StoredText>()? {
+            body = Some(text);
+        }
+        Ok(BlockDoc { body })
     }
 }
 
@@ -671,7 +710,7 @@ impl Walk<'_> {
     }
 
     /// Takes the lines of block `block` (its stored body) that pass.
-    fn offer(&mut self, body: &[u8], block: u64) -> Result<()> {
+    fn offer(&mut self, body: &str, block: u64) -> Result<()> {
         for line in block::lines(body, first_line_of(block)) {
             if self.full() {
                 break;
