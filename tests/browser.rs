@@ -13,6 +13,7 @@ mod common;
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -48,6 +49,51 @@ fn find_binary(env: &str, candidates: &[&str]) -> Option<PathBuf> {
     None
 }
 
+/// Debian's Chromium and ChromeDriver, installed with apt the first time a
+/// browser test finds them missing, so that `cargo test` works on a fresh
+/// machine of the kind the project runs on (Debian, as root, with the
+/// package registry reachable), as the GCS tests fetch their emulator.
+/// Elsewhere it says what to install. `.ci/run` installs them beforehand.
+fn install_browser_once() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let have = |env: &str, names: &[&str]| find_binary(env, names).is_some();
+        if have("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
+            && have(
+                "CHROMIUM",
+                &["/usr/bin/chromium", "chromium", "chromium-browser"],
+            )
+        {
+            return;
+        }
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if !root || find_binary("APT_GET", &["apt-get"]).is_none() {
+            return;
+        }
+        // Straight to stderr, past the test harness's capture.
+        let _ = writeln!(
+            std::io::stderr(),
+            "installing Debian's chromium and chromium-driver for the browser tests (apt-get)"
+        );
+        let apt = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let installed = apt(&["update", "-qq"])
+            && apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]);
+        if !installed {
+            let _ = writeln!(std::io::stderr(), "apt-get could not install them");
+        }
+    });
+}
+
 struct Browser {
     client: Client,
     driver: Child,
@@ -56,6 +102,7 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Browser {
+        install_browser_once();
         let driver_bin = find_binary("CHROMEDRIVER", &["/usr/bin/chromedriver", "chromedriver"])
             .unwrap_or_else(|| {
                 panic!(
