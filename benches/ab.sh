@@ -9,6 +9,7 @@
 #! Usage: benches/ab.sh OLD_REV [NEW_REV]     (NEW_REV defaults to the work tree)
 #!   RUNS TOTAL_MB SEED  corpus shape (default 1000 runs, 100 MB: the platform's
 #!                       runs of about 100 KB)
+#!   LARGE LARGE_MB      large runs among them and their size (default none)
 #!   REPS                timings per build and task (default 5)
 #!   WORK                scratch folder (default a temporary one)
 #! It builds both revisions in release mode, sharing the repository's
@@ -20,6 +21,8 @@ NEW=${2:-}
 RUNS=${RUNS:-1000}
 TOTAL_MB=${TOTAL_MB:-100}
 SEED=${SEED:-1}
+LARGE=${LARGE:-0}
+LARGE_MB=${LARGE_MB:-0}
 REPS=${REPS:-5}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
@@ -46,7 +49,7 @@ done
 REPO="$WORK/repo"
 if [ ! -d "$REPO/LogFiles" ]; then
     "$WORK/runlogd-new" corpus --out "$REPO/LogFiles" --runs "$RUNS" \
-        --total-mb "$TOTAL_MB" --large 0 --seed "$SEED" >&2
+        --total-mb "$TOTAL_MB" --large "$LARGE" --large-mb "$LARGE_MB" --seed "$SEED" >&2
 fi
 
 python3 - "$WORK" "$REPO" "$REPS" "$OLD" "${NEW:-work tree}" <<'EOF'

@@ -66,7 +66,9 @@ pub trait Probe {
 }
 
 /// Decides how to bring a run up to date; see the module documentation.
-/// `indexed` is what the index holds for the run.
+/// `indexed` is what the index holds for the run; it only matters when there
+/// is a record or no file (a file without a record is indexed from the start
+/// whatever the index holds), so a caller may leave it `None` otherwise.
 pub fn plan(
     run_id: u64,
     file: Option<&FileStat>,
