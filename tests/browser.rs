@@ -1403,7 +1403,7 @@ async fn viewer_perf() {
         "### Web viewer ({when})\n\n\
          Measured by `cargo test --test browser -- --ignored viewer_perf --nocapture` \
          (dev profile: runlogd unoptimised, dependencies at opt-level 2) in headless \
-         Chromium on 127.0.0.1. Run {run} from `runlogd::corpus` (seed 11): {total} lines, \
+         Chromium on 127.0.0.1. Run {run} from the corpus generator (`benches/support/corpus.rs`, seed 11): {total} lines, \
          {:.1} MB. Machine: {load_before} before, {load_after} after.\n\n\
          Opening the run view, ms from navigation start, {PERF_OPENINGS} openings each \
          after a warm-up: *painted* is the frame after the first lines are in place \

@@ -161,7 +161,7 @@ fn token_commands_create_list_and_revoke() {
 }
 
 #[test]
-fn index_command_backfills_once_and_then_finds_nothing_to_do() {
+fn index_command_indexes_once_and_then_finds_nothing_to_do() {
     let dirs = Dirs::new();
     dirs.write_log(1, "[INFO] a\n[ERROR] b\n");
     dirs.write_log(2, "only line\n");
