@@ -332,6 +332,15 @@ fn line_text(i: u64) -> String {
     }
 }
 
+/// A server over `dirs`, and a browser that has opened `path` on it with
+/// the reader token.
+async fn serve_and_open(dirs: &Dirs, path: &str) -> (TestServer, Browser) {
+    let s = TestServer::start(dirs.config()).await;
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &s.reader(), path).await;
+    (s, b)
+}
+
 /// A server on the bundled example runs (9401-9405).
 async fn bundled() -> (Dirs, TestServer) {
     let dirs = Dirs::new();
@@ -512,10 +521,7 @@ async fn each_filter_narrows_the_view_keeps_line_numbers_and_is_in_the_url() {
     let _serial = SERIAL.lock().await;
     let dirs = Dirs::new();
     dirs.write_log(20, mixed_log(300));
-    let s = TestServer::start(dirs.config()).await;
-    let t = s.reader();
-    let b = Browser::start().await;
-    b.open_with_token(&s.base, &t, "/runs/20").await;
+    let (s, b) = serve_and_open(&dirs, "/runs/20").await;
     b.until("the first lines", "return document.getElementById('L1')")
         .await;
     assert_eq!(b.text("#L10 .src").await, "worker");
@@ -603,10 +609,7 @@ async fn find_counts_exactly_and_steps_through_matches_and_errors_from_the_keybo
     let _serial = SERIAL.lock().await;
     let dirs = Dirs::new();
     dirs.write_log(21, mixed_log(3000));
-    let s = TestServer::start(dirs.config()).await;
-    let t = s.reader();
-    let b = Browser::start().await;
-    b.open_with_token(&s.base, &t, "/runs/21").await;
+    let (s, b) = serve_and_open(&dirs, "/runs/21").await;
     b.until("the first lines", "return document.getElementById('L1')")
         .await;
     b.until(
@@ -682,11 +685,7 @@ async fn a_permalink_deep_in_a_large_log_opens_there_and_scrolling_pages_both_wa
     let _serial = SERIAL.lock().await;
     let dirs = Dirs::new();
     dirs.write_log(30, mixed_log(200_000));
-    let s = TestServer::start(dirs.config()).await;
-    let t = s.reader();
-    let b = Browser::start().await;
-    b.open_with_token(&s.base, &t, "/runs/30#L150000-L150010")
-        .await;
+    let (s, b) = serve_and_open(&dirs, "/runs/30#L150000-L150010").await;
     b.until(
         "the permalinked range",
         "const r = document.getElementById('L150000'); return r && r.classList.contains('target')",
@@ -867,10 +866,7 @@ async fn markup_in_log_lines_is_shown_as_text_and_runs_nothing() {
         50,
         format!("[INFO] start\n{}\n[INFO] end\n", evil.join("\n")),
     );
-    let s = TestServer::start(dirs.config()).await;
-    let t = s.reader();
-    let b = Browser::start().await;
-    b.open_with_token(&s.base, &t, "/runs/50").await;
+    let (s, b) = serve_and_open(&dirs, "/runs/50").await;
     b.until("the lines", "return document.getElementById('L6')")
         .await;
     for (i, text) in evil.iter().enumerate() {
