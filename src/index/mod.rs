@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use tantivy::directory::MmapDirectory;
+use tantivy::indexer::LogMergePolicy;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 
 pub use schema::Fields;
@@ -54,6 +55,20 @@ pub struct LogIndex {
     fields: Fields,
 }
 
+/// Segments are merged by size in *blocks*, not in tantivy's default
+/// units. tantivy's default puts every segment under 10,000 documents in one
+/// level; a block document holds 128 lines, so that level would hold about
+/// 100 MB of logs, and each few landed logs would rewrite all of it.
+/// Levels from 64 blocks up keep the rewriting of a landed log to a few
+/// merges whatever the size of the index.
+fn merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_layer_size(MIN_MERGE_LAYER_BLOCKS);
+    policy
+}
+
+const MIN_MERGE_LAYER_BLOCKS: u32 = 64;
+
 impl LogIndex {
     /// Opens the index under `dir`, creating it the first time.
     /// `writer_memory` is the indexing heap in bytes, shared by the writer threads.
@@ -75,6 +90,7 @@ impl LogIndex {
         // tantivy needs at least 15 MB of heap per writer thread.
         let memory = writer_memory.max(threads * 16 * 1024 * 1024);
         let writer = index.writer_with_num_threads(threads, memory)?;
+        writer.set_merge_policy(Box::new(merge_policy()));
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::MutexGuard;
 
+use tantivy::indexer::UserOperation;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
 use super::grams::TrigramSet;
@@ -29,7 +30,17 @@ pub struct WriteBatch<'a> {
     open: HashMap<u64, OpenBlock>,
     /// Reused for every block's distinct trigram codes.
     scratch: TrigramSet,
+    /// Deletions and additions not yet handed to the writer, in order.
+    staged: Vec<UserOperation<TantivyDocument>>,
 }
+
+/// Operations are handed to the writer in groups of this many. tantivy puts
+/// a group's documents into one segment, where documents handed over one by
+/// one are spread over its indexing threads: a landed log committed alone
+/// then made a segment per thread, and each small segment costs a fixed
+/// setup and a later merge. Groups this size still keep both threads busy
+/// when many runs are indexed at once.
+const STAGED_OPS: usize = 256;
 
 struct OpenBlock {
     block: u64,
@@ -51,6 +62,7 @@ impl<'a> WriteBatch<'a> {
             changed: false,
             open: HashMap::new(),
             scratch: TrigramSet::default(),
+            staged: Vec::new(),
         }
     }
 
@@ -58,9 +70,7 @@ impl<'a> WriteBatch<'a> {
     pub fn delete_run(&mut self, run_id: u64) -> Result<()> {
         self.open.remove(&run_id);
         let term = Term::from_field_u64(self.fields.run_id, run_id);
-        self.writer()?.delete_term(term);
-        self.changed = true;
-        Ok(())
+        self.stage(UserOperation::Delete(term))
     }
 
     /// Adds lines of a run. Lines must be consecutive and new to the index
@@ -114,11 +124,8 @@ impl<'a> WriteBatch<'a> {
         d.add_u64(f.run_doc, run_id);
         d.add_u64(f.generation, meta.generation);
         d.add_u64(f.lines, meta.lines);
-        let writer = self.writer()?;
-        writer.delete_term(term);
-        writer.add_document(d)?;
-        self.changed = true;
-        Ok(())
+        self.stage(UserOperation::Delete(term))?;
+        self.stage(UserOperation::Add(d))
     }
 
     /// Commits everything staged and makes it visible to new snapshots.
@@ -135,6 +142,7 @@ impl<'a> WriteBatch<'a> {
         for (run_id, block) in open {
             self.write_block(run_id, block)?;
         }
+        self.hand_over()?;
         if self.changed {
             let started = std::time::Instant::now();
             self.writer()?.commit()?;
@@ -171,12 +179,30 @@ impl<'a> WriteBatch<'a> {
         self.writer.as_mut().ok_or(IndexError::Closed)
     }
 
+    fn stage(&mut self, op: UserOperation<TantivyDocument>) -> Result<()> {
+        self.changed = true;
+        self.staged.push(op);
+        if self.staged.len() >= STAGED_OPS {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the staged operations to the writer, as one group.
+    fn hand_over(&mut self) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let ops = std::mem::take(&mut self.staged);
+        self.writer()?.run(ops)?;
+        Ok(())
+    }
+
     fn write_block(&mut self, run_id: u64, open: OpenBlock) -> Result<()> {
         let f = self.fields.clone();
         let key = block_key(run_id, open.block);
         if open.replaces {
-            self.writer()?
-                .delete_term(Term::from_field_u64(f.block, key));
+            self.stage(UserOperation::Delete(Term::from_field_u64(f.block, key)))?;
         }
         let mut d = TantivyDocument::default();
         d.add_u64(f.run_id, run_id);
@@ -209,9 +235,7 @@ impl<'a> WriteBatch<'a> {
             }
         }
         d.add_text(f.body, block::encode(&open.lines));
-        self.writer()?.add_document(d)?;
-        self.changed = true;
-        Ok(())
+        self.stage(UserOperation::Add(d))
     }
 }
 
