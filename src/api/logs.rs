@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::cursor::{self, Resume};
 use super::error::ApiError;
+use super::lanes::{self, Bound};
 use super::params::{self, LogRequest, RawParams};
 use super::AppState;
 use crate::index::{IndexedLine, RunMeta, Snapshot};
@@ -70,13 +71,17 @@ pub async fn get_logs(
             ));
         }
     }
-    let page = tokio::task::spawn_blocking(move || {
+    let bound = if request.filters.is_empty() {
+        Bound::Page
+    } else {
+        Bound::Search
+    };
+    let page = lanes::run(bound, move || {
         let after = request.resume.map(Resume::after).unwrap_or(0);
         let page = snapshot.page(request.run_id, meta, &request.filters, after, request.limit);
         page.map(|p| (p, request))
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(ApiError::internal)?;
     let (page, request) = page;
     Ok(Json(render(
@@ -100,6 +105,8 @@ pub(super) async fn find_run(
         return Ok((snapshot, meta));
     }
     let ingestor = state.ingestor.clone();
+    // Not on a lane: indexing a large file takes seconds, and queries
+    // must not wait behind it.
     let outcome = tokio::task::spawn_blocking(move || ingestor.sync_run(run_id))
         .await
         .map_err(ApiError::internal)?

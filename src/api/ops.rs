@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
+use super::lanes::{self, Bound};
 use super::AppState;
 
 /// The document, as written in the repository, embedded at build time.
@@ -53,7 +54,7 @@ pub async fn openapi_json_handler() -> Result<Response, ApiError> {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let text = tokio::task::spawn_blocking(move || {
+    let text = lanes::run(Bound::Search, move || {
         let (runs, lines) = state.store.totals()?;
         let snapshot = crate::metrics::Snapshot {
             ready: state.ingestor.progress.ready.load(Ordering::Acquire),
@@ -64,8 +65,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         };
         anyhow::Ok(crate::metrics::render(&snapshot))
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(ApiError::internal)?
     .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no metrics recorder is installed")))?;
     Ok((

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::cursor;
 use super::error::ApiError;
+use super::lanes::{self, Bound};
 use super::logs::{LogLine, Pagination};
 use super::params::{self, RawParams};
 use super::AppState;
@@ -63,7 +64,7 @@ pub async fn search_logs(
     RawQuery(query): RawQuery,
 ) -> Result<Json<SearchPage>, ApiError> {
     let request = params::validate_search(&RawParams::parse(query.as_deref()), &state.cursor_key)?;
-    let page = tokio::task::spawn_blocking(move || -> Result<SearchPage, ApiError> {
+    let page = lanes::run(Bound::Search, move || -> Result<SearchPage, ApiError> {
         let scope = &request.scope;
         let only = if scope.by_landing {
             let ids = state
@@ -113,8 +114,7 @@ pub async fn search_logs(
             pagination: Pagination::new(request.limit, next_cursor),
         })
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await??;
     Ok(Json(page))
 }
 
@@ -125,11 +125,10 @@ pub async fn list_logs(
     let request = params::validate_list(&RawParams::parse(query.as_deref()), &state.cursor_key)?;
     let store = state.store.clone();
     let scope = request.scope.clone();
-    let mut runs = tokio::task::spawn_blocking(move || {
+    let mut runs = lanes::run(Bound::Page, move || {
         store.list_runs(scope.runs, scope.landed, request.limit + 1)
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(ApiError::internal)?;
     let has_more = runs.len() > request.limit;
     runs.truncate(request.limit);

@@ -81,7 +81,7 @@ pub struct Filters {
 }
 
 impl Filters {
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.levels.is_empty() && self.sources.is_empty() && self.contains.is_none()
     }
 }

@@ -2,15 +2,19 @@
 //! API tokens, and per-data-directory secrets.
 //!
 //! The tantivy index owns the lines; this store owns everything needed to decide
-//! what to (re)index and who may read. It is small, so one connection behind a
-//! mutex serves the whole process; WAL mode lets the `token` CLI write while a
-//! daemon is running on the same data directory.
+//! what to (re)index and who may read. Writes go through one connection
+//! behind a mutex. Reads (every request checks its token here) go through a
+//! small pool of read-only connections: in WAL mode they run beside the
+//! writer, so a request never waits for the ingest to record a commit, and
+//! requests do not queue behind each other. WAL mode also lets the `token`
+//! CLI write while a daemon is running on the same data directory.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::config::DbConfig;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 /// The schema migrations, applied in order; `PRAGMA user_version` records how
 /// many have run.
@@ -86,8 +90,15 @@ pub struct TokenRecord {
 }
 
 pub struct Store {
+    /// The one connection that writes.
     conn: Mutex<Connection>,
+    /// Idle read-only connections; more are opened when all are in use.
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
 }
+
+/// Read connections kept open when idle; a burst may open more for a while.
+const IDLE_READERS: usize = 8;
 
 impl Store {
     /// Opens (creating if needed) `state.sqlite3` in `data_dir` and applies
@@ -98,13 +109,15 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        conn.busy_timeout(Duration::from_secs(5))?;
+        tune(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            path,
         })
     }
 
@@ -112,38 +125,68 @@ impl Store {
         self.conn.lock().map_err(|_| StoreError::Poisoned)
     }
 
+    /// Runs `f` on a read-only connection from the pool: it sees every
+    /// committed write and never waits for the writer.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let idle = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|source| StoreError::Open {
+                    path: self.path.clone(),
+                    source,
+                })?;
+                tune(&conn)?;
+                conn
+            }
+        };
+        let result = f(&conn);
+        let mut idle = self.readers.lock().map_err(|_| StoreError::Poisoned)?;
+        if idle.len() < IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
     // ---- runs ----
 
     pub fn run(&self, run_id: u64) -> Result<Option<RunRecord>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
-                    generation, parse_section, debug_lines, info_lines, warning_lines,
-                    error_lines, critical_lines FROM runs WHERE run_id = ?1",
-        )?;
-        Ok(stmt.query_row([run_id as i64], row_to_run).optional()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
+                        generation, parse_section, debug_lines, info_lines, warning_lines,
+                        error_lines, critical_lines FROM runs WHERE run_id = ?1",
+            )?;
+            Ok(stmt.query_row([run_id as i64], row_to_run).optional()?)
+        })
     }
 
     pub fn runs(&self) -> Result<Vec<RunRecord>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
-                    generation, parse_section, debug_lines, info_lines, warning_lines,
-                    error_lines, critical_lines FROM runs ORDER BY run_id",
-        )?;
-        let rows = stmt.query_map([], row_to_run)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT run_id, path, size, mtime_ns, fingerprint, bytes_indexed, lines_indexed,
+                        generation, parse_section, debug_lines, info_lines, warning_lines,
+                        error_lines, critical_lines FROM runs ORDER BY run_id",
+            )?;
+            let rows = stmt.query_map([], row_to_run)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     /// Number of runs indexed and their lines in total.
     pub fn totals(&self) -> Result<(u64, u64)> {
-        let conn = self.conn()?;
-        let (runs, lines): (i64, i64) = conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(lines_indexed), 0) FROM runs",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((runs as u64, lines as u64))
+        self.read(|conn| {
+            let (runs, lines): (i64, i64) = conn.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(lines_indexed), 0) FROM runs",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((runs as u64, lines as u64))
+        })
     }
 
     /// Inserts or replaces the records of several runs in one transaction.
@@ -190,48 +233,51 @@ impl Store {
         landed: (i64, i64),
         limit: usize,
     ) -> Result<Vec<ListedRun>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT r.run_id, r.path, r.size, r.mtime_ns, r.fingerprint, r.bytes_indexed,
-                    r.lines_indexed, r.generation, r.parse_section, r.debug_lines,
-                    r.info_lines, r.warning_lines, r.error_lines, r.critical_lines,
-                    g.run_id IS NOT NULL
-             FROM runs r LEFT JOIN gcs_objects g
-               ON g.run_id = r.run_id AND g.mirrored_path = r.path
-             WHERE r.run_id BETWEEN ?1 AND ?2 AND r.mtime_ns >= ?3 AND r.mtime_ns < ?4
-             ORDER BY r.run_id DESC LIMIT ?5",
-        )?;
-        let [first, last, from, until] = window(runs, landed);
-        let limit = limit.min(i64::MAX as usize) as i64;
-        let rows = stmt.query_map(params![first, last, from, until, limit], |r| {
-            Ok(ListedRun {
-                record: row_to_run(r)?,
-                from_bucket: r.get(14)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT r.run_id, r.path, r.size, r.mtime_ns, r.fingerprint, r.bytes_indexed,
+                        r.lines_indexed, r.generation, r.parse_section, r.debug_lines,
+                        r.info_lines, r.warning_lines, r.error_lines, r.critical_lines,
+                        g.run_id IS NOT NULL
+                 FROM runs r LEFT JOIN gcs_objects g
+                   ON g.run_id = r.run_id AND g.mirrored_path = r.path
+                 WHERE r.run_id BETWEEN ?1 AND ?2 AND r.mtime_ns >= ?3 AND r.mtime_ns < ?4
+                 ORDER BY r.run_id DESC LIMIT ?5",
+            )?;
+            let [first, last, from, until] = window(runs, landed);
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let rows = stmt.query_map(params![first, last, from, until, limit], |r| {
+                Ok(ListedRun {
+                    record: row_to_run(r)?,
+                    from_bucket: r.get(14)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     /// Ids of the indexed runs in `runs` (inclusive) whose file landed in
     /// `[landed.0, landed.1)` ns.
     pub fn run_ids_landed(&self, runs: (u64, u64), landed: (i64, i64)) -> Result<Vec<u64>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT run_id FROM runs
-             WHERE run_id BETWEEN ?1 AND ?2 AND mtime_ns >= ?3 AND mtime_ns < ?4",
-        )?;
-        let rows = stmt.query_map(window(runs, landed), |r| r.get::<_, i64>(0))?;
-        rows.map(|r| r.map(|id| id as u64).map_err(StoreError::from))
-            .collect()
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT run_id FROM runs
+                 WHERE run_id BETWEEN ?1 AND ?2 AND mtime_ns >= ?3 AND mtime_ns < ?4",
+            )?;
+            let rows = stmt.query_map(window(runs, landed), |r| r.get::<_, i64>(0))?;
+            rows.map(|r| r.map(|id| id as u64).map_err(StoreError::from))
+                .collect()
+        })
     }
 
     /// A small value from the meta table, as text.
     pub fn meta_text(&self, key: &str) -> Result<Option<String>> {
-        let conn = self.conn()?;
-        let v: Option<Vec<u8>> = conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()?;
-        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        self.read(|conn| {
+            let v: Option<Vec<u8>> = conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?;
+            Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        })
     }
 
     pub fn set_meta_text(&self, key: &str, value: &str) -> Result<()> {
@@ -298,22 +344,24 @@ impl Store {
     // ---- bucket objects ----
 
     pub fn object(&self, run_id: u64) -> Result<Option<ObjectRecord>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT run_id, name, etag, generation, size, updated_ns, mirrored_path
-             FROM gcs_objects WHERE run_id = ?1",
-        )?;
-        Ok(stmt.query_row([run_id as i64], row_to_object).optional()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT run_id, name, etag, generation, size, updated_ns, mirrored_path
+                 FROM gcs_objects WHERE run_id = ?1",
+            )?;
+            Ok(stmt.query_row([run_id as i64], row_to_object).optional()?)
+        })
     }
 
     pub fn objects(&self) -> Result<Vec<ObjectRecord>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT run_id, name, etag, generation, size, updated_ns, mirrored_path
-             FROM gcs_objects ORDER BY run_id",
-        )?;
-        let rows = stmt.query_map([], row_to_object)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT run_id, name, etag, generation, size, updated_ns, mirrored_path
+                 FROM gcs_objects ORDER BY run_id",
+            )?;
+            let rows = stmt.query_map([], row_to_object)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     pub fn put_object(&self, r: &ObjectRecord) -> Result<()> {
@@ -363,20 +411,22 @@ impl Store {
     }
 
     pub fn token_by_hash(&self, hash: &[u8]) -> Result<Option<TokenRecord>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, name, scopes, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1",
-        )?;
-        Ok(stmt.query_row([hash], row_to_token).optional()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, scopes, created_at, expires_at, revoked_at FROM tokens WHERE hash = ?1",
+            )?;
+            Ok(stmt.query_row([hash], row_to_token).optional()?)
+        })
     }
 
     pub fn tokens(&self) -> Result<Vec<TokenRecord>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, name, scopes, created_at, expires_at, revoked_at FROM tokens ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], row_to_token)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, name, scopes, created_at, expires_at, revoked_at FROM tokens ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], row_to_token)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     /// Marks a token revoked; returns false when no such token exists.
@@ -388,6 +438,17 @@ impl Store {
         )?;
         Ok(changed > 0)
     }
+}
+
+/// Settings of every connection.
+fn tune(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    // A stable plan per statement. Without it, the bundled SQLite (built with
+    // STAT4) recompiled the listing's statement on every execution because
+    // its bound values (the LIMIT, the ranges) may change the plan: 31 µs a
+    // query instead of 3.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    Ok(())
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
