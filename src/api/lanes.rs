@@ -34,3 +34,18 @@ pub async fn run<T: Send + 'static>(
             .map_err(ApiError::internal),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn page_work_stays_on_the_async_thread_and_searches_leave_it() -> anyhow::Result<()> {
+        let here = std::thread::current().id();
+        let page = run(Bound::Page, || std::thread::current().id()).await?;
+        let search = run(Bound::Search, || std::thread::current().id()).await?;
+        assert_eq!(page, here);
+        assert_ne!(search, here);
+        Ok(())
+    }
+}

@@ -367,4 +367,59 @@ mod tests {
         index.close()?;
         Ok(())
     }
+
+    /// The ids of the index's committed segments and their sizes, as on disk.
+    fn segments(dir: &std::path::Path) -> anyhow::Result<Vec<(String, u32)>> {
+        let index = tantivy::Index::open_in_dir(dir)?;
+        Ok(index
+            .searchable_segment_metas()?
+            .iter()
+            .map(|m| (m.id().uuid_string(), m.max_doc()))
+            .collect())
+    }
+
+    #[test]
+    fn a_batch_commits_into_one_segment() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        // 20 blocks and a run document, on a writer with up to two threads:
+        // handed over one by one, they were spread over both.
+        write(
+            &index,
+            1,
+            lines(1, 20 * BLOCK_LINES, "one"),
+            20 * BLOCK_LINES,
+        )?;
+        let segments = segments(dir.path())?;
+        assert_eq!(segments.len(), 1, "{segments:?}");
+        assert_eq!(segments[0].1, 21);
+        Ok(())
+    }
+
+    #[test]
+    fn small_commits_do_not_rewrite_a_larger_segment() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        // 200 blocks: under tantivy's default policy, every segment under
+        // 10,000 documents shares one level, so this segment would be merged
+        // with the small ones below, again and again.
+        write(
+            &index,
+            1,
+            lines(1, 200 * BLOCK_LINES, "big"),
+            200 * BLOCK_LINES,
+        )?;
+        let big = segments(dir.path())?;
+        assert_eq!(big.len(), 1);
+        for run in 2..=20 {
+            write(&index, run, lines(1, 10, "small"), 10)?;
+        }
+        index.close()?;
+        let after = segments(dir.path())?;
+        // The small ones were merged among themselves...
+        assert!(after.len() < 20, "{after:?}");
+        // ...and the large one was left as it was.
+        assert!(after.contains(&big[0]), "{big:?} not in {after:?}");
+        Ok(())
+    }
 }

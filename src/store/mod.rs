@@ -97,6 +97,17 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// The listing: runs in an id range and a landing window, newest first.
+const LIST_RUNS: &str = "
+    SELECT r.run_id, r.path, r.size, r.mtime_ns, r.fingerprint, r.bytes_indexed,
+           r.lines_indexed, r.generation, r.parse_section, r.debug_lines,
+           r.info_lines, r.warning_lines, r.error_lines, r.critical_lines,
+           g.run_id IS NOT NULL
+    FROM runs r LEFT JOIN gcs_objects g
+      ON g.run_id = r.run_id AND g.mirrored_path = r.path
+    WHERE r.run_id BETWEEN ?1 AND ?2 AND r.mtime_ns >= ?3 AND r.mtime_ns < ?4
+    ORDER BY r.run_id DESC LIMIT ?5";
+
 /// Read connections kept open when idle; a burst may open more for a while.
 const IDLE_READERS: usize = 8;
 
@@ -234,16 +245,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<ListedRun>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT r.run_id, r.path, r.size, r.mtime_ns, r.fingerprint, r.bytes_indexed,
-                        r.lines_indexed, r.generation, r.parse_section, r.debug_lines,
-                        r.info_lines, r.warning_lines, r.error_lines, r.critical_lines,
-                        g.run_id IS NOT NULL
-                 FROM runs r LEFT JOIN gcs_objects g
-                   ON g.run_id = r.run_id AND g.mirrored_path = r.path
-                 WHERE r.run_id BETWEEN ?1 AND ?2 AND r.mtime_ns >= ?3 AND r.mtime_ns < ?4
-                 ORDER BY r.run_id DESC LIMIT ?5",
-            )?;
+            let mut stmt = conn.prepare_cached(LIST_RUNS)?;
             let [first, last, from, until] = window(runs, landed);
             let limit = limit.min(i64::MAX as usize) as i64;
             let rows = stmt.query_map(params![first, last, from, until, limit], |r| {
@@ -623,6 +625,44 @@ mod tests {
             .and_then(|t| t.revoked_at)
             .is_some());
         assert!(store.token_by_hash(b"other")?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn reads_do_not_wait_for_the_writer() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = std::sync::Arc::new(Store::open(dir.path())?);
+        store.put_runs(&[record(7)])?;
+        // Hold the writer, as the ingest does while it records a commit.
+        let writer = store.conn()?;
+        let reading = store.clone();
+        let (done, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(reading.run(7).map_err(|e| e.to_string()));
+        });
+        // With one connection for everything, this read waited for ever.
+        let got = answer.recv_timeout(Duration::from_secs(30))?;
+        drop(writer);
+        assert_eq!(got, Ok(Some(record(7))));
+        Ok(())
+    }
+
+    #[test]
+    fn the_listing_statement_is_compiled_once() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        store.put_runs(&[record(7), record(9)])?;
+        for limit in [1, 5, 2] {
+            let listed = store.list_runs((0, 100), (0, i64::MAX), limit)?;
+            assert_eq!(listed.len(), limit.min(2));
+        }
+        // Without the stable-plan setting, each new LIMIT and range
+        // recompiled the statement.
+        let reprepared = store.read(|conn| {
+            let stmt = conn.prepare_cached(LIST_RUNS)?;
+            Ok(stmt.get_status(rusqlite::StatementStatus::RePrepare))
+        })?;
+        assert_eq!(reprepared, 0);
         Ok(())
     }
 }
