@@ -71,7 +71,10 @@ pub async fn get_logs(
             ));
         }
     }
-    let bound = if request.filters.is_empty() {
+    // Without `contains`, every block the page reads holds a line of it (the
+    // index knows each block's levels and sources exactly): the work is
+    // bounded by the page. A needle's candidate blocks may not hold it.
+    let bound = if request.filters.contains.is_none() {
         Bound::Page
     } else {
         Bound::Search
@@ -193,6 +196,10 @@ impl LogLine {
 
 /// Cuts a message to [`MAX_MESSAGE_CHARS`] characters.
 fn cut(mut text: String) -> (String, bool) {
+    // A character is at least a byte: a short text needs no count.
+    if text.len() <= MAX_MESSAGE_CHARS {
+        return (text, false);
+    }
     match text.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((byte, _)) => {
             text.truncate(byte);
@@ -213,5 +220,8 @@ mod tests {
         let (m, t) = cut("é".repeat(4001));
         assert_eq!((m.chars().count(), t), (4000, true));
         assert_eq!(cut(String::new()), (String::new(), false));
+        let (m, t) = cut("a".repeat(4001));
+        assert_eq!((m.len(), t), (4000, true));
+        assert!(!cut("a".repeat(4000)).1);
     }
 }

@@ -81,7 +81,7 @@ pub struct Filters {
 }
 
 impl Filters {
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.levels.is_empty() && self.sources.is_empty() && self.contains.is_none()
     }
 }
@@ -230,8 +230,7 @@ impl Snapshot {
         let want = limit.saturating_add(1);
         let needle = filters.contains.as_deref().map(Needle::new);
         let mut walk = Walk {
-            filters,
-            needle: needle.as_ref(),
+            filter: LineFilter::new(filters, needle.as_ref()),
             after,
             want,
             found: Vec::with_capacity(want.min(1024)),
@@ -453,11 +452,13 @@ impl Snapshot {
             match_count: 0,
             lines: Vec::new(),
         };
+        let filter = LineFilter::new(filters, needle);
         for &(key, addr) in blocks {
             let body = self.read_body(addr)?;
-            for line in block::lines(&body, first_line_of(split_block_key(key).1)) {
+            let mut lines = block::lines(&body, first_line_of(split_block_key(key).1));
+            while let Some(line) = lines.next_of_kinds(filter.levels, filter.sources) {
                 let line = line?;
-                if passes(&line, filters, needle) {
+                if filter.passes(&line) {
                     hit.match_count += 1;
                     if hit.lines.len() < keep {
                         hit.lines.push(line.to_owned_line());
@@ -689,16 +690,40 @@ fn live_doc(segment: &SegmentReader, field: Field, term: &Term) -> Result<Option
     Ok(None)
 }
 
-fn passes(line: &LineRef<'_>, filters: &Filters, needle: Option<&Needle>) -> bool {
-    (filters.levels.is_empty() || filters.levels.contains(&line.level))
-        && (filters.sources.is_empty() || filters.sources.contains(&line.source))
-        && needle.is_none_or(|n| n.matches(line.text))
+/// [`Filters`] in the form checked against every line read: the levels and
+/// sources as bit masks of their codes (all bits set: any).
+struct LineFilter<'a> {
+    levels: u32,
+    sources: u32,
+    needle: Option<&'a Needle>,
+}
+
+impl<'a> LineFilter<'a> {
+    fn new(filters: &Filters, needle: Option<&'a Needle>) -> LineFilter<'a> {
+        let mask = |codes: Vec<u64>| {
+            if codes.is_empty() {
+                u32::MAX
+            } else {
+                codes.into_iter().fold(0, |m, c| m | 1u32 << (c & 31))
+            }
+        };
+        LineFilter {
+            levels: mask(filters.levels.iter().map(|l| l.as_u64()).collect()),
+            sources: mask(filters.sources.iter().map(|s| s.as_u64()).collect()),
+            needle,
+        }
+    }
+
+    fn passes(&self, line: &LineRef<'_>) -> bool {
+        self.levels & (1 << (line.level.as_u64() & 31)) != 0
+            && self.sources & (1 << (line.source.as_u64() & 31)) != 0
+            && self.needle.is_none_or(|n| n.matches(line.text))
+    }
 }
 
 /// The lines of one page, gathered block by block in file order.
 struct Walk<'a> {
-    filters: &'a Filters,
-    needle: Option<&'a Needle>,
+    filter: LineFilter<'a>,
     after: u64,
     want: usize,
     found: Vec<IndexedLine>,
@@ -711,12 +736,14 @@ impl Walk<'_> {
 
     /// Takes the lines of block `block` (its stored body) that pass.
     fn offer(&mut self, body: &str, block: u64) -> Result<()> {
-        for line in block::lines(body, first_line_of(block)) {
-            if self.full() {
+        let mut lines = block::lines(body, first_line_of(block));
+        let (levels, sources) = (self.filter.levels, self.filter.sources);
+        while !self.full() {
+            let Some(line) = lines.next_of_kinds(levels, sources) else {
                 break;
-            }
+            };
             let line = line?;
-            if line.line > self.after && passes(&line, self.filters, self.needle) {
+            if line.line > self.after && self.filter.passes(&line) {
                 self.found.push(line.to_owned_line());
             }
         }
