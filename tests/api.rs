@@ -46,6 +46,7 @@ async fn a_page_has_the_published_shape() {
     let token = s.reader();
     let r = s.get("/api/v1/runs/42/logs?limit=3", Some(&token)).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.headers["content-type"], "application/json");
     let data = r.body["data"].as_array().cloned().unwrap_or_default();
     assert_eq!(data.len(), 3);
     let first = &data[0];

@@ -72,6 +72,7 @@ async fn search_finds_runs_newest_first_with_exact_counts_and_first_lines() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.headers["content-type"], "application/json");
     assert_eq!(run_ids(&r.body), [13, 11, 10]);
     let counts: Vec<u64> = r.body["data"]
         .as_array()

@@ -1,11 +1,11 @@
 //! `GET /api/v1/runs/{run_id}/logs`: validation, existence, one page.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::Json;
 use serde::Serialize;
 
 use super::cursor::{self, Resume};
 use super::error::ApiError;
+use super::json::{SizedJson, LINE_OVERHEAD};
 use super::lanes::{self, Bound};
 use super::params::{self, LogRequest, RawParams};
 use super::AppState;
@@ -56,7 +56,7 @@ pub async fn get_logs(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<LogPage>, ApiError> {
+) -> Result<SizedJson<LogPage>, ApiError> {
     let request = params::validate(
         &run_id,
         &RawParams::parse(query.as_deref()),
@@ -87,13 +87,12 @@ pub async fn get_logs(
     .await?
     .map_err(ApiError::internal)?;
     let (page, request) = page;
-    Ok(Json(render(
-        &state,
-        &request,
-        meta,
-        page.lines,
-        page.has_more,
-    )))
+    let page = render(&state, &request, meta, page.lines, page.has_more);
+    let capacity = 256 + page.data.iter().map(LogLine::size_hint).sum::<usize>();
+    Ok(SizedJson {
+        value: page,
+        capacity,
+    })
 }
 
 /// The run as indexed, indexing its file first if it has one that the index
@@ -179,6 +178,11 @@ fn render(
 }
 
 impl LogLine {
+    /// About how many bytes the line takes in JSON.
+    pub(super) fn size_hint(&self) -> usize {
+        LINE_OVERHEAD + self.message.len() + self.timestamp.as_ref().map_or(0, String::len)
+    }
+
     pub(super) fn new(l: IndexedLine, run_id: u64) -> LogLine {
         let (message, truncated) = cut(l.text);
         LogLine {

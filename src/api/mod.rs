@@ -15,6 +15,7 @@ pub mod access;
 pub mod cursor;
 pub mod error;
 pub mod health;
+pub mod json;
 pub mod lanes;
 pub mod limits;
 pub mod logs;

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 
 use super::cursor;
 use super::error::ApiError;
+use super::json::{SizedJson, LINE_OVERHEAD};
 use super::lanes::{self, Bound};
 use super::logs::{LogLine, Pagination};
 use super::params::{self, RawParams};
@@ -62,7 +63,7 @@ struct LevelCounts {
 pub async fn search_logs(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<SearchPage>, ApiError> {
+) -> Result<SizedJson<SearchPage>, ApiError> {
     let request = params::validate_search(&RawParams::parse(query.as_deref()), &state.cursor_key)?;
     let page = lanes::run(Bound::Search, move || -> Result<SearchPage, ApiError> {
         let scope = &request.scope;
@@ -115,7 +116,18 @@ pub async fn search_logs(
         })
     })
     .await??;
-    Ok(Json(page))
+    let capacity = 256
+        + page
+            .data
+            .iter()
+            .flat_map(|hit| &hit.lines)
+            .map(LogLine::size_hint)
+            .sum::<usize>()
+        + page.data.len() * LINE_OVERHEAD;
+    Ok(SizedJson {
+        value: page,
+        capacity,
+    })
 }
 
 pub async fn list_logs(

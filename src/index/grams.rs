@@ -175,15 +175,22 @@ fn ascii_contains_lower(hay: &[u8], needle: &[u8]) -> bool {
         // A lowercase non-ASCII needle cannot occur in an ASCII line.
         return false;
     }
+    // Candidates are found on the needle's first byte in either case with
+    // memchr (vectorized); only there is the rest compared.
     let first = needle[0];
-    let last_start = hay.len() - needle.len();
-    (0..=last_start).any(|i| {
-        hay[i].to_ascii_lowercase() == first
-            && hay[i..i + needle.len()]
-                .iter()
-                .zip(needle)
-                .all(|(h, n)| h.to_ascii_lowercase() == *n)
-    })
+    let rest = &needle[1..];
+    let window = &hay[..=hay.len() - needle.len()];
+    let at = |i: usize| {
+        hay[i + 1..i + needle.len()]
+            .iter()
+            .zip(rest)
+            .all(|(h, n)| h.to_ascii_lowercase() == *n)
+    };
+    if first.is_ascii_lowercase() {
+        memchr::memchr2_iter(first, first.to_ascii_uppercase(), window).any(at)
+    } else {
+        memchr::memchr_iter(first, window).any(at)
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +240,11 @@ mod tests {
             ("x", "", true),
             ("", "a", false),
             ("aaab", "aab", true),
+            ("[Error] at END", "at end", true),
+            ("[Error] x", "[error]", true),
+            ("x404", "404", true),
+            ("aB", "ab", true),
+            ("ab", "ba", false),
         ];
         for (line, needle, want) in cases {
             assert_eq!(
@@ -245,6 +257,32 @@ mod tests {
                 want,
                 "oracle disagrees on {line:?} {needle:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ascii_matching_agrees_with_lowercase_contains_on_every_short_string() {
+        // Every string of up to 5 bytes over an alphabet with both cases of
+        // a letter and non-letters, against every needle of up to 3 bytes.
+        let alphabet = [b'a', b'A', b'b', b'[', b' '];
+        let strings = |max: u32| {
+            (0..=max).flat_map(move |len| {
+                (0..5usize.pow(len)).map(move |mut n| {
+                    let mut s = String::new();
+                    for _ in 0..len {
+                        s.push(char::from(alphabet[n % 5]));
+                        n /= 5;
+                    }
+                    s
+                })
+            })
+        };
+        for needle in strings(3) {
+            let n = Needle::new(&needle);
+            for line in strings(5) {
+                let want = line.to_lowercase().contains(&needle.to_lowercase());
+                assert_eq!(n.matches(&line), want, "{line:?} {needle:?}");
+            }
         }
     }
 
