@@ -96,7 +96,8 @@ fn query(c: &mut Criterion) {
                 let page = snapshot
                     .page(run_id, meta, black_box(filters), *after, 100)
                     .expect("page");
-                black_box(page.lines.len())
+                let lines = page.lines().len();
+                black_box(lines)
             })
         });
     }

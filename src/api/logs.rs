@@ -1,6 +1,9 @@
 //! `GET /api/v1/runs/{run_id}/logs`: validation, existence, one page.
 
+use std::borrow::Cow;
+
 use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::cursor::{self, Resume};
@@ -9,26 +12,28 @@ use super::json::{SizedJson, LINE_OVERHEAD};
 use super::lanes::{self, Bound};
 use super::params::{self, LogRequest, RawParams};
 use super::AppState;
-use crate::index::{IndexedLine, RunMeta, Snapshot};
+use crate::index::block::LineRef;
+use crate::index::{IndexedLine, Page, RunMeta, Snapshot};
 use crate::ingest::Outcome;
 
 /// Served messages are cut to this many characters (the published maximum).
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 
 #[derive(Serialize)]
-pub struct LogPage {
-    data: Vec<LogLine>,
+pub struct LogPage<'a> {
+    data: Vec<LogLine<'a>>,
     pagination: Pagination,
 }
 
-/// A line as every endpoint shows it.
+/// A line as every endpoint shows it; borrowed from the page it is on
+/// where it can be.
 #[derive(Serialize)]
-pub(super) struct LogLine {
+pub(super) struct LogLine<'a> {
     line: u64,
-    timestamp: Option<String>,
+    timestamp: Option<Cow<'a, str>>,
     level: &'static str,
     source: &'static str,
-    message: String,
+    message: Cow<'a, str>,
     truncated: bool,
     run_id: u64,
     sample_id: Option<u64>,
@@ -56,7 +61,7 @@ pub async fn get_logs(
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<SizedJson<LogPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let request = params::validate(
         &run_id,
         &RawParams::parse(query.as_deref()),
@@ -79,20 +84,20 @@ pub async fn get_logs(
     } else {
         Bound::Search
     };
-    let page = lanes::run(bound, move || {
+    let (page, request) = lanes::run(bound, move || {
         let after = request.resume.map(Resume::after).unwrap_or(0);
         let page = snapshot.page(request.run_id, meta, &request.filters, after, request.limit);
         page.map(|p| (p, request))
     })
     .await?
     .map_err(ApiError::internal)?;
-    let (page, request) = page;
-    let page = render(&state, &request, meta, page.lines, page.has_more);
-    let capacity = 256 + page.data.iter().map(LogLine::size_hint).sum::<usize>();
+    let body = render(&state, &request, meta, &page);
+    let capacity = 256 + body.data.iter().map(LogLine::size_hint).sum::<usize>();
     Ok(SizedJson {
-        value: page,
+        value: body,
         capacity,
-    })
+    }
+    .into_response())
 }
 
 /// The run as indexed, indexing its file first if it has one that the index
@@ -150,26 +155,25 @@ pub(super) async fn find_run(
     }
 }
 
-fn render(
+fn render<'a>(
     state: &AppState,
     request: &LogRequest,
     meta: RunMeta,
-    lines: Vec<IndexedLine>,
-    has_more: bool,
-) -> LogPage {
-    let next_cursor = match (has_more, lines.last()) {
+    page: &'a Page,
+) -> LogPage<'a> {
+    let next_cursor = match (page.has_more, page.last_line()) {
         (true, Some(last)) => Some(cursor::encode(
             &state.cursor_key,
             request.run_id,
             meta.generation,
-            last.line,
+            last,
             &request.filters,
         )),
         _ => None,
     };
-    let data = lines
-        .into_iter()
-        .map(|l| LogLine::new(l, request.run_id))
+    let data = page
+        .lines()
+        .map(|l| LogLine::borrowed(l, request.run_id))
         .collect();
     LogPage {
         data,
@@ -177,38 +181,54 @@ fn render(
     }
 }
 
-impl LogLine {
-    /// About how many bytes the line takes in JSON.
-    pub(super) fn size_hint(&self) -> usize {
-        LINE_OVERHEAD + self.message.len() + self.timestamp.as_ref().map_or(0, String::len)
-    }
-
-    pub(super) fn new(l: IndexedLine, run_id: u64) -> LogLine {
+impl<'a> LogLine<'a> {
+    /// A line of a page, borrowed from it.
+    pub(super) fn borrowed(l: LineRef<'a>, run_id: u64) -> LogLine<'a> {
         let (message, truncated) = cut(l.text);
         LogLine {
             line: l.line,
-            timestamp: l.timestamp,
+            timestamp: (!l.timestamp.is_empty()).then_some(Cow::Borrowed(l.timestamp)),
             level: l.level.as_str(),
             source: l.source.as_str(),
-            message,
+            message: Cow::Borrowed(message),
             truncated,
             run_id,
             sample_id: None,
         }
     }
+
+    /// A line read out on its own (search across runs).
+    pub(super) fn owned(l: IndexedLine, run_id: u64) -> LogLine<'static> {
+        let (message, truncated) = match cut(&l.text) {
+            (_, false) => (l.text, false),
+            (cut, true) => (cut.to_owned(), true),
+        };
+        LogLine {
+            line: l.line,
+            timestamp: l.timestamp.map(Cow::Owned),
+            level: l.level.as_str(),
+            source: l.source.as_str(),
+            message: Cow::Owned(message),
+            truncated,
+            run_id,
+            sample_id: None,
+        }
+    }
+
+    /// About how many bytes the line takes in JSON.
+    pub(super) fn size_hint(&self) -> usize {
+        LINE_OVERHEAD + self.message.len() + self.timestamp.as_ref().map_or(0, |t| t.len())
+    }
 }
 
-/// Cuts a message to [`MAX_MESSAGE_CHARS`] characters.
-fn cut(mut text: String) -> (String, bool) {
+/// A message cut to [`MAX_MESSAGE_CHARS`] characters, and whether it was.
+fn cut(text: &str) -> (&str, bool) {
     // A character is at least a byte: a short text needs no count.
     if text.len() <= MAX_MESSAGE_CHARS {
         return (text, false);
     }
     match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((byte, _)) => {
-            text.truncate(byte);
-            (text, true)
-        }
+        Some((byte, _)) => (&text[..byte], true),
         None => (text, false),
     }
 }
@@ -219,13 +239,14 @@ mod tests {
 
     #[test]
     fn cut_counts_characters_not_bytes() {
-        let (m, t) = cut("é".repeat(4000));
+        let (e4000, e4001, a4001) = ("é".repeat(4000), "é".repeat(4001), "a".repeat(4001));
+        let (m, t) = cut(&e4000);
         assert_eq!((m.chars().count(), t), (4000, false));
-        let (m, t) = cut("é".repeat(4001));
+        let (m, t) = cut(&e4001);
         assert_eq!((m.chars().count(), t), (4000, true));
-        assert_eq!(cut(String::new()), (String::new(), false));
-        let (m, t) = cut("a".repeat(4001));
+        assert_eq!(cut(""), ("", false));
+        let (m, t) = cut(&a4001);
         assert_eq!((m.len(), t), (4000, true));
-        assert!(!cut("a".repeat(4000)).1);
+        assert!(!cut(&"a".repeat(4000)).1);
     }
 }

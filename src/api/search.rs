@@ -32,7 +32,7 @@ struct SearchHit {
     landed_at: Option<String>,
     lines_total: u64,
     match_count: u64,
-    lines: Vec<LogLine>,
+    lines: Vec<LogLine<'static>>,
 }
 
 #[derive(Serialize)]
@@ -106,7 +106,7 @@ pub async fn search_logs(
                 lines: hit
                     .lines
                     .into_iter()
-                    .map(|l| LogLine::new(l, hit.run_id))
+                    .map(|l| LogLine::owned(l, hit.run_id))
                     .collect(),
             });
         }

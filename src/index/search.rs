@@ -96,11 +96,47 @@ pub struct IndexedLine {
     pub text: String,
 }
 
+/// A page of one run's lines. The lines are not copied out of the block
+/// bodies they were read from: the page keeps those bodies and where each
+/// line's fields are in them, and serving borrows from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    pub lines: Vec<IndexedLine>,
+    bodies: Vec<String>,
+    lines: Vec<PageLine>,
     /// True when at least one more matching line follows the page.
     pub has_more: bool,
+}
+
+/// Where one line of a [`Page`] is: its body, and its fields' byte ranges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PageLine {
+    line: u64,
+    level: Level,
+    source: Source,
+    body: usize,
+    timestamp: std::ops::Range<usize>,
+    text: std::ops::Range<usize>,
+}
+
+impl Page {
+    /// The page's lines, in order.
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = LineRef<'_>> + '_ {
+        self.lines.iter().map(|l| {
+            let body = self.bodies[l.body].as_str();
+            LineRef {
+                line: l.line,
+                level: l.level,
+                source: l.source,
+                timestamp: &body[l.timestamp.clone()],
+                text: &body[l.text.clone()],
+            }
+        })
+    }
+
+    /// The number of the page's last line.
+    pub fn last_line(&self) -> Option<u64> {
+        self.lines.last().map(|l| l.line)
+    }
 }
 
 /// A search across runs.
@@ -233,7 +269,11 @@ impl Snapshot {
             filter: LineFilter::new(filters, needle.as_ref()),
             after,
             want,
-            found: Vec::with_capacity(want.min(1024)),
+            page: Page {
+                bodies: Vec::new(),
+                lines: Vec::with_capacity(want.min(1024)),
+                has_more: false,
+            },
         };
         if after < meta.lines {
             let first = block_of(after + 1);
@@ -283,13 +323,10 @@ impl Snapshot {
                 }
             }
         }
-        let mut found = walk.found;
-        let has_more = found.len() > limit;
-        found.truncate(limit);
-        Ok(Page {
-            lines: found,
-            has_more,
-        })
+        let mut page = walk.page;
+        page.has_more = page.lines.len() > limit;
+        page.lines.truncate(limit);
+        Ok(page)
     }
 
     /// Runs with at least one line passing `query.filters`, newest (highest
@@ -403,7 +440,7 @@ impl Snapshot {
             if walk.full() {
                 break;
             }
-            walk.offer(&self.read_body(addr)?, split_block_key(key).1)?;
+            walk.offer(self.read_body(addr)?, split_block_key(key).1)?;
         }
         Ok(())
     }
@@ -615,7 +652,7 @@ impl Snapshot {
                 .ok_or(IndexError::Malformed(
                     "a block of an indexed run is missing",
                 ))?;
-            walk.offer(&self.read_body(addr)?, b)?;
+            walk.offer(self.read_body(addr)?, b)?;
         }
         Ok(())
     }
@@ -726,26 +763,46 @@ struct Walk<'a> {
     filter: LineFilter<'a>,
     after: u64,
     want: usize,
-    found: Vec<IndexedLine>,
+    page: Page,
 }
 
 impl Walk<'_> {
     fn full(&self) -> bool {
-        self.found.len() >= self.want
+        self.page.lines.len() >= self.want
     }
 
-    /// Takes the lines of block `block` (its stored body) that pass.
-    fn offer(&mut self, body: &str, block: u64) -> Result<()> {
-        let mut lines = block::lines(body, first_line_of(block));
+    /// Takes the lines of block `block` (its stored body) that pass; the
+    /// page keeps the body if any does.
+    fn offer(&mut self, body: String, block: u64) -> Result<()> {
+        let index = self.page.bodies.len();
+        let before = self.page.lines.len();
+        // A line's fields are slices of `body`: their place in it is where
+        // their bytes start, less where the body's start.
+        let start = body.as_ptr() as usize;
+        let span = |field: &str| {
+            let from = field.as_ptr() as usize - start;
+            from..from + field.len()
+        };
+        let mut lines = block::lines(&body, first_line_of(block));
         let (levels, sources) = (self.filter.levels, self.filter.sources);
-        while !self.full() {
+        while self.page.lines.len() < self.want {
             let Some(line) = lines.next_of_kinds(levels, sources) else {
                 break;
             };
             let line = line?;
             if line.line > self.after && self.filter.passes(&line) {
-                self.found.push(line.to_owned_line());
+                self.page.lines.push(PageLine {
+                    line: line.line,
+                    level: line.level,
+                    source: line.source,
+                    body: index,
+                    timestamp: span(line.timestamp),
+                    text: span(line.text),
+                });
             }
+        }
+        if self.page.lines.len() > before {
+            self.page.bodies.push(body);
         }
         Ok(())
     }
@@ -838,9 +895,9 @@ mod tests {
                     let (mut got, mut after) = (Vec::new(), 0);
                     loop {
                         let page = snapshot.page(*run, meta, &filters, after, 37)?;
-                        got.extend(page.lines.iter().map(|l| l.line));
-                        match (page.has_more, page.lines.last()) {
-                            (true, Some(last)) => after = last.line,
+                        got.extend(page.lines().map(|l| l.line));
+                        match (page.has_more, page.last_line()) {
+                            (true, Some(last)) => after = last,
                             _ => break,
                         }
                     }

@@ -295,7 +295,7 @@ mod tests {
             return Ok(Vec::new());
         };
         let page = snapshot.page(run, meta, &Filters::default(), 0, 10_000)?;
-        Ok(page.lines.into_iter().map(|l| l.text).collect())
+        Ok(page.lines().map(|l| l.text.to_owned()).collect())
     }
 
     #[test]
