@@ -1,11 +1,11 @@
 //! Where a request's synchronous work runs (index reads, SQLite queries).
 //!
-//! Work bounded by the page asked for (a page without filters, the listing,
-//! a run's record) runs on the async thread that took the request: it takes
-//! tens of microseconds, less than handing it to another thread and back
-//! costs on a loaded machine. Work bounded by the data searched (filters,
-//! `contains`, search across runs) may read many blocks, and goes to the
-//! blocking pool so that it never holds up other requests' I/O.
+//! Work with a small bound (a page without `contains`, a page of a small
+//! run, the listing) runs on the async thread that took the request: it
+//! takes tens of microseconds, less than handing it to another thread and
+//! back costs on a loaded machine. Work bounded only by the data searched
+//! (`contains` in a large run, search across runs) may read many blocks,
+//! and goes to the blocking pool so that it never holds up other requests.
 //!
 //! Measured with `benches/load.sh` on 2 cores: every request on the
 //! blocking pool spent about 45% of the daemon's CPU in the kernel's
@@ -16,10 +16,28 @@ use super::error::ApiError;
 /// What bounds a request's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
-    /// The page size: runs in place.
+    /// The page size, or a small run: runs in place.
     Page,
     /// The data searched: runs on the blocking pool.
     Search,
+}
+
+/// A run of at most this many lines (about 1.3 MB) is searched in place
+/// whatever the filter: even a needle that makes every block a candidate
+/// costs about a millisecond there. The platform's runs (about 100 KB)
+/// have about 1,300 lines.
+pub const SMALL_RUN_LINES: u64 = 16 * 1024;
+
+/// Where a page of one run is read. Without `contains`, every block the
+/// page reads holds a line of it (the index knows each block's levels and
+/// sources exactly), so the work is bounded by the page; a needle's
+/// candidate blocks may not hold it, so only the run's size bounds it.
+pub fn for_page(has_needle: bool, run_lines: u64) -> Bound {
+    if !has_needle || run_lines <= SMALL_RUN_LINES {
+        Bound::Page
+    } else {
+        Bound::Search
+    }
 }
 
 /// Runs `work` where its [`Bound`] says.
@@ -47,5 +65,12 @@ mod tests {
         assert_eq!(page, here);
         assert_ne!(search, here);
         Ok(())
+    }
+
+    #[test]
+    fn only_a_needle_in_a_large_run_leaves_the_async_thread() {
+        assert_eq!(for_page(false, u64::MAX), Bound::Page);
+        assert_eq!(for_page(true, SMALL_RUN_LINES), Bound::Page);
+        assert_eq!(for_page(true, SMALL_RUN_LINES + 1), Bound::Search);
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::cursor::{self, Resume};
 use super::error::ApiError;
 use super::json::{SizedJson, LINE_OVERHEAD};
-use super::lanes::{self, Bound};
+use super::lanes;
 use super::params::{self, LogRequest, RawParams};
 use super::AppState;
 use crate::index::block::LineRef;
@@ -76,14 +76,7 @@ pub async fn get_logs(
             ));
         }
     }
-    // Without `contains`, every block the page reads holds a line of it (the
-    // index knows each block's levels and sources exactly): the work is
-    // bounded by the page. A needle's candidate blocks may not hold it.
-    let bound = if request.filters.contains.is_none() {
-        Bound::Page
-    } else {
-        Bound::Search
-    };
+    let bound = lanes::for_page(request.filters.contains.is_some(), meta.lines);
     let (page, request) = lanes::run(bound, move || {
         let after = request.resume.map(Resume::after).unwrap_or(0);
         let page = snapshot.page(request.run_id, meta, &request.filters, after, request.limit);
