@@ -2,8 +2,9 @@
 //!
 //! One thread owns the loop. File events (inotify, or polling where inotify
 //! sees nothing, e.g. gcsfuse or NFS mounts) are debounced, mapped to run ids
-//! and applied with [`Ingestor::sync_runs`] in one commit per burst, so a log
-//! that lands is searchable a debounce interval later. The same loop indexes
+//! and applied with [`Ingestor::sync_runs`] in one commit per burst, at most
+//! one every [`COMMIT_EVERY`], so a log that lands is searchable a debounce
+//! interval later, or at the next commit when logs land faster. The same loop indexes
 //! last lines that have become quiet, and runs a periodic reconcile of the
 //! whole folder that repairs anything an event missed. Which change a file
 //! went through (grown, replaced, deleted) is the ingest layer's decision, so
@@ -32,6 +33,13 @@ use crate::logfiles::run_id_from_file_name;
 
 /// The longest the loop sleeps, so a stop request is seen promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(200);
+
+/// Changes are committed at most this often; what lands in between is
+/// gathered into the next commit. Each commit has a fixed cost (a new
+/// segment with its 8 MB term table, files written and synced, later
+/// merges, readers reopened), and with a log landing every 100 ms, one
+/// commit per log spent more CPU on that than on indexing the lines.
+const COMMIT_EVERY: Duration = Duration::from_millis(250);
 
 /// A running watch loop; stops when [`Watcher::stop`] is called or dropped.
 pub struct Watcher {
@@ -136,6 +144,8 @@ struct Loop {
     source: EventSource,
     open_inotify: OpenInotify,
     next_reconcile: Option<Instant>,
+    /// When changes were last applied (committed).
+    last_apply: Option<Instant>,
 }
 
 impl Loop {
@@ -156,6 +166,7 @@ impl Loop {
             source: EventSource::Off,
             open_inotify,
             next_reconcile,
+            last_apply: None,
         };
         l.source = l.open_source();
         l
@@ -216,6 +227,14 @@ impl Loop {
         match self.events.recv_timeout(self.sleep()) {
             Ok(result) => {
                 rescan |= gather(result, &mut runs);
+                // Until the last commit is COMMIT_EVERY old, gather more.
+                let due = self.last_apply.map(|t| t + COMMIT_EVERY);
+                while let Some(wait) = due.and_then(|d| d.checked_duration_since(Instant::now())) {
+                    match self.events.recv_timeout(wait) {
+                        Ok(more) => rescan |= gather(more, &mut runs),
+                        Err(_) => break,
+                    }
+                }
                 while let Ok(more) = self.events.try_recv() {
                     rescan |= gather(more, &mut runs);
                 }
@@ -256,8 +275,9 @@ impl Loop {
             .fold(MAX_SLEEP, Duration::min)
     }
 
-    fn apply(&self, runs: BTreeMap<u64, Tail>) {
+    fn apply(&mut self, runs: BTreeMap<u64, Tail>) {
         let started = Instant::now();
+        self.last_apply = Some(started);
         let list: Vec<(u64, Tail)> = runs.into_iter().collect();
         match self.ingestor.sync_runs(&list) {
             Ok(outcomes) => {
@@ -509,6 +529,46 @@ mod tests {
         auto.turn();
         assert_eq!(lines_indexed(&index, 9), Some(2));
         assert_eq!(store.run(9)?.map(|r| r.lines_indexed), Some(2));
+        Ok(())
+    }
+
+    #[test]
+    fn logs_landing_soon_after_a_commit_are_gathered_into_the_next() -> anyhow::Result<()> {
+        let root = tempfile::tempdir()?;
+        let (ingestor, _store, index) = ingestor(root.path())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut l = Loop::new(
+            ingestor.clone(),
+            config(WatchMode::None),
+            stop,
+            failing_inotify,
+        );
+        // As if a commit had just been made.
+        l.last_apply = Some(Instant::now());
+        // Three logs land 20 ms apart, well inside COMMIT_EVERY; each is
+        // announced as a finished write, as inotify would.
+        let sender = l.sender.clone();
+        let paths: Vec<_> = (1..=3).map(|run| ingestor.files().local(run)).collect();
+        let writer = std::thread::spawn(move || -> std::io::Result<()> {
+            for path in paths {
+                std::fs::write(&path, "[INFO] a line\n")?;
+                let event =
+                    notify::Event::new(EventKind::Access(AccessKind::Close(AccessMode::Write)))
+                        .add_path(path);
+                let _ = sender.send(Ok(vec![DebouncedEvent::new(event, Instant::now())]));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        });
+        // One turn: one commit, holding all three. Without the interval, the
+        // turn committed the first log alone.
+        assert!(l.turn());
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("writer panicked"))??;
+        for run in 1..=3 {
+            assert_eq!(lines_indexed(&index, run), Some(1), "run {run}");
+        }
         Ok(())
     }
 }
