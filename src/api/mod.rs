@@ -44,9 +44,26 @@ use cursor::CursorKey;
 use error::ApiError;
 use ratelimit::TokenLimiter;
 
-/// What every handler can reach.
+/// What every handler can reach: cloned for every request (by each
+/// extractor and middleware that takes it), so one shared allocation.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub store: Arc<Store>,
     pub index: Arc<LogIndex>,
     pub ingestor: Arc<Ingestor>,

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{RawQuery, State};
-use axum::Json;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -18,7 +17,6 @@ use super::logs::{LogLine, Pagination};
 use super::params::{self, RawParams};
 use super::AppState;
 use crate::index::RunQuery;
-use crate::store::RunRecord;
 
 #[derive(Serialize)]
 pub struct SearchPage {
@@ -100,7 +98,7 @@ pub async fn search_logs(
             let record = state.store.run(hit.run_id).map_err(ApiError::internal)?;
             data.push(SearchHit {
                 run_id: hit.run_id,
-                landed_at: record.as_ref().and_then(landed_at),
+                landed_at: record.as_ref().and_then(|r| landed_at(r.mtime_ns)),
                 lines_total: hit.meta.lines,
                 match_count: hit.match_count,
                 lines: hit
@@ -133,7 +131,7 @@ pub async fn search_logs(
 pub async fn list_logs(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<ListPage>, ApiError> {
+) -> Result<SizedJson<ListPage>, ApiError> {
     let request = params::validate_list(&RawParams::parse(query.as_deref()), &state.cursor_key)?;
     let store = state.store.clone();
     let scope = request.scope.clone();
@@ -147,21 +145,20 @@ pub async fn list_logs(
     let next_cursor = match (has_more, runs.last()) {
         (true, Some(last)) => Some(cursor::encode_runs(
             &state.cursor_key,
-            last.record.run_id,
+            last.run_id,
             request.digest,
         )),
         _ => None,
     };
-    let data = runs
+    let data: Vec<ListedLog> = runs
         .into_iter()
         .map(|run| {
-            let r = &run.record;
-            let [debug, info, warning, error, critical] = r.levels;
+            let [debug, info, warning, error, critical] = run.levels;
             ListedLog {
-                run_id: r.run_id,
-                landed_at: landed_at(r),
-                bytes: r.size,
-                lines_total: r.lines_indexed,
+                run_id: run.run_id,
+                landed_at: landed_at(run.mtime_ns),
+                bytes: run.size,
+                lines_total: run.lines_indexed,
                 levels: LevelCounts {
                     debug,
                     info,
@@ -173,16 +170,23 @@ pub async fn list_logs(
             }
         })
         .collect();
-    Ok(Json(ListPage {
-        data,
-        pagination: Pagination::new(request.limit, next_cursor),
-    }))
+    let capacity = 256 + data.len() * LISTED_LOG_BYTES;
+    Ok(SizedJson {
+        value: ListPage {
+            data,
+            pagination: Pagination::new(request.limit, next_cursor),
+        },
+        capacity,
+    })
 }
+
+/// About the JSON size of one listed run (they are all alike).
+const LISTED_LOG_BYTES: usize = 200;
 
 /// When the run's file landed (its mtime, which the bucket mirror sets to the
 /// object's update time), to the second, in RFC 3339.
-fn landed_at(r: &RunRecord) -> Option<String> {
-    let secs = r.mtime_ns.div_euclid(1_000_000_000);
+fn landed_at(mtime_ns: i64) -> Option<String> {
+    let secs = mtime_ns.div_euclid(1_000_000_000);
     OffsetDateTime::from_unix_timestamp(secs)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())

@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 
 use crate::api::cursor::{self, CursorKey};
 use crate::api::ratelimit::TokenLimiter;
-use crate::api::AppState;
+use crate::api::{AppState, Shared};
 use crate::bucket::Bucket;
 use crate::config::Config;
 use crate::index::LogIndex;
@@ -112,7 +112,7 @@ impl Daemon {
             config.rate_limit.requests_per_minute,
         ));
         Ok(Daemon {
-            state: AppState {
+            state: AppState::new(Shared {
                 store,
                 index,
                 ingestor,
@@ -120,7 +120,7 @@ impl Daemon {
                 limiter,
                 cursor_key,
                 index_dir,
-            },
+            }),
             repository,
         })
     }

@@ -58,10 +58,17 @@ pub struct RunRecord {
     pub levels: [u64; 5],
 }
 
-/// A run as the listing shows it: its record, and where its file came from.
+/// A run as the listing shows it: the columns it serves, and where its file
+/// came from. (Not the whole record: the path and fingerprint were a third
+/// of the listing's reading, and it shows neither.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedRun {
-    pub record: RunRecord,
+    pub run_id: u64,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub lines_indexed: u64,
+    /// Indexed lines of each level, in [`Level::ALL`] order.
+    pub levels: [u64; 5],
     /// The file is the bucket's object (downloaded), not a local log.
     pub from_bucket: bool,
 }
@@ -99,8 +106,7 @@ pub struct Store {
 
 /// The listing: runs in an id range and a landing window, newest first.
 const LIST_RUNS: &str = "
-    SELECT r.run_id, r.path, r.size, r.mtime_ns, r.fingerprint, r.bytes_indexed,
-           r.lines_indexed, r.generation, r.parse_section, r.debug_lines,
+    SELECT r.run_id, r.size, r.mtime_ns, r.lines_indexed, r.debug_lines,
            r.info_lines, r.warning_lines, r.error_lines, r.critical_lines,
            g.run_id IS NOT NULL
     FROM runs r LEFT JOIN gcs_objects g
@@ -249,9 +255,14 @@ impl Store {
             let [first, last, from, until] = window(runs, landed);
             let limit = limit.min(i64::MAX as usize) as i64;
             let rows = stmt.query_map(params![first, last, from, until, limit], |r| {
+                let count = |i| r.get::<_, i64>(i).map(|n| n as u64);
                 Ok(ListedRun {
-                    record: row_to_run(r)?,
-                    from_bucket: r.get(14)?,
+                    run_id: count(0)?,
+                    size: count(1)?,
+                    mtime_ns: r.get(2)?,
+                    lines_indexed: count(3)?,
+                    levels: [count(4)?, count(5)?, count(6)?, count(7)?, count(8)?],
+                    from_bucket: r.get(9)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
