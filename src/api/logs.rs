@@ -3,12 +3,12 @@
 use std::borrow::Cow;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Serialize;
 
 use super::cursor::{self, Resume};
 use super::error::ApiError;
-use super::json::{SizedJson, LINE_OVERHEAD};
+use super::json::{json_response, write_str, write_u64, LINE_OVERHEAD};
 use super::lanes;
 use super::params::{self, LogRequest, RawParams};
 use super::AppState;
@@ -84,13 +84,9 @@ pub async fn get_logs(
     })
     .await?
     .map_err(ApiError::internal)?;
-    let body = render(&state, &request, meta, &page);
-    let capacity = 256 + body.data.iter().map(LogLine::size_hint).sum::<usize>();
-    Ok(SizedJson {
-        value: body,
-        capacity,
-    }
-    .into_response())
+    Ok(json_response(
+        render(&state, &request, meta, &page).to_json(),
+    ))
 }
 
 /// The run as indexed, indexing its file first if it has one that the index
@@ -174,7 +170,58 @@ fn render<'a>(
     }
 }
 
+impl LogPage<'_> {
+    /// The page as JSON, byte for byte what its `Serialize` writes (a test
+    /// holds them together), with the lines written by hand.
+    pub fn to_json(&self) -> Vec<u8> {
+        let capacity = 256 + self.data.iter().map(LogLine::size_hint).sum::<usize>();
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(b"{\"data\":[");
+        for (i, line) in self.data.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            line.write_json(&mut out);
+        }
+        out.extend_from_slice(b"],\"pagination\":");
+        // Small, and nothing in it to escape quickly: serde writes it.
+        let _ = serde_json::to_writer(&mut out, &self.pagination);
+        out.push(b'}');
+        out
+    }
+}
+
 impl<'a> LogLine<'a> {
+    /// The line as JSON, byte for byte what its `Serialize` writes.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"line\":");
+        write_u64(out, self.line);
+        out.extend_from_slice(b",\"timestamp\":");
+        match &self.timestamp {
+            Some(t) => write_str(out, t),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"level\":");
+        write_str(out, self.level);
+        out.extend_from_slice(b",\"source\":");
+        write_str(out, self.source);
+        out.extend_from_slice(b",\"message\":");
+        write_str(out, &self.message);
+        out.extend_from_slice(if self.truncated {
+            b",\"truncated\":true"
+        } else {
+            b",\"truncated\":false"
+        });
+        out.extend_from_slice(b",\"run_id\":");
+        write_u64(out, self.run_id);
+        out.extend_from_slice(b",\"sample_id\":");
+        match self.sample_id {
+            Some(id) => write_u64(out, id),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.push(b'}');
+    }
+
     /// A line of a page, borrowed from it.
     pub(super) fn borrowed(l: LineRef<'a>, run_id: u64) -> LogLine<'a> {
         let (message, truncated) = cut(l.text);
@@ -241,5 +288,47 @@ mod tests {
         let (m, t) = cut(&a4001);
         assert_eq!((m.len(), t), (4000, true));
         assert!(!cut(&"a".repeat(4000)).1);
+    }
+
+    #[test]
+    fn a_page_written_by_hand_is_what_serde_writes() -> anyhow::Result<()> {
+        use crate::parse::{Level, Source};
+        let texts = [
+            "plain line",
+            "a \"quoted\" C:\\path\tand tab",
+            "café € 𝄞 \u{0}\u{1f}\u{7f}",
+            "",
+        ];
+        let lines: Vec<IndexedLine> = (0..12u64)
+            .map(|i| IndexedLine {
+                line: i * 1000 + 1,
+                level: Level::ALL[(i % 5) as usize],
+                source: Source::ALL[(i % 5) as usize],
+                timestamp: (i % 3 == 0).then(|| format!("2025-03-09T23:55:0{}Z", i % 10)),
+                text: texts[(i % 4) as usize].repeat(1 + i as usize * 400),
+            })
+            .collect();
+        for next_cursor in [None, Some("AQID\"x".to_owned())] {
+            let page = LogPage {
+                data: lines
+                    .iter()
+                    .cloned()
+                    .map(|l| LogLine::owned(l, 9401))
+                    .collect(),
+                pagination: Pagination::new(12, next_cursor),
+            };
+            // Some lines are past the cap, and cut.
+            assert!(page.data.iter().any(|l| l.truncated));
+            let by_hand = String::from_utf8(page.to_json())?;
+            assert_eq!(by_hand, serde_json::to_string(&page)?);
+        }
+        let sampled = LogLine {
+            sample_id: Some(77),
+            ..LogLine::owned(lines[0].clone(), 1)
+        };
+        let mut out = Vec::new();
+        sampled.write_json(&mut out);
+        assert_eq!(out, serde_json::to_vec(&sampled)?);
+        Ok(())
     }
 }
