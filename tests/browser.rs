@@ -437,6 +437,98 @@ async fn the_token_is_asked_once_kept_in_the_tab_and_a_bad_one_is_explained() {
     s.stop().await;
 }
 
+/// A wrong token typed on a run's page, and one that stops being accepted
+/// while following (issue 17, finding 14): a request is refused, and the
+/// requests after it then find no token at all; the dialog must keep saying
+/// that the token was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_token_typed_on_a_run_page_stays_explained_as_refused() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let content = mixed_log(30);
+    dirs.write_log(80, &content);
+    let s = TestServer::start(dirs.config()).await;
+    // The server's own words for this token, whatever they are today.
+    let refused = s
+        .get("/api/v1/runs/80/logs", Some("not-a-real-token"))
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let server_says = refused.body["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!server_says.is_empty(), "{}", refused.body);
+
+    let b = Browser::start().await;
+    b.goto(&format!("{}/runs/80", s.base)).await;
+    b.until(
+        "the token prompt",
+        "return !document.getElementById('token-dialog').hidden",
+    )
+    .await;
+    b.type_into("#token-input", "not-a-real-token").await;
+    b.click("#token-save").await;
+    stays_refused(&b, &server_says, Duration::from_millis(1500)).await;
+    b.screenshot("refused-token").await;
+
+    // A good token then opens the run, with its error count.
+    let errors = content.lines().filter(|l| l.starts_with("ERROR")).count();
+    b.type_into("#token-input", &s.reader()).await;
+    b.click("#token-save").await;
+    b.until("the lines", "return document.getElementById('L30')")
+        .await;
+    b.until(
+        "the error count",
+        &format!(
+            "return document.getElementById('err-count').textContent === {}",
+            json!(format!("{errors} errors"))
+        ),
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.getElementById('token-dialog').hidden")
+            .await,
+        json!(true)
+    );
+
+    // Following, when the token stops being accepted: the poll that is
+    // refused explains it, and the polls after it, every 2 s, find no token.
+    b.click("#follow").await;
+    b.until(
+        "following",
+        "return document.getElementById('bottom-edge').textContent.includes('following')",
+    )
+    .await;
+    b.js("sessionStorage.setItem('runlogd.token', 'no-longer-a-token')")
+        .await;
+    stays_refused(&b, &server_says, Duration::from_millis(4500)).await;
+    b.stop().await;
+    s.stop().await;
+}
+
+/// Waits for the token dialog to explain a refused token, then checks for
+/// `keep` that it goes on saying so: the requests failing after the refusal
+/// find no token, and must not replace the explanation.
+async fn stays_refused(b: &Browser, server_says: &str, keep: Duration) {
+    let reason = "const e = document.getElementById('token-error');
+         return !e.hidden && !document.getElementById('token-dialog').hidden && e.textContent";
+    b.until("the message for the refused token", reason).await;
+    let until = Instant::now() + keep;
+    while Instant::now() < until {
+        let msg = b.js(reason).await;
+        let msg = msg.as_str().unwrap_or_default();
+        assert!(
+            !msg.contains("A token is needed"),
+            "a refused token is not reported as a missing one: {msg:?}"
+        );
+        assert!(
+            msg.contains("not accepted") && msg.contains(server_says),
+            "the dialog says why the token was refused: {msg:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_search_across_runs_lists_runs_with_counts_and_opens_a_result_at_its_line() {
     let _serial = SERIAL.lock().await;
@@ -676,6 +768,135 @@ async fn find_counts_exactly_and_steps_through_matches_and_errors_from_the_keybo
         "return document.getElementById('err-count').textContent === '2 of 300' && document.getElementById('L20').classList.contains('current')",
     )
     .await;
+    b.stop().await;
+    s.stop().await;
+}
+
+/// An info line of `head`, 4,100 filler characters and `tail`: longer than
+/// the 4,000 characters the API serves, so `tail` is cut off.
+fn past_the_cut(head: &str, tail: &str) -> String {
+    format!("[INFO] {head} {} {tail}", "x".repeat(4100))
+}
+
+/// Lines whose searched text lies past the 4,000 characters the API serves
+/// (issue 17, finding 15): the server finds them, so the viewer counts them
+/// and steps onto them, also when find and the view's text filter are two
+/// different texts; a cut line without the text is not taken for a match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_counts_and_steps_onto_lines_whose_match_is_past_the_cut() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let lines = [
+        "[INFO] alpha one needle".to_owned(),
+        "[INFO] beta needle".to_owned(),
+        past_the_cut("alpha", "needle"),
+        past_the_cut("alpha", "nothing"),
+        "[INFO] alpha needle again".to_owned(),
+        "[INFO] alpha plain".to_owned(),
+        past_the_cut("", "alpha needle"),
+        "[INFO] the end".to_owned(),
+    ];
+    dirs.write_log(82, lines.join("\n") + "\n");
+    // Line numbers of the lines containing every one of `texts`.
+    let having = |texts: &[&str]| -> Vec<u64> {
+        (1..)
+            .zip(&lines)
+            .filter(|(_, l)| texts.iter().all(|t| l.to_lowercase().contains(t)))
+            .map(|(n, _)| n)
+            .collect()
+    };
+    // Lines where the text lies past the 4,000 characters served.
+    let past: Vec<u64> = (1..)
+        .zip(&lines)
+        .filter(|(_, l)| l.find("needle").is_some_and(|i| i >= 4000))
+        .map(|(n, _)| n)
+        .collect();
+    let (s, b) = serve_and_open(&dirs, "/runs/82?contains=alpha").await;
+    // What the test is about: the API serves those lines cut, without the text.
+    assert!(!past.is_empty());
+    let page = s.get("/api/v1/runs/82/logs", Some(&s.reader())).await;
+    for n in &past {
+        let line = &page.body["data"][*n as usize - 1];
+        assert_eq!(line["truncated"], json!(true), "{n}: {line}");
+        let shown = line["message"].as_str().unwrap_or_default();
+        assert!(
+            !shown.contains("needle"),
+            "line {n} is served with the text"
+        );
+    }
+
+    // Steps through `expected` with Enter and then `n`, checking the count
+    // and the current line each time, and that there is nothing after. A
+    // match in view is highlighted; one past the cut is said to be there.
+    async fn step_through(b: &Browser, expected: &[u64], past: &[u64]) {
+        b.type_into("#find", "needle\u{E007}").await; // Enter
+        let log = b
+            .client
+            .find(Locator::Css("#log"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (i, n) in expected.iter().enumerate() {
+            if i > 0 {
+                log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+            }
+            b.until(
+                &format!("match {} of {} on line {n}", i + 1, expected.len()),
+                &format!(
+                    "const r = document.getElementById('L{n}');
+                     return document.getElementById('find-count').textContent === {}
+                       && r && r.classList.contains('current')",
+                    json!(format!("{} of {}", i + 1, expected.len()))
+                ),
+            )
+            .await;
+            let shown = b
+                .js(&format!(
+                    "const r = document.getElementById('L{n}'), t = r.querySelector('.trunc');
+                     return [r.querySelectorAll('mark.on').length, t ? t.textContent : '']"
+                ))
+                .await;
+            if past.contains(n) {
+                assert_eq!(shown[0], json!(0), "line {n}: nothing to highlight");
+                assert!(
+                    shown[1]
+                        .as_str()
+                        .is_some_and(|t| t.contains("past the cut")),
+                    "line {n}: {shown}"
+                );
+            } else {
+                assert_eq!(shown[0], json!(1), "line {n}: the match highlighted");
+            }
+        }
+        log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+        b.until(
+            "no later match",
+            "return document.getElementById('find-count').textContent === 'no later match'",
+        )
+        .await;
+    }
+
+    // Find within the view's own text filter: two texts, the filter's
+    // searched by the server, find's checked by the viewer.
+    let filtered = having(&["alpha"]);
+    b.until(
+        "the filtered lines",
+        &format!(
+            "return document.getElementById('L{}')",
+            filtered[filtered.len() - 1]
+        ),
+    )
+    .await;
+    assert_eq!(b.rows().await, filtered);
+    step_through(&b, &having(&["alpha", "needle"]), &past).await;
+
+    // Find alone: the server searches for the text.
+    b.goto(&format!("{}/runs/82", s.base)).await;
+    b.until(
+        "the lines",
+        &format!("return document.getElementById('L{}')", lines.len()),
+    )
+    .await;
+    step_through(&b, &having(&["needle"]), &past).await;
     b.stop().await;
     s.stop().await;
 }

@@ -94,9 +94,13 @@ const RL = (() => {
     if (!(err instanceof ApiError)) return "Something went wrong: " + String(err && err.message || err);
     switch (err.status) {
       case 0: return "The runlogd server could not be reached. Check that it is running and try again.";
-      case 401: return err.code === "no_token"
-        ? "A token is needed to read logs."
-        : "This token was not accepted: it is unknown, expired or revoked. Enter a valid token (an operator can make one with `runlogd token create --scopes system:read`).";
+      case 401: {
+        if (err.code === "no_token") return "A token is needed to read logs.";
+        const said = err.message || "the token is unknown, expired or revoked";
+        return "This token was not accepted; the server answered 401: " + said +
+          (/[.!?]$/.test(said) ? "" : ".") + " Enter a valid token " +
+          "(an operator can make one with `runlogd token create --scopes system:read`).";
+      }
       case 403: return "This token is valid but is not allowed to read logs: it lacks the system:read scope. Ask an operator for a token with that scope.";
       case 429: {
         const s = parseInt(err.retryAfter, 10);
@@ -155,6 +159,10 @@ const RL = (() => {
   function fail(err, retry, owner) {
     const notice = document.getElementById("notice");
     if (err instanceof ApiError && err.status === 401) {
+      // With the dialog open, a request that found no token (a refusal just
+      // forgot it) adds nothing: it must not replace why the token was
+      // refused, nor that request's retry.
+      if (err.code === "no_token" && !document.getElementById("token-dialog").hidden) return;
       clearToken();
       notice.hidden = true;
       askToken(explain(err), retry || (() => location.reload()));

@@ -39,8 +39,10 @@
     findSeq: null,
     errSeq: null,
     current: null, // line of the current match or error
+    currentFind: false, // whether that line is a find match
     follow: false,
     followMark: null, // the file's line count when the reader left the bottom
+    onFirstOpen: null, // run once, by the first openAt to place its lines
   };
 
   // ---- API ---------------------------------------------------------------
@@ -52,8 +54,8 @@
   }
 
   // The (at most PAGE) lines matching `params` (the view's filters unless
-  // given) just before line `first`, walking forward from a point far enough
-  // back: the API pages forward only.
+  // given) and kept by `keep` (see containing), just before line `first`,
+  // walking forward from a point far enough back: the API pages forward only.
   async function fetchBefore(first, params, keep) {
     if (first <= 1) return { lines: [], start: true };
     const narrowed = params || filtered;
@@ -65,11 +67,11 @@
       let cursor = from;
       for (;;) {
         const page = await fetchPage(cursor, PAGE, params);
-        const before = page.data.filter((l) => l.line < first && (!keep || keep(l)));
+        const below = page.data.filter((l) => l.line < first);
+        const before = keep ? await keep(below) : below;
         seen += before.length;
         got = got.concat(before);
         if (got.length > PAGE) got = got.slice(got.length - PAGE);
-        const below = page.data.filter((l) => l.line < first);
         const last = below.length ? below[below.length - 1].line : 0;
         if (below.length < page.data.length || !page.pagination.has_more || last === first - 1) break;
         cursor = last;
@@ -97,10 +99,17 @@
     return state.target && n >= state.target[0] && n <= state.target[1];
   }
 
-  function fillMessage(msgEl, text, truncated) {
+  // Only the served text is highlighted. The server matched the whole
+  // line, so a find match it gave whose text is past the cut has nothing to
+  // highlight: the note says where the text is.
+  function fillMessage(msgEl, text, truncated, n) {
     msgEl.textContent = "";
-    RL.appendHighlighted(msgEl, text, state.find);
-    if (truncated) msgEl.appendChild(RL.el("span", { class: "trunc" }, "  [cut at 4,000 characters; the raw file has the whole line]"));
+    const found = RL.appendHighlighted(msgEl, text, state.find);
+    if (!truncated) return;
+    const past = !found && state.currentFind && state.current === n;
+    msgEl.appendChild(RL.el("span", { class: "trunc" }, past
+      ? "  [cut at 4,000 characters; the match is past the cut, in the raw file]"
+      : "  [cut at 4,000 characters; the raw file has the whole line]"));
   }
 
   function renderRow(line) {
@@ -111,7 +120,7 @@
     row.appendChild(RL.el("a", { class: "num", href: "#L" + line.line }, line.line));
     row.appendChild(RL.el("span", { class: "src", title: line.source }, line.source));
     const msg = RL.el("span", { class: "msg" });
-    fillMessage(msg, line.message, line.truncated);
+    fillMessage(msg, line.message, line.truncated, line.line);
     row.appendChild(msg);
     row._text = line.message;
     row._truncated = line.truncated;
@@ -285,6 +294,9 @@
       if (row) scrollToRow(row);
       else logEl.scrollTop = logEl.scrollHeight;
       RL.clearNotice();
+      const first = state.onFirstOpen;
+      state.onFirstOpen = null;
+      if (first) first();
       if (then) then();
     } catch (e) {
       RL.fail(e, () => openAt(n, then));
@@ -360,8 +372,9 @@
 
   // ---- find and errors -----------------------------------------------------
 
-  // The lines matching `params` (and `keep`, when given), walked from the
-  // top of the log as far as needed, with the exact count.
+  // The lines matching `params` (and kept by `keep`, when given: see
+  // containing), walked from the top of the log as far as needed, with the
+  // exact count.
   class Seq {
     constructor(params, keep, countParams) {
       this.params = params;
@@ -379,8 +392,9 @@
       if (this.pending) return this.pending;
       const p = Object.assign({}, this.params, { limit: PAGE });
       if (this.cursor > 0) p.cursor = String(this.cursor);
-      this.pending = RL.api(LOGS, p).then((page) => {
-        for (const l of page.data) if (!this.keep || this.keep(l)) this.lines.push(l.line);
+      this.pending = RL.api(LOGS, p).then(async (page) => {
+        const kept = this.keep ? await this.keep(page.data) : page.data;
+        for (const l of kept) this.lines.push(l.line);
         if (page.data.length) this.cursor = page.data[page.data.length - 1].line;
         if (!page.pagination.has_more || page.data.length === 0) {
           this.done = true;
@@ -433,7 +447,7 @@
       for (;;) {
         const p = Object.assign({}, this.params, { limit: this.keep ? PAGE : 1, cursor: String(cursor) });
         const page = await RL.api(LOGS, p);
-        const hit = page.data.find((l) => !this.keep || this.keep(l));
+        const hit = (this.keep ? await this.keep(page.data) : page.data)[0];
         if (hit) return { line: hit.line, index: -1 };
         if (!page.pagination.has_more || !page.data.length) return null;
         cursor = page.data[page.data.length - 1].line;
@@ -465,12 +479,40 @@
     return p;
   }
 
+  // Keeps, of lines the view's filters gave, those that also contain
+  // `needle`. The served text is checked here, but it is cut at 4,000
+  // characters: for a cut line without the text the server, which reads the
+  // whole line, is asked for the first line from there on that matches the
+  // filters with `needle` as the text. Its answer decides every line up to
+  // that one, so a log of many cut lines costs about a request per match.
+  function containing(needle) {
+    const lower = needle.toLowerCase();
+    const params = Object.assign({}, filters, { contains: needle });
+    let from = 0;
+    let upTo = -1; // lines from..upTo are decided: only upTo can match
+    let hit = false; // whether upTo matches
+    return async (lines) => {
+      const kept = [];
+      for (const l of lines) {
+        if (l.message.toLowerCase().includes(lower)) { kept.push(l); continue; }
+        if (!l.truncated) continue;
+        if (l.line < from || l.line > upTo) {
+          const page = await fetchPage(l.line - 1, 1, params);
+          from = l.line;
+          hit = page.data.length > 0;
+          upTo = hit ? page.data[0].line : lines[lines.length - 1].line;
+        }
+        if (hit && l.line === upTo) kept.push(l);
+      }
+      return kept;
+    };
+  }
+
   function makeFindSeq(needle) {
     if (needle.length < 3) return null;
-    const lower = needle.toLowerCase();
-    if (filters.contains && filters.contains.toLowerCase() !== lower) {
+    if (filters.contains && filters.contains.toLowerCase() !== needle.toLowerCase()) {
       // Two texts at once: the API takes one, the other is checked here.
-      return new Seq(Object.assign({}, filters), (l) => l.message.toLowerCase().includes(lower), null);
+      return new Seq(Object.assign({}, filters), containing(needle), null);
     }
     const params = Object.assign({}, filters, { contains: needle });
     return new Seq(params, null, countParamsFor({ contains: needle }));
@@ -491,14 +533,17 @@
     return seq;
   }
 
-  let countToken = 0;
+  // Each count element says what its latest call found: an earlier call
+  // still waiting for its total (the count started as the text was typed)
+  // must not overwrite the later "2 of 5".
   async function showCount(seq, el, index, noun, line) {
-    const mine = ++countToken;
+    const mine = el._countToken = (el._countToken || 0) + 1;
     if (!seq) { el.textContent = ""; return; }
     const plural = (n) => RL.num(n) + " " + noun + (n === 1 ? "" : (noun === "match" ? "es" : "s"));
     try {
       if (seq.count === null) el.textContent = index >= 0 ? RL.num(index + 1) + " of …" : "counting…";
-      const total = await seq.total((n) => { if (mine === countToken) el.textContent = RL.num(n) + "+ " + noun + "…"; });
+      const total = await seq.total((n) => { if (mine === el._countToken) el.textContent = RL.num(n) + "+ " + noun + "…"; });
+      if (mine !== el._countToken) return;
       el.textContent = total === 0 ? "no " + noun + (noun === "match" ? "es" : "s")
         : index >= 0 ? RL.num(index + 1) + " of " + RL.num(total)
           : line ? "line " + RL.num(line) + " · " + plural(total) : plural(total);
@@ -508,28 +553,39 @@
     }
   }
 
+  function refill(r) {
+    fillMessage(r.querySelector(".msg"), r._text, r._truncated, Number(r.dataset.line));
+  }
+
   function rehighlight() {
     for (const page of state.pages) {
-      for (const r of page.el.children) fillMessage(r.querySelector(".msg"), r._text, r._truncated);
+      for (const r of page.el.children) refill(r);
     }
   }
 
-  function setCurrent(n) {
-    for (const r of linesEl.querySelectorAll(".row.current")) r.classList.remove("current");
+  // `find`: the line is a find match (not an error), for fillMessage's note.
+  function setCurrent(n, find) {
+    const was = [...linesEl.querySelectorAll(".row.current")];
     state.current = n;
+    state.currentFind = Boolean(find);
+    for (const r of was) {
+      r.classList.remove("current");
+      if (r._truncated) refill(r);
+    }
     const row = rowOf(n);
     if (row) {
       row.classList.add("current");
+      if (row._truncated) refill(row);
       const m = row.querySelector("mark");
       if (m) m.classList.add("on");
     }
   }
 
-  async function goTo(n) {
+  async function goTo(n, find) {
     const row = rowOf(n);
     if (row) scrollToRow(row);
     else await openAt(n);
-    setCurrent(n);
+    setCurrent(n, find);
     const r = rowOf(n);
     if (r) scrollToRow(r);
   }
@@ -557,7 +613,7 @@
         countEl.textContent = (dir === "prev" ? "no earlier " : "no later ") + (kind === "find" ? "match" : "error");
         return;
       }
-      await goTo(hit.line);
+      await goTo(hit.line, kind === "find");
       RL.clearNotice("step");
       showCount(seq, countEl, hit.index, kind === "find" ? "match" : "error", hit.line);
     } catch (e) {
@@ -571,6 +627,7 @@
     if (v === state.find) return;
     state.find = v;
     state.current = null;
+    state.currentFind = false;
     state.findSeq = makeFindSeq(v);
     rehighlight();
     if (v && !state.findSeq) $("find-count").textContent = "3 characters or more";
@@ -747,11 +804,15 @@
     showFilters();
     try { setWrap(localStorage.getItem("runlogd.wrap") === "1"); } catch (_) { setWrap(false); }
     state.errSeq = makeErrSeq();
-    refreshTotal().then(() => updateEdges()).catch(() => { /* the log request reports it */ });
+    let totalFailed = false;
+    refreshTotal().then(() => updateEdges()).catch(() => { totalFailed = true; /* the log request reports it */ });
     const t = parseHash();
     state.target = t;
-    openAt(t ? t[0] : 1).then(() => {
-      if (!t) logEl.scrollTop = 0;
+    // Once the first lines are in place, whichever open places them: this
+    // one, or its retry once a refused token is replaced (the error count
+    // asked for before that would find no token, and not be asked again).
+    state.onFirstOpen = () => {
+      if (!state.target) logEl.scrollTop = 0;
       if (state.pages.length) {
         // For the measurement in tests/browser.rs (viewer_perf): the first
         // lines are in place, at the top or at the permalinked line; the
@@ -759,8 +820,10 @@
         performance.mark("runlogd:lines-placed");
         requestAnimationFrame(() => setTimeout(() => performance.mark("runlogd:lines-painted"), 0));
       }
+      if (totalFailed) refreshTotal().then(() => updateEdges()).catch(() => { /* as above */ });
       showCount(state.errSeq, $("err-count"), -1, "error");
-    });
+    };
+    openAt(t ? t[0] : 1);
   }
 
   if (!/^\d+$/.test(runId)) {
