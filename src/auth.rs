@@ -3,6 +3,9 @@
 //! A token is `spci_` followed by 32 random bytes in URL-safe base64. The
 //! store keeps only its SHA-256, so a leaked database does not leak tokens,
 //! and a token is shown exactly once, when it is created.
+//!
+//! Checking tells its reasons apart ([`AuthError`]) for the operator's log;
+//! the client is told only that the token was refused.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -31,6 +34,10 @@ pub const MIN_DAYS: u32 = 1;
 pub const MAX_DAYS: u32 = 30;
 pub const DEFAULT_DAYS: u32 = 7;
 
+/// Why a token was refused. For the operator's debug log only: every one of
+/// these but `Store` reaches the client as the same 401 (`api::error`), so
+/// that an old token's holder cannot learn that it once was real. No
+/// variant holds the token.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("missing bearer token")]

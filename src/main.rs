@@ -167,6 +167,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
+            // First, before any thread or file exists: the data directory's
+            // files are created by SQLite and tantivy, and only the umask
+            // keeps them private (issue 17).
+            daemon::private_umask();
             let mut config = load(&args.common)?;
             if let Some(r) = args.repository {
                 config.repository = Some(r);
@@ -197,6 +201,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(daemon::serve(config))
         }
         Command::Index(args) => {
+            daemon::private_umask();
             let mut config = load(&args.common)?;
             if let Some(r) = args.repository {
                 config.repository = Some(r);
@@ -234,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { action } => {
+            daemon::private_umask();
             daemon::init_tracing(LogFormat::Human, "warn");
             token(action)
         }

@@ -32,6 +32,7 @@ pub const COMMIT_DURATION: &str = "runlogd_index_commit_duration_seconds";
 pub const INGEST_LAG: &str = "runlogd_ingest_lag_seconds";
 pub const FILE_EVENTS: &str = "runlogd_file_events_total";
 pub const RECONCILE_REPAIRS: &str = "runlogd_reconcile_repairs_total";
+pub const SKIPPED_ENTRIES: &str = "runlogd_skipped_entries_total";
 pub const READY: &str = "runlogd_ready";
 pub const GCS_SYNC_STATE: &str = "runlogd_gcs_sync_state";
 pub const GCS_OBJECTS: &str = "runlogd_gcs_objects";
@@ -58,6 +59,7 @@ pub const ALL: &[&str] = &[
     INGEST_LAG,
     FILE_EVENTS,
     RECONCILE_REPAIRS,
+    SKIPPED_ENTRIES,
     READY,
     GCS_SYNC_STATE,
     GCS_OBJECTS,
@@ -116,7 +118,7 @@ fn describe() {
         Unit::Seconds,
         "Time to answer an HTTP request (to the response head), by route template and method."
     );
-    describe_counter!(HTTP_REJECTIONS, "Requests refused before their handler ran, by reason (rate_limited, overloaded, timeout, uri_too_long, headers_too_large).");
+    describe_counter!(HTTP_REJECTIONS, "Requests refused before their handler ran, by reason (rate_limited, overloaded, timeout, uri_too_long, headers_too_large, malformed_request, http2_prior_knowledge).");
     describe_counter!(
         RUNS_INDEXED,
         "Runs brought up to date in the index, by change (indexed, appended, removed)."
@@ -148,6 +150,10 @@ fn describe() {
     describe_counter!(
         RECONCILE_REPAIRS,
         "Runs the periodic reconcile found out of date (events that went missing), by change."
+    );
+    describe_counter!(
+        SKIPPED_ENTRIES,
+        "Entries in a log folder named like a log but not read (FIFOs, sockets, devices, directories, links outside the folder, unreadable files), each counted once when found, by reason."
     );
     describe_gauge!(READY, "1 once the start-up scan is indexed.");
     describe_gauge!(
@@ -216,9 +222,16 @@ pub fn run_synced(outcome: &Outcome) {
         Outcome::Indexed { .. } => "indexed",
         Outcome::Appended { .. } => "appended",
         Outcome::Removed => "removed",
-        Outcome::Unchanged | Outcome::Missing => return,
+        Outcome::Unchanged | Outcome::Missing | Outcome::Refused(_) => return,
     };
     counter!(RUNS_INDEXED, "change" => change).increment(1);
+}
+
+/// An entry in a log folder named like a log but not read, counted once
+/// when it is first found so (by reason: `not_regular_file`,
+/// `outside_log_files`, `unreadable`).
+pub fn skipped_entry(reason: &'static str) {
+    counter!(SKIPPED_ENTRIES, "reason" => reason).increment(1);
 }
 
 /// Lines and bytes parsed into the index.

@@ -594,3 +594,240 @@ async fn sigterm_during_the_start_up_scan_keeps_what_it_committed() {
     assert_eq!(lines as u64, LINES, "run {RUNS}");
     assert_eq!(daemon.terminate().code(), Some(0));
 }
+
+// Issue 17, finding 6: the data directory holds token hashes and the cursor
+// key, so it must be private however the daemon is started. The usual login
+// umask (022) is forced on each command, so these tests say the same thing
+// whatever the test runner's own umask is.
+
+/// `runlogd` run through `sh` with umask 022.
+fn under_umask_022() -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 022; exec \"$0\" \"$@\"", BIN]);
+    cmd
+}
+
+/// Every entry under `dir` (not following symbolic links), with its
+/// permission bits and whether it is a directory.
+fn entries(dir: &Path) -> Vec<(std::path::PathBuf, u32, bool)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let listing = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for entry in listing {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            let meta = std::fs::symlink_metadata(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if meta.is_dir() {
+                todo.push(path.clone());
+            }
+            found.push((path, meta.permissions().mode() & 0o7777, meta.is_dir()));
+        }
+    }
+    found
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// The data directory is 0700, every directory in it 0700 and every file
+/// 0600; `expected` (relative to it) must be among them.
+fn assert_private(data: &Path, expected: &[&str]) {
+    let mut all = entries(data);
+    for name in expected {
+        assert!(
+            all.iter().any(|(p, _, _)| *p == data.join(name)),
+            "{name} is missing from {}: {all:?}",
+            data.display()
+        );
+    }
+    all.push((data.to_path_buf(), mode(data), true));
+    let open: Vec<String> = all
+        .iter()
+        .filter(|(_, m, dir)| *m != if *dir { 0o700 } else { 0o600 })
+        .map(|(p, m, _)| format!("{} {m:04o}", p.display()))
+        .collect();
+    assert!(open.is_empty(), "not private: {open:#?}");
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+#[tokio::test]
+async fn serve_under_umask_022_keeps_the_data_directory_private() {
+    let dirs = Dirs::new();
+    dirs.write_log(21, "[INFO] one\n[ERROR] two\n");
+    let mut cmd = under_umask_022();
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG");
+    let mut daemon = Daemon::spawn(&mut cmd);
+    daemon.wait_ready().await;
+    // While it serves: the write-ahead log and shared memory exist then.
+    assert_private(
+        &dirs.data(),
+        &[
+            "state.sqlite3",
+            "state.sqlite3-wal",
+            "state.sqlite3-shm",
+            "index",
+            "index/meta.json",
+        ],
+    );
+    assert_eq!(daemon.terminate().code(), Some(0));
+    assert_private(&dirs.data(), &["state.sqlite3", "index/meta.json"]);
+}
+
+#[tokio::test]
+async fn an_open_data_directory_is_made_private_at_start_and_said_once() {
+    let dirs = Dirs::new();
+    dirs.write_log(22, "[INFO] one\n");
+    let o = Command::new(BIN)
+        .arg("index")
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // What an earlier runlogd left under umask 022.
+    for (path, _, dir) in entries(&dirs.data()) {
+        set_mode(&path, if dir { 0o755 } else { 0o644 });
+    }
+    set_mode(&dirs.data(), 0o755);
+    assert_eq!(mode(&dirs.data().join("state.sqlite3")), 0o644);
+
+    let serve = || {
+        let mut cmd = under_umask_022();
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUNLOGD_REPOSITORY", dirs.repo())
+            .env("RUNLOGD_DATA", dirs.data())
+            .env_remove("RUNLOGD_CONFIG");
+        Daemon::spawn(&mut cmd)
+    };
+    let warnings = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains("WARN") && l.contains("permissions"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut daemon = serve();
+    daemon.wait_ready().await;
+    assert_private(&dirs.data(), &["state.sqlite3", "index/meta.json"]);
+    let log = daemon.log.text();
+    let said = warnings(&log);
+    assert_eq!(said.len(), 1, "one warning: {log}");
+    assert!(
+        said[0].contains("state.sqlite3") && said[0].contains("0644"),
+        "it says what changed: {}",
+        said[0]
+    );
+    assert_eq!(daemon.terminate().code(), Some(0));
+
+    // Private already: nothing to say the next time.
+    let mut daemon = serve();
+    daemon.wait_ready().await;
+    let log = daemon.log.text();
+    assert!(warnings(&log).is_empty(), "{log}");
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
+
+#[test]
+fn token_create_under_umask_022_keeps_the_data_directory_private() {
+    let dirs = Dirs::new();
+    let o = under_umask_022()
+        .args(["token", "create", "--scopes", "system:read"])
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_private(&dirs.data(), &["state.sqlite3"]);
+}
+
+// Issue 17, finding 10: a supervisor (or an operator) that starts runlogd
+// again right after `kill -9` must not see it give up on the index lock the
+// dying process still holds.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_right_after_sigkill_serves() {
+    let dirs = Dirs::new();
+    dirs.write_log(23, "[INFO] before\n[ERROR] after the kill\n");
+    let token = create_token(&dirs.data(), "system:read");
+    let serve = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
+            .env("RUNLOGD_REPOSITORY", dirs.repo())
+            .env("RUNLOGD_DATA", dirs.data())
+            .env_remove("RUNLOGD_CONFIG");
+        Daemon::spawn(&mut cmd)
+    };
+    let mut daemon = serve();
+    daemon.wait_ready().await;
+    for round in 0..5 {
+        // SIGKILL, and start again at once: no wait for the old process.
+        daemon
+            .child
+            .kill()
+            .unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+        let old = daemon;
+        daemon = serve();
+        drop(old);
+        daemon.wait_ready().await;
+        let r = get(
+            &format!("{}/api/v1/runs/23/logs?level=error", daemon.base),
+            Some(&token),
+        )
+        .await;
+        assert_eq!(r.status, 200, "round {round}: {}", r.body);
+        assert_eq!(r.body["data"][0]["message"], "[ERROR] after the kill");
+    }
+    assert_eq!(daemon.terminate().code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_data_directory_gives_up_saying_why() {
+    let dirs = Dirs::new();
+    dirs.write_log(24, "[INFO] one\n");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG");
+    let mut first = Daemon::spawn(&mut cmd);
+    first.wait_ready().await;
+    // The lock is never released: the second waits its while, then stops.
+    let started = Instant::now();
+    let o = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUNLOGD_REPOSITORY", dirs.repo())
+        .env("RUNLOGD_DATA", dirs.data())
+        .env_remove("RUNLOGD_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let waited = started.elapsed();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("waiting for it")
+            && err.contains("another runlogd may be using the data directory"),
+        "says it waits, then why it gave up: {err}"
+    );
+    assert!(
+        waited >= runlogd::index::WRITER_LOCK_WAIT && waited < Duration::from_secs(30),
+        "waited {waited:?}"
+    );
+    assert_eq!(first.terminate().code(), Some(0));
+}

@@ -565,3 +565,178 @@ async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
         .unwrap_or_else(|e| panic!("{e}"));
     server.stop().await;
 }
+
+/// Sends `request` as written on a new connection and reads what comes back
+/// until the server closes the connection.
+async fn exchange(addr: &str, request: &[u8]) -> Vec<u8> {
+    let mut s = within("connect", TcpStream::connect(addr))
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+    within("write", s.write_all(request))
+        .await
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let mut buf = Vec::new();
+    // A reset after the answer still leaves what was read in `buf`.
+    let _ = within("read", s.read_to_end(&mut buf)).await;
+    buf
+}
+
+/// The HTTP/1.1 responses in `bytes`, each framed by its Content-Length
+/// (the first `heads` of them answer HEAD requests and have no body):
+/// status, head, body.
+fn responses(mut bytes: &[u8], mut heads: usize) -> Vec<(u16, String, String)> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let text = String::from_utf8_lossy(bytes);
+        let end = text
+            .find("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no end of head in {text:?}"));
+        let head = text[..end].to_ascii_lowercase();
+        let status = head
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head:?}"));
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let length = if heads > 0 { 0 } else { length };
+        heads = heads.saturating_sub(1);
+        let body_at = end + 4;
+        let body = String::from_utf8_lossy(&bytes[body_at..(body_at + length).min(bytes.len())]);
+        out.push((status, head, body.into_owned()));
+        bytes = &bytes[(body_at + length).min(bytes.len())..];
+    }
+    out
+}
+
+async fn rejections(base: &str, reason: &str) -> f64 {
+    let series = format!("runlogd_http_rejections_total{{reason=\"{reason}\"}}");
+    metric_value(&scrape(base).await, &series).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_request_with_101_headers_is_refused_in_the_envelope_and_counted() {
+    let ex = Example::open(|_| {}).await;
+    let server = ex.serve(true).await;
+    let request = |fields: usize| {
+        let mut head = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        for i in 2..fields {
+            head.push_str(&format!("X-Field-{i}: v\r\n"));
+        }
+        head.push_str("\r\n");
+        head
+    };
+    let ok = responses(&exchange(server.addr(), request(100).as_bytes()).await, 0);
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].0, 200, "100 header fields are fine: {:?}", ok[0]);
+
+    let before = rejections(&server.base, "headers_too_large").await;
+    let refused = responses(&exchange(server.addr(), request(101).as_bytes()).await, 0);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    let (status, head, body) = &refused[0];
+    assert_eq!(*status, 431, "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let body = envelope(body);
+    assert_eq!(body["code"], "headers_too_large");
+    assert_eq!(body["details"]["max_headers"], 100);
+    let after = rejections(&server.base, "headers_too_large").await;
+    assert!(after > before, "counted: {before} -> {after}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_request_is_refused_in_the_envelope_and_counted() {
+    let ex = Example::open(|_| {}).await;
+    let server = ex.serve(true).await;
+    let malformed: [(&str, &[u8], usize); 4] = [
+        ("a malformed request line", b"NOT A REQUEST\r\n\r\n", 0),
+        (
+            "a header line without a colon",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+            0,
+        ),
+        (
+            "after an answered request on the same connection",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nNOT A REQUEST\r\n\r\n",
+            0,
+        ),
+        (
+            "after a HEAD request on the same connection",
+            b"HEAD /api/v1/openapi.yaml HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nbad\x01header: v\r\n\r\n",
+            1,
+        ),
+    ];
+    for (what, request, heads) in malformed {
+        let before = rejections(&server.base, "malformed_request").await;
+        let answers = responses(&exchange(server.addr(), request).await, heads);
+        let Some((status, head, body)) = answers.last() else {
+            panic!("{what}: no answer");
+        };
+        assert_eq!(*status, 400, "{what}: {head}");
+        assert!(
+            head.contains("content-type: application/json"),
+            "{what}: {head}"
+        );
+        assert_eq!(envelope(body)["code"], "malformed_request", "{what}");
+        if answers.len() > 1 {
+            assert_eq!(answers[0].0, 200, "{what}: {answers:?}");
+        }
+        let after = rejections(&server.base, "malformed_request").await;
+        assert!(after > before, "{what}: counted: {before} -> {after}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_answered_not_dropped() {
+    let ex = Example::open(|_| {}).await;
+    let server = ex.serve(true).await;
+    let before = rejections(&server.base, "http2_prior_knowledge").await;
+    let mut request = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // The client's SETTINGS frame: empty.
+    request.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    let answer = exchange(server.addr(), &request).await;
+    assert!(
+        !answer.is_empty(),
+        "the connection was closed without an answer"
+    );
+    // HTTP/2 frames: 3 bytes length, type, flags, 4 bytes stream id, payload.
+    let mut frames = Vec::new();
+    let mut rest = answer.as_slice();
+    while rest.len() >= 9 {
+        let len = usize::from(rest[0]) << 16 | usize::from(rest[1]) << 8 | usize::from(rest[2]);
+        assert!(rest.len() >= 9 + len, "a cut frame: {answer:?}");
+        frames.push((
+            rest[3],
+            rest[4],
+            rest[5..9].to_vec(),
+            rest[9..9 + len].to_vec(),
+        ));
+        rest = &rest[9 + len..];
+    }
+    assert!(rest.is_empty(), "not HTTP/2 frames: {answer:?}");
+    let (kind, flags, stream, _) = &frames[0];
+    assert_eq!(
+        (*kind, *flags & 1, stream.as_slice()),
+        (4, 0, &[0u8, 0, 0, 0][..]),
+        "the server preface is a SETTINGS frame: {frames:?}"
+    );
+    let goaway = frames
+        .iter()
+        .find(|f| f.0 == 7)
+        .unwrap_or_else(|| panic!("no GOAWAY: {frames:?}"));
+    assert!(goaway.3.len() >= 8, "{goaway:?}");
+    assert_eq!(
+        &goaway.3[4..8],
+        &[0, 0, 0, 0xd],
+        "GOAWAY with HTTP_1_1_REQUIRED"
+    );
+    let after = rejections(&server.base, "http2_prior_knowledge").await;
+    assert!(after > before, "counted: {before} -> {after}");
+    // HTTP/1.1 is still served on the same port.
+    let (status, _, _) = get(&format!("{}/healthz", server.base), None).await;
+    assert_eq!(status, 200);
+    server.stop().await;
+}

@@ -1,7 +1,8 @@
 //! Who may call, checked before anything else in the order the contract
 //! fixes: authentication (401), scope (403), rate limit (429). Runs as a
 //! middleware so the `X-RateLimit-*` headers land on every response a counted
-//! request gets, whatever the handler answers.
+//! request gets, whatever the handler answers. Every refused token gets the
+//! same 401; only the debug log says why.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -24,7 +25,12 @@ pub async fn require_system_read(
         .map(|v| v.to_str().unwrap_or(""));
     let caller = match auth::authenticate(&state.store, header_value) {
         Ok(c) => c,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => {
+            // Why, for the operator only (the client gets one message for
+            // every bad token); `AuthError` never holds the token itself.
+            tracing::debug!(reason = %e, "bearer token refused");
+            return ApiError::from(e).into_response();
+        }
     };
     if !caller.has_scope(SCOPE_SYSTEM_READ) {
         return ApiError::Forbidden {

@@ -9,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::auth::AuthError;
+use crate::logfiles::SkipReason;
 
 /// What a 503 for an unreachable bucket asks the client to wait.
 const STORAGE_RETRY_AFTER_SECS: u64 = 5;
@@ -17,8 +18,11 @@ const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    Unauthorized(String),
+    /// One message for a missing, malformed, unknown, expired or revoked
+    /// token, as the platform words it: telling them apart would confirm to
+    /// the holder of an old token that it was real.
+    #[error("Bearer token is missing, expired, or invalid.")]
+    Unauthorized,
     #[error("this token lacks the required scope {required}")]
     Forbidden {
         required: &'static str,
@@ -42,6 +46,8 @@ pub enum ApiError {
         run_id: u64,
         checked: Vec<&'static str>,
     },
+    #[error("the log of run {run_id} cannot be served: {}", unreadable_why(*reason))]
+    LogUnreadable { run_id: u64, reason: SkipReason },
     #[error("run {run_id} is not in the local folder and the GCS bucket could not be reached; retry later")]
     StorageUnavailable { run_id: u64 },
     #[error("no such endpoint")]
@@ -54,8 +60,11 @@ pub enum ApiError {
     Timeout { seconds: u64 },
     #[error("the request target is longer than {limit} bytes")]
     UriTooLong { limit: usize },
-    #[error("the request headers are larger than {limit} bytes")]
-    HeadersTooLarge { limit: usize },
+    #[error("the request headers are larger than {limit} bytes or more than {max_headers} fields")]
+    HeadersTooLarge { limit: usize, max_headers: usize },
+    /// A request hyper could not parse (request line or header syntax).
+    #[error("the request is not well-formed HTTP/1.1")]
+    MalformedRequest,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -75,11 +84,14 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Validation { .. } | ApiError::MalformedRequest => StatusCode::BAD_REQUEST,
             ApiError::LogNotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            // The entry exists, but its state forbids serving it: like a
+            // 404 the client cannot fix it, unlike a 404 it is not absent.
+            ApiError::LogUnreadable { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::StorageUnavailable { .. }
             | ApiError::Overloaded { .. }
@@ -92,11 +104,12 @@ impl ApiError {
 
     fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Validation { .. } => "validation_error",
             ApiError::LogNotFound { .. } => "log_not_found",
+            ApiError::LogUnreadable { .. } => "log_unreadable",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::StorageUnavailable { .. } => "storage_unavailable",
@@ -104,6 +117,7 @@ impl ApiError {
             ApiError::Timeout { .. } => "timeout",
             ApiError::UriTooLong { .. } => "uri_too_long",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::MalformedRequest => "malformed_request",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -130,6 +144,9 @@ impl ApiError {
             ApiError::LogNotFound { run_id, checked } => {
                 json!({ "run_id": run_id, "checked": checked })
             }
+            ApiError::LogUnreadable { run_id, reason } => {
+                json!({ "run_id": run_id, "reason": reason.as_str() })
+            }
             ApiError::StorageUnavailable { run_id } => {
                 json!({ "run_id": run_id, "checked": ["local"], "unavailable": ["gcs"] })
             }
@@ -137,8 +154,9 @@ impl ApiError {
                 json!({ "max_concurrent_requests": limit, "retry_after": OVERLOADED_RETRY_AFTER_SECS })
             }
             ApiError::Timeout { seconds } => json!({ "timeout_seconds": seconds }),
-            ApiError::UriTooLong { limit } | ApiError::HeadersTooLarge { limit } => {
-                json!({ "limit_bytes": limit })
+            ApiError::UriTooLong { limit } => json!({ "limit_bytes": limit }),
+            ApiError::HeadersTooLarge { limit, max_headers } => {
+                json!({ "limit_bytes": limit, "max_headers": max_headers })
             }
             _ => json!({}),
         }
@@ -155,11 +173,25 @@ impl ApiError {
     }
 }
 
+/// Why a refused entry is not served, in words for the client (which entry
+/// it is and what it points to stay in the operator's log).
+fn unreadable_why(reason: SkipReason) -> &'static str {
+    match reason {
+        SkipReason::NotRegularFile => {
+            "its entry in the log folder is not a regular file (a FIFO, socket, device or directory)"
+        }
+        SkipReason::OutsideLogFiles => {
+            "its entry in the log folder is a symbolic link to a file outside the folder"
+        }
+        SkipReason::Unreadable => "its file cannot be read by the server",
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Store(e) => ApiError::internal(e),
-            other => ApiError::Unauthorized(other.to_string()),
+            _ => ApiError::Unauthorized,
         }
     }
 }
@@ -175,7 +207,8 @@ impl IntoResponse for ApiError {
             | ApiError::Overloaded { .. }
             | ApiError::Timeout { .. }
             | ApiError::UriTooLong { .. }
-            | ApiError::HeadersTooLarge { .. } => crate::metrics::http_rejected(self.code()),
+            | ApiError::HeadersTooLarge { .. }
+            | ApiError::MalformedRequest => crate::metrics::http_rejected(self.code()),
             _ => {}
         }
         let status = self.status();
@@ -187,7 +220,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized => {
                 headers.insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"runlogd\""),
@@ -208,7 +241,9 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(OVERLOADED_RETRY_AFTER_SECS),
                 );
             }
-            ApiError::UriTooLong { .. } | ApiError::HeadersTooLarge { .. } => {
+            ApiError::UriTooLong { .. }
+            | ApiError::HeadersTooLarge { .. }
+            | ApiError::MalformedRequest => {
                 // The rest of what the client sent is not read.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }

@@ -35,6 +35,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<V
             "files_done": p.files_done.load(Ordering::Relaxed),
             "bytes_done": p.bytes_done.load(Ordering::Relaxed),
             "rebuild": p.rebuild(),
+            // Entries named like logs that are not read, by reason (only
+            // regular files inside the log folder are).
+            "skipped": state.ingestor.skipped().report(),
             "gcs": state.bucket.as_ref().map(|b| b.status()),
         })),
     ))

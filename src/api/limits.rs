@@ -1,8 +1,10 @@
 //! Limits against abuse and overload, around the whole router:
 //!
 //! * a request target longer than `http.max_uri_bytes` is a 414, a request
-//!   head larger than `http.max_header_bytes` a 431 (hyper refuses heads four
-//!   times larger before they reach here, without the envelope);
+//!   head larger than `http.max_header_bytes` or with more than
+//!   [`MAX_HEADERS`] fields a 431 (hyper refuses heads four times larger
+//!   before they reach here; `daemon::http` puts those refusals in the
+//!   envelope too);
 //! * at most `http.max_concurrent_requests` requests are handled at once;
 //!   the next one is refused at once with 503 `overloaded` and
 //!   `Retry-After`, instead of waiting in an unbounded queue;
@@ -23,6 +25,11 @@ use tower::ServiceBuilder;
 
 use super::error::ApiError;
 use crate::config::HttpConfig;
+
+/// Header fields a request may have: hyper's own default, kept, but refused
+/// here so that the answer is the envelope and is counted (hyper's parser
+/// is given room for more, see `daemon::http`).
+pub const MAX_HEADERS: usize = 100;
 
 /// Wraps `inner` (routes, state applied) in the limits of `http`.
 pub fn wrap(inner: Router, http: &HttpConfig) -> Router {
@@ -76,8 +83,11 @@ fn check_sizes(request: &Request, max_uri: usize, max_head: usize) -> Result<(),
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
-    if head > max_head {
-        return Err(ApiError::HeadersTooLarge { limit: max_head });
+    if head > max_head || request.headers().len() > MAX_HEADERS {
+        return Err(ApiError::HeadersTooLarge {
+            limit: max_head,
+            max_headers: MAX_HEADERS,
+        });
     }
     Ok(())
 }

@@ -107,8 +107,10 @@ pub(super) async fn find_run(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    if let Outcome::Indexed { lines } = outcome {
-        tracing::info!(run_id, lines, "indexed on first request");
+    match outcome {
+        Outcome::Indexed { lines } => tracing::info!(run_id, lines, "indexed on first request"),
+        Outcome::Refused(reason) => return Err(ApiError::LogUnreadable { run_id, reason }),
+        _ => {}
     }
     let snapshot = state.index.snapshot();
     if let Some(meta) = snapshot.run_meta(run_id).map_err(ApiError::internal)? {

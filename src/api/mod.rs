@@ -10,6 +10,8 @@
 //! Handlers stay thin: [`params`] turns a request into a checked request,
 //! [`access`] decides who may call, the index answers,
 //! and [`error::ApiError`] is the one place errors become responses.
+//! [`api_response_headers`] keeps every answer under `/api/v1` out of caches
+//! and out of content sniffing.
 
 pub mod access;
 pub mod cursor;
@@ -28,7 +30,9 @@ pub mod search;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -144,7 +148,32 @@ pub fn app(state: AppState, http: &HttpConfig, with_metrics: bool) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(ops::count_request))
         .with_state(state);
-    limits::wrap(inner, http).layer(TraceLayer::new_for_http())
+    limits::wrap(inner, http)
+        // Outside the limits, so that their refusals get the headers too.
+        .layer(axum::middleware::from_fn(api_response_headers))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// `Cache-Control: no-store` and `X-Content-Type-Options: nosniff` on every
+/// answer under [`API_BASE`], errors and redirects included: pages and raw
+/// downloads carry log text that no cache may keep (nor a signed URL, which
+/// expires), and a raw log, which may hold anything, must never be sniffed
+/// into something a browser would run.
+pub async fn api_response_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let under_api = path
+        .strip_prefix(API_BASE)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    let mut response = next.run(request).await;
+    if under_api {
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+    }
+    response
 }
 
 /// `/metrics` alone, for `metrics.listen`.

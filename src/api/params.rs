@@ -1,5 +1,21 @@
 //! The run-log request's parameters, checked all at once so one 400 names
 //! every bad parameter in `details.fields`.
+//!
+//! Every endpoint reads its query through [`RawParams`], so two rules hold
+//! for all of them alike, in one place (`RawParams::values`):
+//!
+//! * **repeats**: a parameter an endpoint reads may be given once; given
+//!   twice it is a 400 naming it, whatever the values (a client that sends
+//!   `limit=10&limit=20` has a bug, and guessing which one it meant would
+//!   hide it). The list parameters [`LIST_PARAMS`] (`level`, `source`) are
+//!   the exception: their repeats are merged as if comma-separated, as form
+//!   encoders write arrays (`level=error&level=critical`).
+//! * **encoding**: a `%` not followed by two hex digits, or percent-decoded
+//!   bytes that are not UTF-8, is a 400 naming the parameter, not text to
+//!   search for.
+//!
+//! Parameters an endpoint does not read are ignored however they are
+//! written, as the contract says (`offset` aside).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,22 +39,107 @@ pub struct LogRequest {
     pub resume: Option<Resume>,
 }
 
-/// Query parameters as sent; a parameter given twice keeps every value.
+/// The parameters whose repeated values are merged, as if comma-separated.
+pub const LIST_PARAMS: [&str; 2] = ["level", "source"];
+
+/// Query parameters as sent: every value of every name, and the names with
+/// a value that is not validly encoded.
 #[derive(Debug, Default)]
-pub struct RawParams(BTreeMap<String, Vec<String>>);
+pub struct RawParams {
+    values: BTreeMap<String, Vec<String>>,
+    /// Name → what is wrong with the encoding of one of its values.
+    malformed: BTreeMap<String, String>,
+}
 
 impl RawParams {
     pub fn parse(query: Option<&str>) -> RawParams {
-        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            map.entry(k.into_owned()).or_default().push(v.into_owned());
+        let mut params = RawParams::default();
+        for pair in query.unwrap_or_default().split('&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // A name that cannot be decoded is not one any endpoint reads:
+            // ignored, like every unknown parameter.
+            let Ok(name) = decode(name) else {
+                continue;
+            };
+            match decode(value) {
+                Ok(v) => params.values.entry(name).or_default().push(v),
+                Err(why) => {
+                    params.malformed.entry(name).or_insert(why);
+                }
+            }
         }
-        RawParams(map)
+        params
     }
 
-    fn get(&self, name: &str) -> Option<&[String]> {
-        self.0.get(name).map(Vec::as_slice)
+    /// Every value of `name` under the two rules of this module: invalid
+    /// encoding is an error, and so is a repeat, except for [`LIST_PARAMS`].
+    /// The message is for `details.fields`.
+    fn values(&self, name: &str) -> Result<&[String], String> {
+        if let Some(why) = self.malformed.get(name) {
+            return Err(why.clone());
+        }
+        let values = self.values.get(name).map_or(&[][..], Vec::as_slice);
+        if values.len() > 1 && !LIST_PARAMS.contains(&name) {
+            return Err(format!(
+                "given more than once ({} times); give it once",
+                values.len()
+            ));
+        }
+        Ok(values)
     }
+
+    /// Whether `name` was sent at all, however written.
+    fn sent(&self, name: &str) -> bool {
+        self.values.contains_key(name) || self.malformed.contains_key(name)
+    }
+}
+
+/// Decodes one component of a query strictly, as
+/// `application/x-www-form-urlencoded`: `+` is a space, `%` must start two
+/// hex digits, and the bytes must be UTF-8. (A lenient decoder would search
+/// for `%zz` or U+FFFD instead of what the client meant.)
+fn decode(raw: &str) -> Result<String, String> {
+    if !raw.contains(['%', '+']) {
+        return Ok(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                    (Some(hi), Some(lo)) => {
+                        out.push(hi << 4 | lo);
+                        i += 3;
+                    }
+                    _ => return Err(
+                        "invalid percent-encoding: '%' must be followed by two hexadecimal digits"
+                            .into(),
+                    ),
+                }
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
+        .map_err(|_| "invalid percent-encoding: the decoded bytes are not UTF-8".into())
+}
+
+fn hex(digit: Option<&u8>) -> Option<u8> {
+    let d = *digit?;
+    // Not `from_str_radix`, which would take a sign.
+    (d as char).to_digit(16).map(|v| v as u8)
 }
 
 /// The path's run id: an integer from 1 to [`MAX_RUN_ID`].
@@ -248,7 +349,7 @@ impl Problems {
     }
 
     fn no_offset(&mut self, params: &RawParams) {
-        if params.get("offset").is_some() {
+        if params.sent("offset") {
             self.fields.insert(
                 "offset".into(),
                 "Cannot mix cursor and offset pagination.".into(),
@@ -257,25 +358,31 @@ impl Problems {
     }
 
     fn levels_and_sources(&mut self, params: &RawParams) -> (BTreeSet<Level>, BTreeSet<Source>) {
-        let levels = match list(params, "level", |s| s.parse::<Level>().ok()) {
-            Ok(v) => v,
-            Err(msg) => {
-                self.fields.insert("level".into(), msg);
-                self.allowed
-                    .insert("level".into(), Level::ALL.map(Level::as_str).to_vec());
-                BTreeSet::new()
-            }
-        };
-        let sources = match list(params, "source", |s| s.parse::<Source>().ok()) {
-            Ok(v) => v,
-            Err(msg) => {
-                self.fields.insert("source".into(), msg);
-                self.allowed
-                    .insert("source".into(), Source::ALL.map(Source::as_str).to_vec());
-                BTreeSet::new()
-            }
-        };
+        let levels = self.list(params, "level", Level::ALL.map(Level::as_str));
+        let sources = self.list(params, "source", Source::ALL.map(Source::as_str));
         (levels, sources)
+    }
+
+    /// A list parameter of closed-set values; an unknown value is reported
+    /// with the allowed ones.
+    fn list<T: Ord + std::str::FromStr, const N: usize>(
+        &mut self,
+        params: &RawParams,
+        name: &str,
+        allowed: [&'static str; N],
+    ) -> BTreeSet<T> {
+        match list(params, name, |s| s.parse::<T>().ok()) {
+            Ok(v) => v,
+            Err(ListError::Malformed(msg)) => {
+                self.fields.insert(name.into(), msg);
+                BTreeSet::new()
+            }
+            Err(ListError::Unknown(msg)) => {
+                self.fields.insert(name.into(), msg);
+                self.allowed.insert(name.into(), allowed.to_vec());
+                BTreeSet::new()
+            }
+        }
     }
 
     /// `contains`, lowercased; empty means absent.
@@ -415,13 +522,27 @@ impl Problems {
     }
 }
 
-/// A parameter that may be given at most once.
+/// A parameter that is not a list: absent, or given once.
 fn single<'a>(params: &'a RawParams, name: &str) -> Result<Option<&'a str>, String> {
-    match params.get(name) {
-        None => Ok(None),
-        Some([one]) => Ok(Some(one.as_str())),
-        Some(_) => Err("given more than once".into()),
+    Ok(params.values(name)?.first().map(String::as_str))
+}
+
+/// `link` of `GET /api/v1/runs/{run_id}/logs/raw`: absent or `false`
+/// streams or redirects, `true` names where the file is.
+pub fn validate_link(params: &RawParams) -> Result<bool, ApiError> {
+    match single(params, "link") {
+        Err(msg) => Err(ApiError::invalid("link", msg)),
+        Ok(None) | Ok(Some("false")) => Ok(false),
+        Ok(Some("true")) => Ok(true),
+        Ok(Some(_)) => Err(ApiError::invalid("link", "must be true or false")),
     }
+}
+
+enum ListError {
+    /// Not validly encoded.
+    Malformed(String),
+    /// Values outside the closed set.
+    Unknown(String),
 }
 
 /// A comma-separated list of closed-set values, possibly repeated
@@ -430,11 +551,9 @@ fn list<T: Ord>(
     params: &RawParams,
     name: &str,
     parse: impl Fn(&str) -> Option<T>,
-) -> Result<BTreeSet<T>, String> {
+) -> Result<BTreeSet<T>, ListError> {
     let mut out = BTreeSet::new();
-    let Some(values) = params.get(name) else {
-        return Ok(out);
-    };
+    let values = params.values(name).map_err(ListError::Malformed)?;
     let mut unknown = Vec::new();
     for value in values {
         if value.trim().is_empty() {
@@ -453,7 +572,10 @@ fn list<T: Ord>(
     if unknown.is_empty() {
         Ok(out)
     } else {
-        Err(format!("unknown value {}", unknown.join(", ")))
+        Err(ListError::Unknown(format!(
+            "unknown value {}",
+            unknown.join(", ")
+        )))
     }
 }
 
@@ -514,8 +636,49 @@ mod tests {
             assert!(check("1", &format!("limit={limit}")).is_err(), "{limit}");
         }
         assert!(check("1", "limit=1&limit=2").is_err());
+        assert!(check("1", "limit=1&limit=1").is_err());
+        assert!(check("1", "contains=a&contains=a").is_err());
+        assert!(check("1", "level=error&level=info&source=web&source=build").is_ok());
         assert!(check("1", &format!("contains={}", "é".repeat(100))).is_ok());
         assert!(check("1", "cursor=notacursor").is_err());
         assert!(check("1", "level=error,").is_err());
+    }
+
+    #[test]
+    fn encoding_is_strict() {
+        assert_eq!(decode("a+b%20c%2B%C3%A9").as_deref(), Ok("a b c+é"));
+        assert_eq!(decode("plain").as_deref(), Ok("plain"));
+        assert_eq!(decode("%41%4a%4A").as_deref(), Ok("AJJ"));
+        for bad in [
+            "%",
+            "%2",
+            "a%zz",
+            "%+1",
+            "%-1",
+            "%ff",
+            "%e2%82",
+            "%c0%af",
+            "%ed%a0%80",
+        ] {
+            assert!(decode(bad).is_err(), "{bad}");
+        }
+        for (q, field) in [
+            ("contains=%zz", "contains"),
+            ("contains=%ff", "contains"),
+            ("level=%ff", "level"),
+            ("cursor=%", "cursor"),
+            ("offset=%zz", "offset"),
+        ] {
+            let fields = check("1", q).err().unwrap_or_default();
+            assert_eq!(fields.keys().collect::<Vec<_>>(), [field], "{q}");
+        }
+        // Unread parameters are ignored however they are written.
+        assert!(check("1", "x=%zz&%ff=1&y=1&y=2").is_ok());
+        let p = RawParams::parse(Some("link=true&link=true"));
+        assert!(validate_link(&p).is_err());
+        assert_eq!(
+            validate_link(&RawParams::parse(Some("link=true"))).ok(),
+            Some(true)
+        );
     }
 }

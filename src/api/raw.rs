@@ -21,7 +21,7 @@ use tokio_util::io::ReaderStream;
 
 use super::error::ApiError;
 use super::logs::find_run;
-use super::params::parse_run_id;
+use super::params::{self, parse_run_id, RawParams};
 use super::AppState;
 
 pub async fn get_raw(
@@ -30,9 +30,23 @@ pub async fn get_raw(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let run_id = parse_run_id(&run_id).map_err(|m| ApiError::invalid("run_id", m))?;
-    let link = parse_link(query.as_deref())?;
+    let link = params::validate_link(&RawParams::parse(query.as_deref()))?;
     find_run(&state, run_id).await?;
-    let source = state.ingestor.files().source(run_id);
+    // Opened as ingest opens it (never waits, never leaves the folder), and
+    // the open file is what is streamed: the entry can be swapped after
+    // this, the bytes sent cannot.
+    let files = state.ingestor.files().clone();
+    let entries = tokio::task::spawn_blocking(move || files.open_run(run_id))
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(skip) = entries.refusal() {
+        return Err(ApiError::LogUnreadable {
+            run_id,
+            reason: skip.reason,
+        });
+    }
+    let opened = entries.log;
+    let source = opened.as_ref().map(|l| l.path.clone());
     let mut signed = None;
     if let Some(bucket) = &state.bucket {
         match bucket.signed_url(run_id, source.as_deref()).await {
@@ -61,13 +75,9 @@ pub async fn get_raw(
             vec!["local"]
         },
     };
-    let path = source.ok_or_else(not_found)?;
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
-        Err(e) => return Err(ApiError::internal(e)),
-    };
-    let len = file.metadata().await.map_err(ApiError::internal)?.len();
+    let opened = opened.ok_or_else(not_found)?;
+    let len = opened.meta.len();
+    let file = tokio::fs::File::from_std(opened.file);
     // A writer may still be appending: send the length announced, no more.
     let body = Body::from_stream(ReaderStream::new(file.take(len)));
     let mut response = (StatusCode::OK, body).into_response();
@@ -79,22 +89,6 @@ pub async fn get_raw(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
-}
-
-/// `link`: absent or `false` streams or redirects, `true` names the place.
-/// Other parameters are ignored, as they always were.
-fn parse_link(query: Option<&str>) -> Result<bool, ApiError> {
-    let mut link = false;
-    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if k == "link" {
-            link = match v.as_ref() {
-                "true" => true,
-                "false" => false,
-                _ => return Err(ApiError::invalid("link", "must be true or false")),
-            };
-        }
-    }
-    Ok(link)
 }
 
 fn redirect(url: &str) -> Response {

@@ -19,7 +19,7 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use super::SyncError;
-use crate::logfiles::{local_wins_over_object, mtime_ns};
+use crate::logfiles::{local_wins_over_object, mtime_ns, open_entry, Entry, OpenLog};
 
 /// An object's update time in nanoseconds since the epoch.
 pub fn updated_ns(meta: &ObjectMeta) -> i64 {
@@ -82,12 +82,15 @@ pub async fn download(
 /// Whether the file at `local` makes a copy of the object unnecessary: it
 /// holds the same bytes (same size and MD5, where the ETag is an MD5), or it
 /// was modified at or after the object's update time (the newer one wins).
+/// Only a log that ingest would read counts ([`open_entry`]): a FIFO or a
+/// link out of the folder supersedes nothing, and is never read here.
 pub fn local_supersedes(local: &Path, meta: &ObjectMeta) -> std::io::Result<bool> {
-    let stat = match std::fs::metadata(local) {
-        Ok(m) if m.is_file() => m,
-        Ok(_) => return Ok(false),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
+    let folder = local.parent().unwrap_or(Path::new("."));
+    let OpenLog {
+        file, meta: stat, ..
+    } = match open_entry(folder, local) {
+        Entry::Log(log) => log,
+        Entry::Absent | Entry::Skipped(_) => return Ok(false),
     };
     if local_wins_over_object(mtime_ns(&stat), updated_ns(meta)) {
         return Ok(true);
@@ -98,7 +101,7 @@ pub fn local_supersedes(local: &Path, meta: &ObjectMeta) -> std::io::Result<bool
     let Some(object_md5) = meta.e_tag.as_deref().and_then(etag_md5) else {
         return Ok(false);
     };
-    Ok(file_md5(local)? == object_md5)
+    Ok(file_md5(file)? == object_md5)
 }
 
 /// The MD5 an ETag carries: GCS's XML API gives it in hex, its emulator and
@@ -115,8 +118,7 @@ pub fn etag_md5(etag: &str) -> Option<[u8; 16]> {
     bytes.try_into().ok()
 }
 
-fn file_md5(path: &Path) -> std::io::Result<[u8; 16]> {
-    let mut file = std::fs::File::open(path)?;
+fn file_md5(mut file: std::fs::File) -> std::io::Result<[u8; 16]> {
     let mut hasher = Md5::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {

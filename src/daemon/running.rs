@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -9,7 +10,7 @@ use tokio::net::TcpListener;
 use super::{serve_http, Daemon};
 use crate::api::{self, AppState};
 use crate::config::Config;
-use crate::ingest::ScanSummary;
+use crate::ingest::{Ingestor, ScanSummary};
 
 /// A daemon at work: serving HTTP on its listener while the watcher, the
 /// start-up scan, the bucket sync and the housekeeping run beside it.
@@ -73,16 +74,7 @@ impl Daemon {
             crate::watch::Watcher::start(self.state.ingestor.clone(), config.watch.clone())
                 .context("cannot start the watch thread")?;
         let ingestor = self.state.ingestor.clone();
-        let scan = tokio::task::spawn_blocking(move || match ingestor.scan() {
-            Ok(s) => {
-                s.log("start-up scan done");
-                Ok(s)
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "start-up scan failed");
-                Err(e.to_string())
-            }
-        });
+        let scan = tokio::task::spawn_blocking(move || scan_until_done(&ingestor));
         let bucket_sync = self.state.bucket.clone().map(|b| tokio::spawn(b.run()));
         let limiter = self.state.limiter.clone();
         let housekeeping = tokio::spawn(async move {
@@ -110,6 +102,39 @@ impl Daemon {
             bucket_sync,
             housekeeping,
         })
+    }
+}
+
+/// The first scan wait before trying a failed start-up scan again; it
+/// doubles up to [`SCAN_RETRY_MAX`].
+const SCAN_RETRY_FIRST: Duration = Duration::from_secs(1);
+const SCAN_RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Runs the start-up scan until it completes, so that readiness comes back
+/// by itself once what failed it (a folder that could not be listed, the
+/// disk) is fixed, with no restart and whatever the reconcile interval.
+/// Entries that are not logs never fail it: they are skipped.
+fn scan_until_done(ingestor: &Ingestor) -> Result<ScanSummary, String> {
+    let mut wait = SCAN_RETRY_FIRST;
+    loop {
+        match ingestor.scan() {
+            Ok(s) => {
+                s.log("start-up scan done");
+                return Ok(s);
+            }
+            Err(e) if ingestor.stopping() => return Err(e.to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, retry_in_secs = wait.as_secs(), "start-up scan failed; not ready until it succeeds");
+            }
+        }
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until {
+            if ingestor.stopping() {
+                return Err("stopped before the start-up scan succeeded".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        wait = (wait * 2).min(SCAN_RETRY_MAX);
     }
 }
 

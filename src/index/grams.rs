@@ -45,6 +45,30 @@ pub fn for_each_trigram(text: &str, mut f: impl FnMut(u64)) {
     }
 }
 
+/// A block indexed with its letter-and-digit trigrams only: it had more
+/// than [`MAX_BLOCK_TRIGRAMS`] distinct trigrams. Real codes use 63 bits,
+/// so the two markers are never trigrams.
+pub const ONLY_ALNUM_GRAMS: u64 = u64::MAX;
+/// A block indexed with no trigrams: even its letter-and-digit ones were
+/// too many. It is a candidate for every needle, checked line by line.
+pub const NO_GRAMS: u64 = u64::MAX - 1;
+
+/// Log text has a few thousand distinct trigrams per block; binary or random
+/// bytes decoded as Windows-1252 have tens of thousands, and indexing each
+/// of them took over a gigabyte of memory for a 20 MB file (each a distinct
+/// term with a posting list of one). Past this many, a block keeps only its
+/// trigrams of ASCII letters and digits: most needles have some, random
+/// bytes have few, and there are only 36³ of them (keeping all ASCII ones
+/// still made 1.3 million distinct terms of a 20 MB file, 180 MB of memory).
+pub const MAX_BLOCK_TRIGRAMS: usize = 16_384;
+
+/// Whether a trigram code is three ASCII letters or digits (lowercased).
+pub fn is_alnum_gram(code: u64) -> bool {
+    [code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF]
+        .iter()
+        .all(|&c| c < 128 && (c as u8).is_ascii_alphanumeric())
+}
+
 /// The distinct trigram codes of one block, gathered line by line.
 ///
 /// Most of a block's trigrams repeat (log lines are alike), so the set is on

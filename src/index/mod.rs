@@ -19,12 +19,15 @@ pub mod schema;
 pub mod search;
 pub mod write;
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
+use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::LogMergePolicy;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
 
 pub use schema::Fields;
 pub use search::{Filters, IndexedLine, Page, RunHit, RunMeta, RunQuery, RunsPage, Snapshot};
@@ -36,6 +39,11 @@ pub enum IndexError {
     Tantivy(#[from] tantivy::TantivyError),
     #[error("cannot open index directory {path}: {message}")]
     Open { path: String, message: String },
+    #[error(
+        "the index {path} is locked by another process (waited {waited_secs} s): \
+         another runlogd may be using the data directory"
+    )]
+    Busy { path: String, waited_secs: u64 },
     #[error("index writer lock is poisoned")]
     Poisoned,
     #[error("index document is malformed: {0}")]
@@ -69,14 +77,32 @@ fn merge_policy() -> LogMergePolicy {
 
 const MIN_MERGE_LAYER_BLOCKS: u32 = 64;
 
+/// How long opening the index waits for a writer lock that another process
+/// holds. A runlogd killed with SIGKILL keeps its lock until the kernel has
+/// torn the process down (its memory is unmapped before its files are
+/// closed): some 50 ms on an idle machine, about a second on a loaded one
+/// (issue 17), and a supervisor or an operator starting it again at once
+/// got `LockBusy`. 10 s is far past that teardown, yet short enough that a
+/// second daemon started by mistake on the same data directory says so
+/// promptly.
+pub const WRITER_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Pause between attempts at a busy writer lock.
+const WRITER_LOCK_RETRY: Duration = Duration::from_millis(50);
+
 impl LogIndex {
     /// Opens the index under `dir`, creating it the first time.
     /// `writer_memory` is the indexing heap in bytes, shared by the writer threads.
     pub fn open(dir: &Path, writer_memory: usize) -> Result<LogIndex> {
-        std::fs::create_dir_all(dir).map_err(|e| IndexError::Open {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        })?;
+        // 0700 whatever the umask: the index holds every log line.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| IndexError::Open {
+                path: dir.display().to_string(),
+                message: e.to_string(),
+            })?;
         let directory = MmapDirectory::open(dir).map_err(|e| IndexError::Open {
             path: dir.display().to_string(),
             message: e.to_string(),
@@ -89,7 +115,7 @@ impl LogIndex {
             .unwrap_or(1);
         // tantivy needs at least 15 MB of heap per writer thread.
         let memory = writer_memory.max(threads * 16 * 1024 * 1024);
-        let writer = index.writer_with_num_threads(threads, memory)?;
+        let writer = writer_waiting_for_lock(&index, dir, threads, memory)?;
         writer.set_merge_policy(Box::new(merge_policy()));
         let reader = index
             .reader_builder()
@@ -127,5 +153,52 @@ impl LogIndex {
             writer.wait_merging_threads()?;
         }
         Ok(())
+    }
+}
+
+/// Takes the index writer, waiting up to [`WRITER_LOCK_WAIT`] while another
+/// process holds its lock (see there why).
+fn writer_waiting_for_lock(
+    index: &Index,
+    dir: &Path,
+    threads: usize,
+    memory: usize,
+) -> Result<IndexWriter<TantivyDocument>> {
+    let started = Instant::now();
+    let mut waiting = false;
+    loop {
+        match index.writer_with_num_threads(threads, memory) {
+            Ok(writer) => {
+                if waiting {
+                    tracing::info!(
+                        index = %dir.display(),
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        "index lock released; opening the index"
+                    );
+                }
+                return Ok(writer);
+            }
+            Err(TantivyError::LockFailure(LockError::LockBusy, _))
+                if started.elapsed() < WRITER_LOCK_WAIT =>
+            {
+                if !waiting {
+                    tracing::warn!(
+                        index = %dir.display(),
+                        wait_secs = WRITER_LOCK_WAIT.as_secs(),
+                        "the index is locked by another process (a runlogd that was just \
+                         killed, or one still running on this data directory); waiting for it"
+                    );
+                    waiting = true;
+                }
+                std::thread::sleep(WRITER_LOCK_RETRY);
+            }
+            Err(TantivyError::LockFailure(LockError::LockBusy, _)) => {
+                return Err(IndexError::Busy {
+                    path: dir.display().to_string(),
+                    waited_secs: started.elapsed().as_secs(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }

@@ -28,7 +28,7 @@ use tantivy::{
 };
 
 use super::block::LineRef;
-use super::grams::Needle;
+use super::grams::{is_alnum_gram, Needle, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{block_key, block_of, first_line_of, kind_code, split_block_key, Fields};
 use super::{block, IndexError, Result};
 use crate::parse::{Level, Source};
@@ -532,20 +532,70 @@ impl Snapshot {
         let f = &self.fields;
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let mut estimate = u64::MAX;
-        if let Some(needle) = needle {
+        if let Some(needle) = needle.filter(|n| !n.trigrams().is_empty()) {
             let mut grams = Vec::with_capacity(needle.trigrams().len());
+            let mut absent = false;
             for &g in needle.trigrams() {
                 let term = Term::from_field_u64(f.grams, g);
                 let df = doc_freq(&term)?;
-                if df == 0 {
-                    return Ok(Candidates::None);
-                }
-                grams.push((df, term));
+                absent |= df == 0;
+                grams.push((df, g, term));
             }
-            grams.sort_unstable_by_key(|(df, _)| *df);
-            for (df, term) in grams.into_iter().take(MAX_TRIGRAM_CLAUSES) {
-                estimate = estimate.min(df);
-                clauses.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+            grams.sort_unstable_by_key(|(df, _, _)| *df);
+            let term_query = |t: &Term| -> Box<dyn Query> {
+                Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic))
+            };
+            // (estimate, query) of each kind of block that may hold it.
+            let mut parts: Vec<(u64, Box<dyn Query>)> = Vec::new();
+            if !absent {
+                let rarest = grams.iter().take(MAX_TRIGRAM_CLAUSES);
+                let estimate = grams.first().map_or(u64::MAX, |(df, _, _)| *df);
+                parts.push((
+                    estimate,
+                    Box::new(BooleanQuery::intersection(
+                        rarest.map(|(_, _, t)| term_query(t)).collect(),
+                    )),
+                ));
+            }
+            // Blocks indexed with part of their trigrams or none (binary
+            // content; see `grams::MAX_BLOCK_TRIGRAMS`) are asked only
+            // about what they kept.
+            let alnum = Term::from_field_u64(f.grams, ONLY_ALNUM_GRAMS);
+            let alnum_df = doc_freq(&alnum)?;
+            let kept: Vec<&(u64, u64, Term)> =
+                grams.iter().filter(|(_, g, _)| is_alnum_gram(*g)).collect();
+            if alnum_df > 0 && kept.iter().all(|(df, _, _)| *df > 0) {
+                let mut both = vec![term_query(&alnum)];
+                both.extend(
+                    kept.iter()
+                        .take(MAX_TRIGRAM_CLAUSES)
+                        .map(|(_, _, t)| term_query(t)),
+                );
+                let estimate = kept
+                    .first()
+                    .map_or(alnum_df, |(df, _, _)| alnum_df.min(*df));
+                parts.push((estimate, Box::new(BooleanQuery::intersection(both))));
+            }
+            let none = Term::from_field_u64(f.grams, NO_GRAMS);
+            let none_df = doc_freq(&none)?;
+            if none_df > 0 {
+                parts.push((none_df, term_query(&none)));
+            }
+            match parts.len() {
+                0 => return Ok(Candidates::None),
+                1 => {
+                    let (df, query) = parts.remove(0);
+                    estimate = df;
+                    clauses.push(query);
+                }
+                _ => {
+                    estimate = parts
+                        .iter()
+                        .fold(0u64, |sum, (df, _)| sum.saturating_add(*df));
+                    clauses.push(Box::new(BooleanQuery::union(
+                        parts.into_iter().map(|(_, q)| q).collect(),
+                    )));
+                }
             }
         }
         let codes =

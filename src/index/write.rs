@@ -13,7 +13,7 @@ use std::sync::MutexGuard;
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
-use super::grams::TrigramSet;
+use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{block_key, block_of, first_line_of, kind_code, Fields, BLOCK_LINES};
 use super::search::{IndexedLine, RunMeta, Snapshot};
 use super::{block, IndexError, Result};
@@ -223,7 +223,18 @@ impl<'a> WriteBatch<'a> {
                 d.add_u64(f.kinds, code);
             }
         }
-        for g in self.scratch.take() {
+        let mut grams = self.scratch.take();
+        if grams.len() > MAX_BLOCK_TRIGRAMS {
+            grams.retain(|&g| is_alnum_gram(g));
+            let marker = if grams.len() > MAX_BLOCK_TRIGRAMS {
+                grams.clear();
+                NO_GRAMS
+            } else {
+                ONLY_ALNUM_GRAMS
+            };
+            d.add_u64(f.grams, marker);
+        }
+        for g in grams {
             d.add_u64(f.grams, g);
         }
         for code in 0..8u64 {

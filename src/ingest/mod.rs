@@ -23,6 +23,7 @@ mod fingerprint;
 pub mod plan;
 mod progress;
 pub mod read;
+mod skipped;
 mod tails;
 
 use std::fs::File;
@@ -34,9 +35,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use fingerprint::fingerprint;
 pub use progress::{ScanProgress, ScanSummary};
+pub use skipped::{Skipped, SkippedReport};
 
 use crate::index::{LogIndex, WriteBatch};
-use crate::logfiles::LogFiles;
+use crate::logfiles::{LogFiles, OpenLog, SkipReason};
 use crate::parse::Parser;
 use crate::store::{RunRecord, Store};
 use plan::{FileStat, Plan, Probe};
@@ -76,6 +78,9 @@ pub enum Outcome {
     Removed,
     /// There is no such file and nothing indexed for it.
     Missing,
+    /// An entry is there, but it is not a log that may be read (see
+    /// [`crate::logfiles::open_entry`]); nothing of it is in the index.
+    Refused(SkipReason),
 }
 
 /// What to do with a last line that has no newline yet.
@@ -102,6 +107,8 @@ pub struct Ingestor {
     /// is taken as complete.
     quiet: Duration,
     pending_tails: PendingTails,
+    /// Entries named like logs that are not read, for `/readyz`.
+    skipped: Skipped,
 }
 
 /// What to write to the store after a commit.
@@ -129,6 +136,7 @@ impl Ingestor {
             stop: AtomicBool::new(false),
             quiet,
             pending_tails: PendingTails::default(),
+            skipped: Skipped::default(),
         }
     }
 
@@ -137,12 +145,22 @@ impl Ingestor {
         self.stop.store(true, Ordering::Release);
     }
 
+    /// Whether [`Ingestor::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
     pub fn files(&self) -> &LogFiles {
         &self.files
     }
 
     pub fn log_dir(&self) -> &Path {
         self.files.dir()
+    }
+
+    /// The entries named like logs that are not read, and why.
+    pub fn skipped(&self) -> &Skipped {
+        &self.skipped
     }
 
     /// Brings one run up to date with its file and commits.
@@ -158,7 +176,7 @@ impl Ingestor {
         let mut outcomes = Vec::with_capacity(runs.len());
         let mut changes = Vec::with_capacity(runs.len());
         for &(run_id, tail) in runs {
-            let (outcome, change) = self.sync_into(&mut batch, run_id, tail)?;
+            let (outcome, change) = self.sync_isolated(&mut batch, run_id, tail)?;
             outcomes.push(outcome);
             changes.push(change);
         }
@@ -187,9 +205,15 @@ impl Ingestor {
     }
 
     /// The same as [`Ingestor::scan`], without touching the start-up
-    /// progress: the periodic repair of anything a file event missed.
+    /// progress: the periodic repair of anything a file event missed. A
+    /// whole pass also makes the daemon ready, should the start-up scan
+    /// have failed (the folder could not be listed, say).
     pub fn reconcile(&self) -> Result<ScanSummary> {
-        self.scan_with(None)
+        let summary = self.scan_with(None)?;
+        if !self.stop.load(Ordering::Acquire) {
+            self.progress.ready.store(true, Ordering::Release);
+        }
+        Ok(summary)
     }
 
     fn scan_with(&self, progress: Option<&ScanProgress>) -> Result<ScanSummary> {
@@ -217,7 +241,7 @@ impl Ingestor {
                 tracing::info!("scan stopped before the end; it resumes at next start");
                 break;
             }
-            let (outcome, change) = self.sync_into(&mut batch, run_id, Tail::WhenQuiet)?;
+            let (outcome, change) = self.sync_isolated(&mut batch, run_id, Tail::WhenQuiet)?;
             summary.count(outcome);
             pending.push(change);
             if let Some(p) = progress {
@@ -231,8 +255,35 @@ impl Ingestor {
             }
         }
         batch.commit_then(|| self.record_all(pending))??;
+        self.skipped.retain_existing();
         summary.elapsed = started.elapsed();
         Ok(summary)
+    }
+
+    /// [`Ingestor::sync_into`], with one run's file trouble kept to that
+    /// run: a file that fails while it is read leaves the index (whatever
+    /// of it was staged included) and is reported as unreadable, and the
+    /// batch goes on with the other runs. Only the index and the store
+    /// failing stop the batch.
+    fn sync_isolated(
+        &self,
+        batch: &mut WriteBatch<'_>,
+        run_id: u64,
+        tail: Tail,
+    ) -> Result<(Outcome, Change)> {
+        match self.sync_into(batch, run_id, tail) {
+            Err(IngestError::Io { path, source }) => {
+                let skip = crate::logfiles::Skip {
+                    reason: SkipReason::Unreadable,
+                    detail: source.to_string(),
+                };
+                self.skipped.update(&path, Some(&skip));
+                self.pending_tails.clear(run_id);
+                batch.delete_run(run_id)?;
+                Ok((Outcome::Refused(skip.reason), Change::Delete(run_id)))
+            }
+            other => other,
+        }
     }
 
     /// Plans `run_id`, stages what the plan asks for into `batch`, and
@@ -243,29 +294,29 @@ impl Ingestor {
         run_id: u64,
         tail: Tail,
     ) -> Result<(Outcome, Change)> {
-        let path = self
-            .files
-            .source(run_id)
-            .unwrap_or_else(|| self.files.local(run_id));
+        let entries = self.files.open_run(run_id);
+        for (path, skip) in &entries.seen {
+            self.skipped.update(path, skip.as_ref());
+        }
+        let refused = entries.refusal().map(|s| s.reason);
+        let path = match &entries.log {
+            Some(log) => log.path.clone(),
+            None => self.files.local(run_id),
+        };
         let io = |source| IngestError::Io {
             path: path.clone(),
             source,
         };
-        let file = match File::open(&path) {
-            Ok(f) => Some(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(e)),
-        };
-        let stat = match &file {
-            Some(f) => {
-                let meta = f.metadata().map_err(io)?;
-                Some(FileStat {
-                    path: path.clone(),
+        let (file, stat) = match entries.log {
+            Some(OpenLog { path, file, meta }) => {
+                let stat = FileStat {
+                    path,
                     size: meta.len(),
                     mtime_ns: crate::logfiles::mtime_ns(&meta),
-                })
+                };
+                (Some(file), Some(stat))
             }
-            None => None,
+            None => (None, None),
         };
         let record = self.store.run(run_id)?;
         // Only asked when it can change the plan: a new file with no record
@@ -323,7 +374,12 @@ impl Ingestor {
             }
         };
         crate::metrics::run_synced(&synced.0);
-        Ok(synced)
+        // A refused entry is what the caller hears of, whether or not the
+        // run had lines to remove.
+        match refused {
+            Some(reason) => Ok((Outcome::Refused(reason), synced.1)),
+            None => Ok(synced),
+        }
     }
 
     /// Parses `file` from `start` to the size it had when planned, stages

@@ -44,6 +44,8 @@ pub struct ScanSummary {
     pub indexed: u64,
     pub appended: u64,
     pub removed: u64,
+    /// Entries named like logs that are not read (see `/readyz`).
+    pub skipped: u64,
     pub lines: u64,
     pub elapsed: Duration,
 }
@@ -61,6 +63,7 @@ impl ScanSummary {
                 self.lines += lines;
             }
             Outcome::Removed => self.removed += 1,
+            Outcome::Refused(_) => self.skipped += 1,
         }
     }
 
@@ -71,6 +74,7 @@ impl ScanSummary {
             appended = self.appended,
             unchanged = self.unchanged,
             removed = self.removed,
+            skipped = self.skipped,
             lines = self.lines,
             seconds = format!("{:.2}", self.elapsed.as_secs_f64()),
             "{message}"

@@ -3,13 +3,20 @@
 //!
 //! Memory stays bounded by [`CHUNK_BYTES`] however large the log: a chunk is
 //! parsed, its whole lines staged, and only the partial line at its end
-//! carried into the next read.
+//! carried into the next read. A line longer than
+//! [`MAX_LINE_BYTES`](crate::parse::MAX_LINE_BYTES) is not carried whole:
+//! its head is kept and the rest of it read past, so even one giant line
+//! with no newline costs no more memory than a chunk.
+//!
+//! The file's first bytes decide its encoding ([`detect_encoding`]); a
+//! byte-order mark is consumed, not parsed.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 
 use crate::index::WriteBatch;
-use crate::parse::{ParseState, Parser, Section};
+use crate::parse::{detect_encoding, Encoding, ParseState, Parser, Section, MAX_LINE_BYTES};
 use crate::store::RunRecord;
 
 /// Bytes read from a file per parse step; bounds memory for huge logs.
@@ -79,14 +86,21 @@ pub fn parse_into(
     on_bytes: &dyn Fn(u64),
 ) -> Result<ParsedTo, ReadError> {
     let ParseUntil { size, take_tail } = until;
-    file.seek(SeekFrom::Start(from.offset))?;
-    let mut reader = file.take(size.saturating_sub(from.offset));
+    let mut first = [0u8; 3];
+    let got = read_at_most(file, &mut first, 0)?;
+    let (encoding, bom) = detect_encoding(&first[..got]);
+    let mut offset = from.offset;
+    if offset == 0 && (bom as u64) <= size {
+        offset = bom as u64;
+        on_bytes(offset);
+    }
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = file.take(size.saturating_sub(offset));
     let mut state = from.state;
     let mut levels = from.levels;
-    let mut offset = from.offset;
     // A read of one byte past the expected end finds EOF without a second
     // pass; a small file never pays for a whole chunk of zeroes.
-    let step = CHUNK_BYTES.min(size.saturating_sub(from.offset) as usize + 1);
+    let step = CHUNK_BYTES.min(size.saturating_sub(offset) as usize + 1);
     let mut buf: Vec<u8> = Vec::with_capacity(step);
     loop {
         let before = buf.len();
@@ -94,7 +108,7 @@ pub fn parse_into(
         let n = reader.read(&mut buf[before..])?;
         buf.truncate(before + n);
         let eof = n == 0;
-        let (lines, used) = parser.parse(&mut state, &buf, eof && take_tail);
+        let (lines, used) = parser.parse_encoded(&mut state, &buf, eof && take_tail, encoding);
         for l in &lines {
             levels[l.level.as_u64() as usize] += 1;
         }
@@ -105,6 +119,24 @@ pub fn parse_into(
         if eof {
             break;
         }
+        if buf.len() > MAX_LINE_BYTES {
+            // What is left is the start of one line longer than is indexed.
+            let skipped = skip_line(&mut reader, encoding, &buf)?;
+            if !skipped.ended && !take_tail {
+                // Not finished yet: taken whole once it ends or goes quiet.
+                break;
+            }
+            let line = parser.parse_head(&mut state, &buf, encoding);
+            levels[line.level.as_u64() as usize] += 1;
+            batch.add_lines(run_id, vec![line])?;
+            let used = buf.len() as u64 + skipped.bytes;
+            offset += used;
+            on_bytes(used);
+            buf.clear();
+            if !skipped.ended {
+                break;
+            }
+        }
     }
     Ok(ParsedTo {
         offset,
@@ -112,6 +144,74 @@ pub fn parse_into(
         levels,
     })
 }
+
+/// Reads into `buf` from `at` until it is full or the file ends.
+fn read_at_most(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], at + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// How much of a line [`skip_line`] read past.
+struct Skipped {
+    /// Bytes read past, the newline included when `ended`.
+    bytes: u64,
+    /// Whether the line's newline was found (else the file ended first).
+    ended: bool,
+}
+
+/// Reads past the rest of a line whose first bytes, `held`, are already
+/// read, up to and including its newline, [`SKIP_BYTES`] at a time.
+fn skip_line(reader: &mut impl Read, encoding: Encoding, held: &[u8]) -> std::io::Result<Skipped> {
+    let mut buf = vec![0u8; SKIP_BYTES];
+    let mut skipped = 0u64;
+    // UTF-16: the first byte of a code unit whose second is yet to come.
+    let mut half = match (encoding, held) {
+        (Encoding::Utf8, _) => None,
+        (_, [.., last]) if held.len() % 2 == 1 => Some(*last),
+        _ => None,
+    };
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(Skipped {
+                bytes: skipped,
+                ended: false,
+            });
+        }
+        let chunk = &buf[..n];
+        let end = match encoding {
+            Encoding::Utf8 => memchr::memchr(b'\n', chunk).map(|i| i + 1),
+            Encoding::Utf16Le | Encoding::Utf16Be => {
+                chunk.iter().enumerate().find_map(|(i, &b)| {
+                    match half.take() {
+                        Some(a) if encoding.line_end(&[a, b]) == Some(0) => return Some(i + 1),
+                        Some(_) => {}
+                        None => half = Some(b),
+                    }
+                    None
+                })
+            }
+        };
+        if let Some(end) = end {
+            return Ok(Skipped {
+                bytes: skipped + end as u64,
+                ended: true,
+            });
+        }
+        skipped += n as u64;
+    }
+}
+
+/// What [`skip_line`] reads at a time.
+const SKIP_BYTES: usize = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

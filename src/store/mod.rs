@@ -32,6 +32,12 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("cannot create state database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("state database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("state database was written by a newer runlogd (schema version {found}, this build knows {known})")]
@@ -122,6 +128,10 @@ impl Store {
     /// pending migrations.
     pub fn open(data_dir: &Path) -> Result<Store> {
         let path = data_dir.join("state.sqlite3");
+        create_private(&path).map_err(|source| StoreError::Create {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,
@@ -451,6 +461,22 @@ impl Store {
         )?;
         Ok(changed > 0)
     }
+}
+
+/// Creates the database file 0600 if it is missing (an empty file is an
+/// empty database), whatever the umask: it holds token hashes and the
+/// cursor key, and SQLite gives its `-wal` and `-shm` files the mode of the
+/// database file. An existing file is left as it is (the daemon tightens the
+/// data directory before opening it).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
 }
 
 /// Settings of every connection.

@@ -283,7 +283,8 @@ impl Loop {
             Ok(outcomes) => {
                 for ((run_id, _), outcome) in list.iter().zip(outcomes) {
                     match outcome {
-                        Outcome::Unchanged | Outcome::Missing => {}
+                        // Refused entries are logged once by the ingestor.
+                        Outcome::Unchanged | Outcome::Missing | Outcome::Refused(_) => {}
                         Outcome::Removed => tracing::info!(run_id, "log removed from the index"),
                         other => {
                             let mtime =
