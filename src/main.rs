@@ -169,7 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             // First, before any thread or file exists: the data directory's
             // files are created by SQLite and tantivy, and only the umask
-            // keeps them private (issue 17).
+            // keeps them private.
             daemon::private_umask();
             let mut config = load(&args.common)?;
             if let Some(r) = args.repository {

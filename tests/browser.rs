@@ -438,7 +438,7 @@ async fn the_token_is_asked_once_kept_in_the_tab_and_a_bad_one_is_explained() {
 }
 
 /// A wrong token typed on a run's page, and one that stops being accepted
-/// while following (issue 17, finding 14): a request is refused, and the
+/// while following: a request is refused, and the
 /// requests after it then find no token at all; the dialog must keep saying
 /// that the token was refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -779,7 +779,7 @@ fn past_the_cut(head: &str, tail: &str) -> String {
 }
 
 /// Lines whose searched text lies past the 4,000 characters the API serves
-/// (issue 17, finding 15): the server finds them, so the viewer counts them
+/// are found by the server, so the viewer counts them
 /// and steps onto them, also when find and the view's text filter are two
 /// different texts; a cut line without the text is not taken for a match.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

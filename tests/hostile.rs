@@ -487,3 +487,26 @@ async fn a_giant_line_and_binary_content_are_indexed_within_bounds() {
     assert!(lines.len() > 1000, "{}", lines.len());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_growing_utf16_log_has_only_its_new_lines_indexed() {
+    let dirs = Dirs::new();
+    let first = "[INFO] one\r\n[INFO] two\r\n";
+    dirs.write_log(1, utf16(first, false));
+    let s = start_bounded(dirs.config(), false).await;
+    let token = s.reader();
+    let mut grown = utf16(first, false);
+    grown.extend(utf16("[ERROR] three\r\n", false).split_off(2));
+    std::fs::write(dirs.log_path(1), grown).unwrap_or_else(|e| panic!("{e}"));
+    let ingestor = s.daemon_state.ingestor.clone();
+    let outcome = tokio::task::spawn_blocking(move || ingestor.sync_run(1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome, runlogd::ingest::Outcome::Appended { lines: 1 });
+    assert_eq!(
+        messages(&s, &token, 1, "").await,
+        vec!["[INFO] one", "[INFO] two", "[ERROR] three"]
+    );
+    s.stop().await;
+}

@@ -80,8 +80,8 @@ const MIN_MERGE_LAYER_BLOCKS: u32 = 64;
 /// How long opening the index waits for a writer lock that another process
 /// holds. A runlogd killed with SIGKILL keeps its lock until the kernel has
 /// torn the process down (its memory is unmapped before its files are
-/// closed): some 50 ms on an idle machine, about a second on a loaded one
-/// (issue 17), and a supervisor or an operator starting it again at once
+/// closed): some 50 ms on an idle machine, about a second on a loaded one,
+/// and a supervisor or an operator starting it again at once
 /// got `LockBusy`. 10 s is far past that teardown, yet short enough that a
 /// second daemon started by mistake on the same data directory says so
 /// promptly.

@@ -328,6 +328,75 @@ mod tests {
         Ok(())
     }
 
+    /// Lines of pseudo-random characters drawn from `alphabet`, with
+    /// `marked` as line 64.
+    fn noise(alphabet: &[char], line_chars: usize, marked: &str) -> Vec<ParsedLine> {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        (1..=BLOCK_LINES)
+            .map(|n| {
+                let message = if n == 64 {
+                    marked.to_owned()
+                } else {
+                    (0..line_chars)
+                        .map(|_| {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            alphabet[(x % alphabet.len() as u64) as usize]
+                        })
+                        .collect()
+                };
+                ParsedLine {
+                    line: n,
+                    level: Level::Info,
+                    source: Source::Worker,
+                    timestamp: None,
+                    message,
+                }
+            })
+            .collect()
+    }
+
+    fn found(index: &LogIndex, run: u64, needle: &str) -> Result<Vec<u64>> {
+        let snapshot = index.snapshot();
+        let Some(meta) = snapshot.run_meta(run)? else {
+            return Ok(Vec::new());
+        };
+        let filters = Filters {
+            contains: Some(needle.to_lowercase()),
+            ..Filters::default()
+        };
+        let page = snapshot.page(run, meta, &filters, 0, 100)?;
+        Ok(page.lines().map(|l| l.line).collect())
+    }
+
+    #[test]
+    fn blocks_with_too_many_trigrams_are_still_found() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        // Binary-like text: far more than MAX_BLOCK_TRIGRAMS distinct
+        // trigrams, few of them letters and digits (only theirs are kept).
+        let wide: Vec<char> = (0xA0u32..0x2A0).filter_map(char::from_u32).collect();
+        write(
+            &index,
+            1,
+            noise(&wide, 200, "§§§ found alpha42 é§"),
+            BLOCK_LINES,
+        )?;
+        // Letters and digits only: too many even of those (none are kept).
+        let alnum: Vec<char> = ('a'..='z').chain('0'..='9').collect();
+        write(&index, 2, noise(&alnum, 1000, "zz-needle-zz"), BLOCK_LINES)?;
+        // By its kept trigrams, by none of them, and by a mix.
+        for needle in ["alpha42", "§§§", "42 é§", "found ALPHA"] {
+            assert_eq!(found(&index, 1, needle)?, vec![64], "{needle}");
+        }
+        assert_eq!(found(&index, 2, "zz-needle-zz")?, vec![64]);
+        // Candidates are checked line by line: no false matches.
+        assert_eq!(found(&index, 1, "alpha43")?, Vec::<u64>::new());
+        assert_eq!(found(&index, 2, "needle-yy")?, Vec::<u64>::new());
+        Ok(())
+    }
+
     #[test]
     fn deleting_a_run_leaves_the_others() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;

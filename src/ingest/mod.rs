@@ -478,12 +478,15 @@ impl Probe for FileProbe<'_> {
     }
 
     fn ends_line_at(&mut self, len: u64) -> std::io::Result<bool> {
-        if len == 0 {
+        // In the file's own encoding: a UTF-16 newline is two bytes.
+        let (encoding, bom) = read::file_encoding(self.0)?;
+        if len <= bom as u64 {
             return Ok(true);
         }
-        let mut byte = [0u8; 1];
-        self.0.read_exact_at(&mut byte, len - 1)?;
-        Ok(byte[0] == b'\n')
+        let mut last = [0u8; 2];
+        let last = &mut last[..encoding.unit()];
+        self.0.read_exact_at(last, len - last.len() as u64)?;
+        Ok(encoding.line_end(last) == Some(0))
     }
 }
 

@@ -86,9 +86,7 @@ pub fn parse_into(
     on_bytes: &dyn Fn(u64),
 ) -> Result<ParsedTo, ReadError> {
     let ParseUntil { size, take_tail } = until;
-    let mut first = [0u8; 3];
-    let got = read_at_most(file, &mut first, 0)?;
-    let (encoding, bom) = detect_encoding(&first[..got]);
+    let (encoding, bom) = file_encoding(file)?;
     let mut offset = from.offset;
     if offset == 0 && (bom as u64) <= size {
         offset = bom as u64;
@@ -143,6 +141,13 @@ pub fn parse_into(
         state,
         levels,
     })
+}
+
+/// The file's encoding and byte-order mark length, from its first bytes.
+pub fn file_encoding(file: &File) -> std::io::Result<(Encoding, usize)> {
+    let mut first = [0u8; 3];
+    let got = read_at_most(file, &mut first, 0)?;
+    Ok(detect_encoding(&first[..got]))
 }
 
 /// Reads into `buf` from `at` until it is full or the file ends.
