@@ -263,9 +263,15 @@ fn chmod(path: &Path, mode: u32) {
 
 #[tokio::test]
 async fn an_unreadable_file_or_folder_as_an_unprivileged_daemon() {
-    let bin = env!("CARGO_BIN_EXE_runlogd");
     let dirs = Dirs::new();
     chmod(dirs.root.path(), 0o755);
+    // A copy the unprivileged user can reach: the build's own folder may
+    // sit in a directory only root may enter (a CI clone under `mktemp -d`).
+    let bin = dirs.root.path().join("runlogd");
+    std::fs::copy(env!("CARGO_BIN_EXE_runlogd"), &bin).unwrap_or_else(|e| panic!("{e}"));
+    chmod(&bin, 0o755);
+    let bin = bin.to_string_lossy().into_owned();
+    let bin = bin.as_str();
     dirs.write_log(1, "[INFO] readable\n");
     dirs.write_log(2, "[INFO] not for this daemon\n");
     let config = dirs.root.path().join("runlogd.toml");
