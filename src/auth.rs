@@ -7,6 +7,8 @@
 //! Checking tells its reasons apart ([`AuthError`]) for the operator's log;
 //! the client is told only that the token was refused.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -109,6 +111,23 @@ pub fn create_token(
     let expires_at = unix_now() + i64::from(days) * 86_400;
     let id = store.insert_token(&hash_token(&token), name, scopes, expires_at)?;
     Ok((id, token))
+}
+
+/// Token checks as a service the API holds: the tokens' store, behind one
+/// call per request.
+pub struct Tokens {
+    store: Arc<Store>,
+}
+
+impl Tokens {
+    pub fn new(store: Arc<Store>) -> Tokens {
+        Tokens { store }
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthError> {
+        authenticate(&self.store, header)
+    }
 }
 
 /// Checks an `Authorization` header value.

@@ -19,6 +19,8 @@ pub mod ingest;
 pub mod logfiles;
 pub mod metrics;
 pub mod parse;
+pub mod service;
 pub mod store;
+pub mod time_format;
 pub mod watch;
 pub mod web;

@@ -301,11 +301,5 @@ fn token(action: TokenCommand) -> anyhow::Result<()> {
 }
 
 fn format_unix(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
+    runlogd::time_format::from_unix_seconds(secs).unwrap_or_else(|| secs.to_string())
 }

@@ -7,16 +7,18 @@
 //! is an axum route, see `api::ops`). Values that are cheaper to read than to
 //! track (index size on disk, memory, the bucket's sync state, totals in the
 //! state database) are set when `/metrics` is scraped, by [`render`].
+//!
+//! This module imports nothing from the crate: components hand it plain
+//! values and labels, so every layer can record and none depends on another
+//! through it.
 
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::bucket::SyncStatus;
-use crate::ingest::Outcome;
 
 pub const HTTP_REQUESTS: &str = "runlogd_http_requests_total";
 pub const HTTP_DURATION: &str = "runlogd_http_request_duration_seconds";
@@ -216,14 +218,8 @@ pub fn http_rejected(reason: &'static str) {
     counter!(HTTP_REJECTIONS, "reason" => reason).increment(1);
 }
 
-/// A run brought up to date (or found unchanged, which is not counted).
-pub fn run_synced(outcome: &Outcome) {
-    let change = match outcome {
-        Outcome::Indexed { .. } => "indexed",
-        Outcome::Appended { .. } => "appended",
-        Outcome::Removed => "removed",
-        Outcome::Unchanged | Outcome::Missing | Outcome::Refused(_) => return,
-    };
+/// A run brought up to date, by change: `indexed`, `appended` or `removed`.
+pub fn run_synced(change: &'static str) {
     counter!(RUNS_INDEXED, "change" => change).increment(1);
 }
 
@@ -281,7 +277,20 @@ pub struct Snapshot<'a> {
     pub runs: u64,
     pub lines: u64,
     pub index_dir: &'a Path,
-    pub gcs: Option<SyncStatus>,
+    pub gcs: Option<GcsGauges>,
+}
+
+/// The bucket sync's state as plain values, for the `runlogd_gcs_*` series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GcsGauges {
+    /// Every state the sync can be in, and whether it is in it now.
+    pub states: Vec<(&'static str, bool)>,
+    pub objects: u64,
+    pub downloaded: u64,
+    pub passes: u64,
+    pub consecutive_failures: u32,
+    /// Unix time at which the last successful pass started.
+    pub last_success_unix: Option<f64>,
 }
 
 /// Sets the values read at scrape time and renders every metric in the
@@ -296,15 +305,14 @@ pub fn render(s: &Snapshot<'_>) -> Option<String> {
         gauge!(RESIDENT_MEMORY).set(rss as f64);
     }
     if let Some(g) = &s.gcs {
-        for state in crate::bucket::SyncState::ALL {
-            let on = g.state == state;
-            gauge!(GCS_SYNC_STATE, "state" => state.as_str()).set(if on { 1.0 } else { 0.0 });
+        for &(state, on) in &g.states {
+            gauge!(GCS_SYNC_STATE, "state" => state).set(if on { 1.0 } else { 0.0 });
         }
         gauge!(GCS_OBJECTS).set(g.objects as f64);
         counter!(GCS_DOWNLOADS).absolute(g.downloaded);
         counter!(GCS_SYNC_PASSES).absolute(g.passes);
         gauge!(GCS_CONSECUTIVE_FAILURES).set(g.consecutive_failures as f64);
-        if let Some(t) = g.last_success.as_deref().and_then(unix_seconds) {
+        if let Some(t) = g.last_success_unix {
             gauge!(GCS_LAST_SUCCESS).set(t);
         }
         // Present from the start, so that rate() has a first sample.
@@ -312,13 +320,6 @@ pub fn render(s: &Snapshot<'_>) -> Option<String> {
     }
     handle.run_upkeep();
     Some(handle.render())
-}
-
-fn unix_seconds(rfc3339: &str) -> Option<f64> {
-    let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-        .ok()?;
-    let since = SystemTime::from(t).duration_since(UNIX_EPOCH).ok()?;
-    Some(since.as_secs_f64())
 }
 
 /// Total size of the files under `dir` (0 if it cannot be read).
@@ -357,6 +358,5 @@ mod tests {
         let _ = std::fs::write(dir.join("sub/b"), [0u8; 23]);
         assert_eq!(dir_size(&dir), 123);
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(unix_seconds("1970-01-01T00:01:40Z"), Some(100.0));
     }
 }

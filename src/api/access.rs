@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::ratelimit::Allowance;
 use super::AppState;
-use crate::auth::{self, SCOPE_SYSTEM_READ};
+use crate::auth::SCOPE_SYSTEM_READ;
 
 pub async fn require_system_read(
     State(state): State<AppState>,
@@ -23,7 +23,7 @@ pub async fn require_system_read(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""));
-    let caller = match auth::authenticate(&state.store, header_value) {
+    let caller = match state.tokens.authenticate(header_value) {
         Ok(c) => c,
         Err(e) => {
             // Why, for the operator only (the client gets one message for

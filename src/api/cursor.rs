@@ -66,26 +66,61 @@ pub enum CursorError {
     QueryMismatch,
 }
 
-fn filter_digest(filters: &Filters) -> [u8; 8] {
-    let mut h = Sha256::new();
-    for l in &filters.levels {
-        h.update(l.as_str());
-        h.update(b",");
+/// What a cursor is bound to: the one encoder of a request's selecting
+/// parameters into the 8-byte digest a cursor carries (SHA-256, cut). Every
+/// part has a fixed width or a terminator, and the one free text
+/// (`contains`) comes last, so two different requests never write the same
+/// bytes. A per-run cursor binds the filters alone (its bytes are those of
+/// every runlogd release, so cursors survive upgrades); a listing across
+/// runs starts with its kind, then its numbers, then its filters.
+pub struct Binding(Sha256);
+
+impl Binding {
+    /// The binding of a per-run page: its filters.
+    pub fn of_run(filters: &Filters) -> [u8; 8] {
+        Binding(Sha256::new()).filters(filters).finish()
     }
-    h.update(b"|");
-    for s in &filters.sources {
-        h.update(s.as_str());
-        h.update(b",");
+
+    /// The binding of a listing across runs of `kind` (`b"search"`,
+    /// `b"list"`); add its numbers, then its filters.
+    pub fn listing(kind: &'static [u8]) -> Binding {
+        let mut h = Sha256::new();
+        h.update(kind);
+        h.update(b"\0");
+        Binding(h)
     }
-    h.update(b"|");
-    if let Some(c) = &filters.contains {
-        h.update(b"c");
-        h.update(c.as_bytes());
+
+    pub fn number(mut self, n: u64) -> Binding {
+        self.0.update(n.to_be_bytes());
+        self
     }
-    let d = h.finalize();
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&d[..8]);
-    out
+
+    /// Levels and sources (closed sets, each name ended by a comma), then
+    /// `contains`, which must come last.
+    pub fn filters(mut self, filters: &Filters) -> Binding {
+        for l in &filters.levels {
+            self.0.update(l.as_str());
+            self.0.update(b",");
+        }
+        self.0.update(b"|");
+        for s in &filters.sources {
+            self.0.update(s.as_str());
+            self.0.update(b",");
+        }
+        self.0.update(b"|");
+        if let Some(c) = &filters.contains {
+            self.0.update(b"c");
+            self.0.update(c.as_bytes());
+        }
+        self
+    }
+
+    pub fn finish(self) -> [u8; 8] {
+        let d = self.0.finalize();
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&d[..8]);
+        out
+    }
 }
 
 pub fn encode(
@@ -99,7 +134,7 @@ pub fn encode(
         key,
         VERSION,
         [run_id, generation, after],
-        filter_digest(filters),
+        Binding::of_run(filters),
     )
 }
 
@@ -116,7 +151,7 @@ pub fn decode(
             .map_err(|_| CursorError::Malformed);
     }
     let ([cursor_run, generation, after], digest) = open(key, VERSION, text)?;
-    if cursor_run != run_id || digest != filter_digest(filters) {
+    if cursor_run != run_id || digest != Binding::of_run(filters) {
         return Err(CursorError::Mismatch);
     }
     Ok(Resume::Signed { generation, after })
@@ -124,7 +159,7 @@ pub fn decode(
 
 /// The cursor of a listing across runs (`/api/v1/logs` and its search): the
 /// page ended at `last_run`, and the next one starts below it. `query` is a
-/// [`query_digest`] of everything that selects the runs.
+/// [`Binding::listing`] of everything that selects the runs.
 pub fn encode_runs(key: &CursorKey, last_run: u64, query: [u8; 8]) -> String {
     seal(key, RUNS_VERSION, [last_run, 0, 0], query)
 }
@@ -136,19 +171,6 @@ pub fn decode_runs(key: &CursorKey, text: &str, query: [u8; 8]) -> Result<u64, C
         return Err(CursorError::QueryMismatch);
     }
     Ok(last_run)
-}
-
-/// A digest of a query's selecting parameters, in a fixed order.
-pub fn query_digest(parts: &[&str]) -> [u8; 8] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p.as_bytes());
-    }
-    let d = h.finalize();
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&d[..8]);
-    out
 }
 
 /// `base64url(version, three numbers, digest, MAC)`.
@@ -240,11 +262,43 @@ mod tests {
     }
 
     #[test]
+    fn per_run_bindings_are_those_of_earlier_releases() {
+        // The format cursors in clients' hands were made with: level names
+        // and source names each ended by a comma, `|` after each list, then
+        // `c` and the lowercased needle.
+        let mut f = Filters::default();
+        f.levels.insert(Level::Error);
+        f.levels.insert(Level::Critical);
+        f.sources.insert(crate::parse::Source::Build);
+        f.contains = Some("exit code".into());
+        let mut h = Sha256::new();
+        h.update(b"error,critical,|build,|cexit code");
+        let earlier = h.finalize();
+        assert_eq!(Binding::of_run(&f)[..], earlier[..8]);
+        let mut h = Sha256::new();
+        h.update(b"||");
+        assert_eq!(Binding::of_run(&Filters::default())[..], h.finalize()[..8]);
+    }
+
+    #[test]
+    fn listing_bindings_tell_every_part_apart() {
+        let f = Filters::default();
+        let a = Binding::listing(b"search").number(1).number(2).filters(&f).finish();
+        let b = Binding::listing(b"search").number(2).number(1).filters(&f).finish();
+        let c = Binding::listing(b"list").number(1).number(2).filters(&f).finish();
+        assert!(a != b && a != c && b != c);
+    }
+
+    #[test]
     fn run_listing_cursors_are_bound_to_their_query_and_kind() {
-        let q = query_digest(&["contains", "segfault"]);
+        let filters = |c: &str| Filters {
+            contains: Some(c.to_owned()),
+            ..Filters::default()
+        };
+        let q = Binding::listing(b"search").filters(&filters("segfault")).finish();
         let c = encode_runs(&key(), 9401, q);
         assert_eq!(decode_runs(&key(), &c, q), Ok(9401));
-        let other = query_digest(&["contains", "segfaulT"]);
+        let other = Binding::listing(b"search").filters(&filters("segfaulT")).finish();
         assert_eq!(
             decode_runs(&key(), &c, other),
             Err(CursorError::QueryMismatch)

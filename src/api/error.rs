@@ -1,7 +1,14 @@
 //! Every error the API can answer, and the one place each becomes an HTTP
 //! status and the published envelope `{"code", "message", "details"}`.
+//!
+//! Errors from below (the services, the store, the index) convert with
+//! `From`, so handlers use `?`. Turning an error into a response has no side
+//! effect: the response carries a [`Failure`] extension, and [`report`]
+//! (run by the outermost middleware, and by the accept loop for what hyper
+//! refuses itself) logs internal causes and counts refusals.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,7 +16,10 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::auth::AuthError;
+use crate::index::IndexError;
 use crate::logfiles::SkipReason;
+use crate::service::runs::{RunsError, GCS, LOCAL};
+use crate::store::StoreError;
 
 /// What a 503 for an unreachable bucket asks the client to wait.
 const STORAGE_RETRY_AFTER_SECS: u64 = 5;
@@ -44,7 +54,7 @@ pub enum ApiError {
     #[error("no log for run {run_id}")]
     LogNotFound {
         run_id: u64,
-        checked: Vec<&'static str>,
+        checked: &'static [&'static str],
     },
     #[error("the log of run {run_id} cannot be served: {}", unreadable_why(*reason))]
     LogUnreadable { run_id: u64, reason: SkipReason },
@@ -70,10 +80,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn internal(e: impl Into<anyhow::Error>) -> ApiError {
-        ApiError::Internal(e.into())
-    }
-
     /// A validation error about one parameter.
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::Validation {
@@ -148,7 +154,7 @@ impl ApiError {
                 json!({ "run_id": run_id, "reason": reason.as_str() })
             }
             ApiError::StorageUnavailable { run_id } => {
-                json!({ "run_id": run_id, "checked": ["local"], "unavailable": ["gcs"] })
+                json!({ "run_id": run_id, "checked": [LOCAL], "unavailable": [GCS] })
             }
             ApiError::Overloaded { limit } => {
                 json!({ "max_concurrent_requests": limit, "retry_after": OVERLOADED_RETRY_AFTER_SECS })
@@ -190,28 +196,89 @@ fn unreadable_why(reason: SkipReason) -> &'static str {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Store(e) => ApiError::internal(e),
+            AuthError::Store(e) => ApiError::from(e),
             _ => ApiError::Unauthorized,
         }
     }
 }
 
+impl From<RunsError> for ApiError {
+    fn from(e: RunsError) -> Self {
+        match e {
+            RunsError::NotFound { run_id, checked } => ApiError::LogNotFound { run_id, checked },
+            RunsError::Unreadable { run_id, reason } => ApiError::LogUnreadable { run_id, reason },
+            RunsError::StorageUnavailable { run_id } => ApiError::StorageUnavailable { run_id },
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<IndexError> for ApiError {
+    fn from(e: IndexError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+/// What a response made from an [`ApiError`] carries for [`report`].
+#[derive(Clone)]
+pub struct Failure {
+    pub code: &'static str,
+    /// Refused before a handler answered (limits, rate limit, hyper's own
+    /// refusals): counted in `runlogd_http_rejections_total`.
+    pub rejected: bool,
+    /// An internal error's cause, for the log only.
+    pub cause: Option<Arc<anyhow::Error>>,
+}
+
+/// Logs an internal error's cause (never sent to the client) and counts a
+/// refusal: the side effects of an error response, in one place.
+pub fn report(response: &Response) {
+    let Some(failure) = response.extensions().get::<Failure>() else {
+        return;
+    };
+    if let Some(cause) = &failure.cause {
+        tracing::error!(error = format!("{cause:#}"), "request failed");
+    }
+    if failure.rejected {
+        crate::metrics::http_rejected(failure.code);
+    }
+}
+
+/// The middleware around everything that runs [`report`].
+pub async fn report_failures(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    report(&response);
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(e) = &self {
-            // The cause goes to the log, never to the client.
-            tracing::error!(error = format!("{e:#}"), "request failed");
-        }
-        match &self {
+        let rejected = matches!(
+            self,
             ApiError::RateLimited { .. }
-            | ApiError::Overloaded { .. }
-            | ApiError::Timeout { .. }
-            | ApiError::UriTooLong { .. }
-            | ApiError::HeadersTooLarge { .. }
-            | ApiError::MalformedRequest => crate::metrics::http_rejected(self.code()),
-            _ => {}
-        }
+                | ApiError::Overloaded { .. }
+                | ApiError::Timeout { .. }
+                | ApiError::UriTooLong { .. }
+                | ApiError::HeadersTooLarge { .. }
+                | ApiError::MalformedRequest
+        );
         let status = self.status();
+        let self_code = self.code();
         let body = json!({
             "code": self.code(),
             "message": self.message(),
@@ -249,6 +316,15 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        let cause = match self {
+            ApiError::Internal(e) => Some(Arc::new(e)),
+            _ => None,
+        };
+        response.extensions_mut().insert(Failure {
+            code: self_code,
+            rejected,
+            cause,
+        });
         response
     }
 }

@@ -32,7 +32,7 @@ impl<T: Serialize> IntoResponse for SizedJson<T> {
         let mut body = Vec::with_capacity(self.capacity);
         match serde_json::to_writer(&mut body, &self.value) {
             Ok(()) => json_response(body),
-            Err(e) => ApiError::internal(e).into_response(),
+            Err(e) => ApiError::Internal(e.into()).into_response(),
         }
     }
 }

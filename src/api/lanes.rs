@@ -47,9 +47,7 @@ pub async fn run<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     match bound {
         Bound::Page => Ok(work()),
-        Bound::Search => tokio::task::spawn_blocking(work)
-            .await
-            .map_err(ApiError::internal),
+        Bound::Search => Ok(tokio::task::spawn_blocking(work).await?),
     }
 }
 

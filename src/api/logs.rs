@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Serialize;
 
@@ -10,11 +10,12 @@ use super::cursor::{self, Resume};
 use super::error::ApiError;
 use super::json::{json_response, write_str, write_u64, LINE_OVERHEAD};
 use super::lanes;
-use super::params::{self, LogRequest, RawParams};
+use super::pagination::Pagination;
+use super::params::LogRequest;
 use super::AppState;
 use crate::index::block::LineRef;
-use crate::index::{IndexedLine, Page, RunMeta, Snapshot};
-use crate::ingest::Outcome;
+use crate::index::{IndexedLine, Page, RunMeta};
+use crate::service::FoundRun;
 
 /// Served messages are cut to this many characters (the published maximum).
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -39,35 +40,11 @@ pub(super) struct LogLine<'a> {
     sample_id: Option<u64>,
 }
 
-#[derive(Serialize)]
-pub(super) struct Pagination {
-    limit: usize,
-    next_cursor: Option<String>,
-    has_more: bool,
-}
-
-impl Pagination {
-    /// `next_cursor` is non-null exactly when more follows.
-    pub(super) fn new(limit: usize, next_cursor: Option<String>) -> Pagination {
-        Pagination {
-            limit,
-            has_more: next_cursor.is_some(),
-            next_cursor,
-        }
-    }
-}
-
 pub async fn get_logs(
     State(state): State<AppState>,
-    Path(run_id): Path<String>,
-    RawQuery(query): RawQuery,
+    request: LogRequest,
 ) -> Result<Response, ApiError> {
-    let request = params::validate(
-        &run_id,
-        &RawParams::parse(query.as_deref()),
-        &state.cursor_key,
-    )?;
-    let (snapshot, meta) = find_run(&state, request.run_id).await?;
+    let FoundRun { snapshot, meta } = state.runs.find(request.run_id).await?;
     if let Some(Resume::Signed { generation, .. }) = request.resume {
         if generation != meta.generation {
             return Err(ApiError::invalid(
@@ -82,68 +59,10 @@ pub async fn get_logs(
         let page = snapshot.page(request.run_id, meta, &request.filters, after, request.limit);
         page.map(|p| (p, request))
     })
-    .await?
-    .map_err(ApiError::internal)?;
+    .await??;
     Ok(json_response(
         render(&state, &request, meta, &page).to_json(),
     ))
-}
-
-/// The run as indexed, indexing its file first if it has one that the index
-/// has not seen yet (a log that landed a moment ago), or else fetching it
-/// from the bucket. A 404 means both places were checked.
-pub(super) async fn find_run(
-    state: &AppState,
-    run_id: u64,
-) -> Result<(Snapshot, RunMeta), ApiError> {
-    let snapshot = state.index.snapshot();
-    if let Some(meta) = snapshot.run_meta(run_id).map_err(ApiError::internal)? {
-        return Ok((snapshot, meta));
-    }
-    let ingestor = state.ingestor.clone();
-    // Not on a lane: indexing a large file takes seconds, and queries
-    // must not wait behind it.
-    let outcome = tokio::task::spawn_blocking(move || ingestor.sync_run(run_id))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    match outcome {
-        Outcome::Indexed { lines } => tracing::info!(run_id, lines, "indexed on first request"),
-        Outcome::Refused(reason) => return Err(ApiError::LogUnreadable { run_id, reason }),
-        _ => {}
-    }
-    let snapshot = state.index.snapshot();
-    if let Some(meta) = snapshot.run_meta(run_id).map_err(ApiError::internal)? {
-        return Ok((snapshot, meta));
-    }
-    let Some(bucket) = &state.bucket else {
-        return Err(ApiError::LogNotFound {
-            run_id,
-            checked: vec!["local"],
-        });
-    };
-    match bucket.fetch_missing(run_id).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(ApiError::LogNotFound {
-                run_id,
-                checked: vec!["local", "gcs"],
-            })
-        }
-        Err(e) => {
-            tracing::warn!(run_id, error = %e, "bucket lookup failed");
-            return Err(ApiError::StorageUnavailable { run_id });
-        }
-    }
-    let snapshot = state.index.snapshot();
-    match snapshot.run_meta(run_id).map_err(ApiError::internal)? {
-        Some(meta) => Ok((snapshot, meta)),
-        // Deleted again between the download and this look.
-        None => Err(ApiError::LogNotFound {
-            run_id,
-            checked: vec!["local", "gcs"],
-        }),
-    }
 }
 
 fn render<'a>(
@@ -152,24 +71,20 @@ fn render<'a>(
     meta: RunMeta,
     page: &'a Page,
 ) -> LogPage<'a> {
-    let next_cursor = match (page.has_more, page.last_line()) {
-        (true, Some(last)) => Some(cursor::encode(
+    let pagination = Pagination::new(request.limit, page.has_more, page.last_line(), |last| {
+        cursor::encode(
             &state.cursor_key,
             request.run_id,
             meta.generation,
             last,
             &request.filters,
-        )),
-        _ => None,
-    };
+        )
+    });
     let data = page
         .lines()
         .map(|l| LogLine::borrowed(l, request.run_id))
         .collect();
-    LogPage {
-        data,
-        pagination: Pagination::new(request.limit, next_cursor),
-    }
+    LogPage { data, pagination }
 }
 
 impl LogPage<'_> {
@@ -317,7 +232,7 @@ mod tests {
                     .cloned()
                     .map(|l| LogLine::owned(l, 9401))
                     .collect(),
-                pagination: Pagination::new(12, next_cursor),
+                pagination: Pagination::new(12, next_cursor.is_some(), next_cursor, |c| c),
             };
             // Some lines are past the cap, and cut.
             assert!(page.data.iter().any(|l| l.truncated));

@@ -7,31 +7,36 @@
 //! * [`ops`]: `/metrics` and the OpenAPI document; [`limits`]: timeouts and
 //!   caps around the whole router.
 //!
-//! Handlers stay thin: [`params`] turns a request into a checked request,
-//! [`access`] decides who may call, the index answers,
-//! and [`error::ApiError`] is the one place errors become responses.
+//! Handlers stay thin: [`extract`] turns a request into a checked request
+//! (rules in [`params`] and [`query`]), [`access`] decides who may call, the
+//! services of [`crate::service`] answer, [`pagination`] and [`cursor`] say
+//! where the next page starts, and [`error::ApiError`] is the one place
+//! errors become responses ([`error::report_failures`] logs and counts
+//! them).
 //! [`api_response_headers`] keeps every answer under `/api/v1` out of caches
 //! and out of content sniffing.
 
 pub mod access;
 pub mod cursor;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod json;
 pub mod lanes;
 pub mod limits;
 pub mod logs;
 pub mod ops;
+pub mod pagination;
 pub mod params;
+pub mod query;
 pub mod ratelimit;
 pub mod raw;
 pub mod search;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
@@ -39,11 +44,9 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::bucket::Bucket;
+use crate::auth::Tokens;
 use crate::config::HttpConfig;
-use crate::index::LogIndex;
-use crate::ingest::Ingestor;
-use crate::store::Store;
+use crate::service::{RunLogs, Services, Status};
 use cursor::CursorKey;
 use error::ApiError;
 use ratelimit::TokenLimiter;
@@ -54,8 +57,14 @@ use ratelimit::TokenLimiter;
 pub struct AppState(Arc<Shared>);
 
 impl AppState {
-    pub fn new(shared: Shared) -> AppState {
-        AppState(Arc::new(shared))
+    pub fn new(services: Services, limiter: Arc<TokenLimiter>, cursor_key: CursorKey) -> AppState {
+        AppState(Arc::new(Shared {
+            runs: services.runs,
+            status: services.status,
+            tokens: services.tokens,
+            limiter,
+            cursor_key,
+        }))
     }
 }
 
@@ -66,17 +75,23 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The parts of [`AppState`].
+/// What [`AppState`] holds: the services, and what only HTTP needs (the
+/// per-token rate limits and the key cursors are signed with).
 pub struct Shared {
-    pub store: Arc<Store>,
-    pub index: Arc<LogIndex>,
-    pub ingestor: Arc<Ingestor>,
-    /// The GCS bucket, when one is configured.
-    pub bucket: Option<Arc<Bucket>>,
+    pub runs: Arc<RunLogs>,
+    pub status: Arc<Status>,
+    pub tokens: Arc<Tokens>,
     pub limiter: Arc<TokenLimiter>,
     pub cursor_key: CursorKey,
-    /// The index's directory, whose size `/metrics` reports.
-    pub index_dir: PathBuf,
+}
+
+/// The limits the web pages check before they ask, as the API states them.
+pub fn viewer_limits() -> crate::web::ApiLimits {
+    crate::web::ApiLimits {
+        min_search_chars: params::MIN_SEARCH_CONTAINS_CHARS,
+        max_page_lines: params::MAX_LIMIT,
+        max_message_chars: logs::MAX_MESSAGE_CHARS,
+    }
 }
 
 /// Every route under `/api/v1` that needs a token with `system:read`.
@@ -142,15 +157,17 @@ pub fn app(state: AppState, http: &HttpConfig, with_metrics: bool) -> Router {
     let inner = routes
         .nest(API_BASE, api)
         // The web pages: static, embedded, no token (their API calls need one).
-        .merge(crate::web::router())
+        .merge(crate::web::router(viewer_limits()))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn(ops::count_request))
         .with_state(state);
     limits::wrap(inner, http)
-        // Outside the limits, so that their refusals get the headers too.
+        // Outside the limits, so that their refusals get the headers too,
+        // and are reported.
         .layer(axum::middleware::from_fn(api_response_headers))
+        .layer(axum::middleware::from_fn(error::report_failures))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -182,12 +199,12 @@ pub fn metrics_app(state: AppState) -> Router {
         .route(METRICS_PATH, get(ops::metrics))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(error::report_failures))
         .with_state(state)
 }
 
+/// A panic is an internal error like any other (logged by
+/// [`error::report_failures`]).
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    tracing::error!("request handler panicked");
-    let mut r = ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response();
-    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    r
+    ApiError::Internal(anyhow::anyhow!("request handler panicked")).into_response()
 }

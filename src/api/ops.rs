@@ -2,7 +2,6 @@
 //! the OpenAPI document (`/api/v1/openapi.yaml` and `.json`), and the
 //! middleware that counts every request by route template and status.
 
-use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -27,7 +26,7 @@ pub fn openapi_json() -> Result<&'static str, ApiError> {
         serde_json::to_string(&doc).map_err(|e| e.to_string())
     })
     .as_deref()
-    .map_err(|e| ApiError::internal(anyhow::anyhow!("the embedded OpenAPI document: {e}")))
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the embedded OpenAPI document: {e}")))
 }
 
 pub async fn openapi_yaml() -> Response {
@@ -54,20 +53,9 @@ pub async fn openapi_json_handler() -> Result<Response, ApiError> {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let text = lanes::run(Bound::Search, move || {
-        let (runs, lines) = state.store.totals()?;
-        let snapshot = crate::metrics::Snapshot {
-            ready: state.ingestor.progress.ready.load(Ordering::Acquire),
-            runs,
-            lines,
-            index_dir: &state.index_dir,
-            gcs: state.bucket.as_ref().map(|b| b.status()),
-        };
-        anyhow::Ok(crate::metrics::render(&snapshot))
-    })
-    .await?
-    .map_err(ApiError::internal)?
-    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no metrics recorder is installed")))?;
+    let text = lanes::run(Bound::Search, move || state.status.metrics_text())
+        .await??
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no metrics recorder is installed")))?;
     Ok((
         [(
             header::CONTENT_TYPE,

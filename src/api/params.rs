@@ -1,21 +1,7 @@
-//! The run-log request's parameters, checked all at once so one 400 names
-//! every bad parameter in `details.fields`.
-//!
-//! Every endpoint reads its query through [`RawParams`], so two rules hold
-//! for all of them alike, in one place (`RawParams::values`):
-//!
-//! * **repeats**: a parameter an endpoint reads may be given once; given
-//!   twice it is a 400 naming it, whatever the values (a client that sends
-//!   `limit=10&limit=20` has a bug, and guessing which one it meant would
-//!   hide it). The list parameters [`LIST_PARAMS`] (`level`, `source`) are
-//!   the exception: their repeats are merged as if comma-separated, as form
-//!   encoders write arrays (`level=error&level=critical`).
-//! * **encoding**: a `%` not followed by two hex digits, or percent-decoded
-//!   bytes that are not UTF-8, is a 400 naming the parameter, not text to
-//!   search for.
-//!
-//! Parameters an endpoint does not read are ignored however they are
-//! written, as the contract says (`offset` aside).
+//! The requests' parameters, checked all at once so one 400 names every
+//! bad parameter in `details.fields`; the query is read through
+//! [`RawParams`] (strict encoding, no repeats) and cursors are checked
+//! against what they were bound to.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,8 +9,9 @@ use crate::index::Filters;
 use crate::logfiles::MAX_RUN_ID;
 use crate::parse::{Level, Source};
 
-use super::cursor::{self, CursorKey, Resume};
+use super::cursor::{self, Binding, CursorKey, Resume};
 use super::error::ApiError;
+pub use super::query::{RawParams, LIST_PARAMS};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 100;
@@ -37,109 +24,6 @@ pub struct LogRequest {
     pub limit: usize,
     pub filters: Filters,
     pub resume: Option<Resume>,
-}
-
-/// The parameters whose repeated values are merged, as if comma-separated.
-pub const LIST_PARAMS: [&str; 2] = ["level", "source"];
-
-/// Query parameters as sent: every value of every name, and the names with
-/// a value that is not validly encoded.
-#[derive(Debug, Default)]
-pub struct RawParams {
-    values: BTreeMap<String, Vec<String>>,
-    /// Name → what is wrong with the encoding of one of its values.
-    malformed: BTreeMap<String, String>,
-}
-
-impl RawParams {
-    pub fn parse(query: Option<&str>) -> RawParams {
-        let mut params = RawParams::default();
-        for pair in query.unwrap_or_default().split('&') {
-            if pair.is_empty() {
-                continue;
-            }
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            // A name that cannot be decoded is not one any endpoint reads:
-            // ignored, like every unknown parameter.
-            let Ok(name) = decode(name) else {
-                continue;
-            };
-            match decode(value) {
-                Ok(v) => params.values.entry(name).or_default().push(v),
-                Err(why) => {
-                    params.malformed.entry(name).or_insert(why);
-                }
-            }
-        }
-        params
-    }
-
-    /// Every value of `name` under the two rules of this module: invalid
-    /// encoding is an error, and so is a repeat, except for [`LIST_PARAMS`].
-    /// The message is for `details.fields`.
-    fn values(&self, name: &str) -> Result<&[String], String> {
-        if let Some(why) = self.malformed.get(name) {
-            return Err(why.clone());
-        }
-        let values = self.values.get(name).map_or(&[][..], Vec::as_slice);
-        if values.len() > 1 && !LIST_PARAMS.contains(&name) {
-            return Err(format!(
-                "given more than once ({} times); give it once",
-                values.len()
-            ));
-        }
-        Ok(values)
-    }
-
-    /// Whether `name` was sent at all, however written.
-    fn sent(&self, name: &str) -> bool {
-        self.values.contains_key(name) || self.malformed.contains_key(name)
-    }
-}
-
-/// Decodes one component of a query strictly, as
-/// `application/x-www-form-urlencoded`: `+` is a space, `%` must start two
-/// hex digits, and the bytes must be UTF-8. (A lenient decoder would search
-/// for `%zz` or U+FFFD instead of what the client meant.)
-fn decode(raw: &str) -> Result<String, String> {
-    if !raw.contains(['%', '+']) {
-        return Ok(raw.to_owned());
-    }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 3;
-                    }
-                    _ => return Err(
-                        "invalid percent-encoding: '%' must be followed by two hexadecimal digits"
-                            .into(),
-                    ),
-                }
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
-        .map_err(|_| "invalid percent-encoding: the decoded bytes are not UTF-8".into())
-}
-
-fn hex(digit: Option<&u8>) -> Option<u8> {
-    let d = *digit?;
-    // Not `from_str_radix`, which would take a sign.
-    (d as char).to_digit(16).map(|v| v as u8)
 }
 
 /// The path's run id: an integer from 1 to [`MAX_RUN_ID`].
@@ -267,13 +151,8 @@ pub fn validate_search(params: &RawParams, key: &CursorKey) -> Result<SearchRequ
         sources,
         contains,
     };
-    let mut parts: Vec<String> = vec!["search".into()];
-    parts.extend(filters.levels.iter().map(|l| l.as_str().to_owned()));
-    parts.push("|".into());
-    parts.extend(filters.sources.iter().map(|s| s.as_str().to_owned()));
-    parts.push(format!("|{:?}", filters.contains));
-    parts.push(format!("{lines_per_run:?}"));
-    let (scope, digest) = bad.resume(params, key, scope, parts);
+    let binding = Binding::listing(b"search").number(lines_per_run.unwrap_or_default() as u64);
+    let (scope, digest) = bad.resume(params, key, scope, binding, &filters);
     match (scope, limit, lines_per_run) {
         (Some(scope), Some(limit), Some(lines_per_run)) if bad.fields.is_empty() => {
             Ok(SearchRequest {
@@ -293,7 +172,13 @@ pub fn validate_list(params: &RawParams, key: &CursorKey) -> Result<ListRequest,
     let limit = bad.number(params, "limit", LIST_DEFAULT_LIMIT, 1..=MAX_LIMIT);
     let scope = bad.scope(params);
     bad.no_offset(params);
-    let (scope, digest) = bad.resume(params, key, scope, vec!["list".into()]);
+    let (scope, digest) = bad.resume(
+        params,
+        key,
+        scope,
+        Binding::listing(b"list"),
+        &Filters::default(),
+    );
     match (scope, limit) {
         (Some(scope), Some(limit)) if bad.fields.is_empty() => Ok(ListRequest {
             scope,
@@ -447,16 +332,9 @@ impl Problems {
                 None
             }
             Ok(None) | Ok(Some("")) => Some((default, false)),
-            Ok(Some(v)) => match time::OffsetDateTime::parse(
-                v.trim(),
-                &time::format_description::well_known::Rfc3339,
-            ) {
-                Ok(t) => Some((
-                    t.unix_timestamp_nanos()
-                        .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
-                    true,
-                )),
-                Err(_) => {
+            Ok(Some(v)) => match crate::time_format::parse_unix_nanos(v) {
+                Some(nanos) => Some((nanos, true)),
+                None => {
                     self.fields.insert(
                         name.into(),
                         "must be an RFC 3339 time, e.g. 2026-11-20T08:00:00Z".into(),
@@ -483,20 +361,24 @@ impl Problems {
         }
     }
 
-    /// Binds the query (`parts` and the scope) into a digest, and lowers the
-    /// scope's top run below the cursor's last run.
+    /// Binds the query (`binding` so far, the scope, then `filters`) into a
+    /// digest, and lowers the scope's top run below the cursor's last run.
     fn resume(
         &mut self,
         params: &RawParams,
         key: &CursorKey,
         scope: Option<RunScope>,
-        mut parts: Vec<String>,
+        mut binding: Binding,
+        filters: &Filters,
     ) -> (Option<RunScope>, [u8; 8]) {
         if let Some(s) = &scope {
-            parts.push(format!("{:?}", (s.runs, s.landed)));
+            binding = binding
+                .number(s.runs.0)
+                .number(s.runs.1)
+                .number(s.landed.0 as u64)
+                .number(s.landed.1 as u64);
         }
-        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let digest = cursor::query_digest(&refs);
+        let digest = binding.filters(filters).finish();
         let last = match single(params, "cursor") {
             Err(e) => {
                 self.fields.insert("cursor".into(), e);
@@ -646,6 +528,7 @@ mod tests {
 
     #[test]
     fn encoding_is_strict() {
+        use crate::api::query::decode;
         assert_eq!(decode("a+b%20c%2B%C3%A9").as_deref(), Ok("a b c+é"));
         assert_eq!(decode("plain").as_deref(), Ok("plain"));
         assert_eq!(decode("%41%4a%4A").as_deref(), Ok("AJJ"));

@@ -12,7 +12,7 @@
 //! the origin, cannot carry the bearer token.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,64 +20,29 @@ use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use super::error::ApiError;
-use super::logs::find_run;
-use super::params::{self, parse_run_id, RawParams};
+use super::extract::DownloadRequest;
 use super::AppState;
 
 pub async fn get_raw(
     State(state): State<AppState>,
-    Path(run_id): Path<String>,
-    RawQuery(query): RawQuery,
+    request: DownloadRequest,
 ) -> Result<Response, ApiError> {
-    let run_id = parse_run_id(&run_id).map_err(|m| ApiError::invalid("run_id", m))?;
-    let link = params::validate_link(&RawParams::parse(query.as_deref()))?;
-    find_run(&state, run_id).await?;
-    // Opened as ingest opens it (never waits, never leaves the folder), and
-    // the open file is what is streamed: the entry can be swapped after
-    // this, the bytes sent cannot.
-    let files = state.ingestor.files().clone();
-    let entries = tokio::task::spawn_blocking(move || files.open_run(run_id))
-        .await
-        .map_err(ApiError::internal)?;
-    if let Some(skip) = entries.refusal() {
-        return Err(ApiError::LogUnreadable {
-            run_id,
-            reason: skip.reason,
-        });
-    }
-    let opened = entries.log;
-    let source = opened.as_ref().map(|l| l.path.clone());
-    let mut signed = None;
-    if let Some(bucket) = &state.bucket {
-        match bucket.signed_url(run_id, source.as_deref()).await {
-            Ok(url) => signed = url,
-            // The file is still here to stream.
-            Err(e) => tracing::warn!(run_id, error = %e, "cannot sign a download URL"),
-        }
-    }
-    if link {
+    let download = state.runs.download(request.run_id).await?;
+    let run_id = download.run_id;
+    if request.link {
         // Where the file is, with no redirect; still nothing any cache
         // should keep.
-        let body = serde_json::json!({ "run_id": run_id, "url": signed });
+        let body = serde_json::json!({ "run_id": run_id, "url": download.signed_url });
         let mut r = Json(body).into_response();
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok(r);
     }
-    if let Some(url) = signed {
-        return Ok(redirect(&url));
+    if let Some(url) = &download.signed_url {
+        return Ok(redirect(url));
     }
-    let not_found = || ApiError::LogNotFound {
-        run_id,
-        checked: if state.bucket.is_some() {
-            vec!["local", "gcs"]
-        } else {
-            vec!["local"]
-        },
-    };
-    let opened = opened.ok_or_else(not_found)?;
-    let len = opened.meta.len();
-    let file = tokio::fs::File::from_std(opened.file);
+    let (file, len) = download.into_file()?;
+    let file = tokio::fs::File::from_std(file);
     // A writer may still be appending: send the length announced, no more.
     let body = Body::from_stream(ReaderStream::new(file.take(len)));
     let mut response = (StatusCode::OK, body).into_response();
@@ -101,6 +66,6 @@ fn redirect(url: &str) -> Response {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
-        Err(e) => ApiError::internal(e).into_response(),
+        Err(e) => ApiError::Internal(e.into()).into_response(),
     }
 }

@@ -2,21 +2,20 @@
 //! `GET /api/v1/logs` (the indexed logs, newest first): the questions asked
 //! across runs rather than of one run.
 
-use std::collections::BTreeSet;
-
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use super::cursor;
 use super::error::ApiError;
 use super::json::{SizedJson, LINE_OVERHEAD};
 use super::lanes::{self, Bound};
-use super::logs::{LogLine, Pagination};
-use super::params::{self, RawParams};
+use super::logs::LogLine;
+use super::pagination::{with_one_more, Pagination};
+use super::params::{ListRequest, SearchRequest};
 use super::AppState;
 use crate::index::RunQuery;
+use crate::service::runs::origin;
+use crate::time_format;
 
 #[derive(Serialize)]
 pub struct SearchPage {
@@ -60,58 +59,40 @@ struct LevelCounts {
 
 pub async fn search_logs(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    request: SearchRequest,
 ) -> Result<SizedJson<SearchPage>, ApiError> {
-    let request = params::validate_search(&RawParams::parse(query.as_deref()), &state.cursor_key)?;
     let page = lanes::run(Bound::Search, move || -> Result<SearchPage, ApiError> {
         let scope = &request.scope;
-        let only = if scope.by_landing {
-            let ids = state
-                .store
-                .run_ids_landed(scope.runs, scope.landed)
-                .map_err(ApiError::internal)?;
-            Some(ids.into_iter().collect::<BTreeSet<u64>>())
-        } else {
-            None
+        let query = RunQuery {
+            filters: request.filters.clone(),
+            runs: scope.runs,
+            only: None,
+            limit: request.limit,
+            lines_per_run: request.lines_per_run,
         };
-        let found = state
-            .index
-            .snapshot()
-            .search_runs(&RunQuery {
-                filters: request.filters.clone(),
-                runs: scope.runs,
-                only,
-                limit: request.limit,
-                lines_per_run: request.lines_per_run,
+        let landed = scope.by_landing.then_some(scope.landed);
+        let (runs, has_more) = state.runs.search(query, landed)?;
+        let pagination = Pagination::new(request.limit, has_more, runs.last(), |last| {
+            cursor::encode_runs(&state.cursor_key, last.hit.run_id, request.digest)
+        });
+        let data = runs
+            .into_iter()
+            .map(|run| {
+                let hit = run.hit;
+                SearchHit {
+                    run_id: hit.run_id,
+                    landed_at: run.landed_ns.and_then(time_format::from_unix_nanos),
+                    lines_total: hit.meta.lines,
+                    match_count: hit.match_count,
+                    lines: hit
+                        .lines
+                        .into_iter()
+                        .map(|l| LogLine::owned(l, hit.run_id))
+                        .collect(),
+                }
             })
-            .map_err(ApiError::internal)?;
-        let next_cursor = match (found.has_more, found.runs.last()) {
-            (true, Some(last)) => Some(cursor::encode_runs(
-                &state.cursor_key,
-                last.run_id,
-                request.digest,
-            )),
-            _ => None,
-        };
-        let mut data = Vec::with_capacity(found.runs.len());
-        for hit in found.runs {
-            let record = state.store.run(hit.run_id).map_err(ApiError::internal)?;
-            data.push(SearchHit {
-                run_id: hit.run_id,
-                landed_at: record.as_ref().and_then(|r| landed_at(r.mtime_ns)),
-                lines_total: hit.meta.lines,
-                match_count: hit.match_count,
-                lines: hit
-                    .lines
-                    .into_iter()
-                    .map(|l| LogLine::owned(l, hit.run_id))
-                    .collect(),
-            });
-        }
-        Ok(SearchPage {
-            data,
-            pagination: Pagination::new(request.limit, next_cursor),
-        })
+            .collect();
+        Ok(SearchPage { data, pagination })
     })
     .await??;
     let capacity = 256
@@ -130,33 +111,24 @@ pub async fn search_logs(
 
 pub async fn list_logs(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    request: ListRequest,
 ) -> Result<SizedJson<ListPage>, ApiError> {
-    let request = params::validate_list(&RawParams::parse(query.as_deref()), &state.cursor_key)?;
-    let store = state.store.clone();
+    let runs = state.runs.clone();
     let scope = request.scope.clone();
-    let mut runs = lanes::run(Bound::Page, move || {
-        store.list_runs(scope.runs, scope.landed, request.limit + 1)
+    let mut listed = lanes::run(Bound::Page, move || {
+        runs.list(scope.runs, scope.landed, with_one_more(request.limit))
     })
-    .await?
-    .map_err(ApiError::internal)?;
-    let has_more = runs.len() > request.limit;
-    runs.truncate(request.limit);
-    let next_cursor = match (has_more, runs.last()) {
-        (true, Some(last)) => Some(cursor::encode_runs(
-            &state.cursor_key,
-            last.run_id,
-            request.digest,
-        )),
-        _ => None,
-    };
-    let data: Vec<ListedLog> = runs
+    .await??;
+    let pagination = Pagination::cut(&mut listed, request.limit, |last| {
+        cursor::encode_runs(&state.cursor_key, last.run_id, request.digest)
+    });
+    let data: Vec<ListedLog> = listed
         .into_iter()
         .map(|run| {
             let [debug, info, warning, error, critical] = run.levels;
             ListedLog {
                 run_id: run.run_id,
-                landed_at: landed_at(run.mtime_ns),
+                landed_at: time_format::from_unix_nanos(run.mtime_ns),
                 bytes: run.size,
                 lines_total: run.lines_indexed,
                 levels: LevelCounts {
@@ -166,28 +138,16 @@ pub async fn list_logs(
                     error,
                     critical,
                 },
-                origin: if run.from_bucket { "gcs" } else { "local" },
+                origin: origin(run.from_bucket),
             }
         })
         .collect();
     let capacity = 256 + data.len() * LISTED_LOG_BYTES;
     Ok(SizedJson {
-        value: ListPage {
-            data,
-            pagination: Pagination::new(request.limit, next_cursor),
-        },
+        value: ListPage { data, pagination },
         capacity,
     })
 }
 
 /// About the JSON size of one listed run (they are all alike).
 const LISTED_LOG_BYTES: usize = 200;
-
-/// When the run's file landed (its mtime, which the bucket mirror sets to the
-/// object's update time), to the second, in RFC 3339.
-fn landed_at(mtime_ns: i64) -> Option<String> {
-    let secs = mtime_ns.div_euclid(1_000_000_000);
-    OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-}

@@ -208,7 +208,7 @@ impl Bucket {
     /// One pass: list, mirror what is new or changed, forget what is gone,
     /// index the runs that changed.
     pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
-        self.update_status(|s| s.last_sync = Some(now_rfc3339()));
+        self.update_status(|s| s.last_sync = Some(crate::time_format::now()));
         let result = self.sync_pass().await;
         self.update_status(|s| match &result {
             Ok(report) => {
@@ -499,8 +499,3 @@ fn remove_if_exists(path: &Path) -> Result<(), SyncError> {
     }
 }
 
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}

@@ -48,6 +48,24 @@ pub struct SyncStatus {
 }
 
 impl SyncStatus {
+    /// The status as plain values for the `runlogd_gcs_*` metrics.
+    pub fn gauges(&self) -> crate::metrics::GcsGauges {
+        crate::metrics::GcsGauges {
+            states: SyncState::ALL
+                .iter()
+                .map(|&s| (s.as_str(), s == self.state))
+                .collect(),
+            objects: self.objects,
+            downloaded: self.downloaded,
+            passes: self.passes,
+            consecutive_failures: self.consecutive_failures,
+            last_success_unix: self
+                .last_success
+                .as_deref()
+                .and_then(crate::time_format::parse_unix_seconds),
+        }
+    }
+
     pub fn new(bucket: String, prefix: String) -> SyncStatus {
         SyncStatus {
             state: SyncState::Starting,

@@ -18,7 +18,7 @@ pub fn run(config: &Config) -> anyhow::Result<ScanSummary> {
     let daemon = Daemon::open_for(config, Role::IndexOnce).context(
         "cannot open the data directory (is `runlogd serve` running on it? it indexes by itself)",
     )?;
-    let ingestor = daemon.state.ingestor.clone();
+    let ingestor = daemon.parts.ingestor.clone();
     let progress = ingestor.progress.clone();
     let scan = std::thread::spawn(move || ingestor.scan());
     let started = Instant::now();
@@ -63,7 +63,7 @@ pub fn run(config: &Config) -> anyhow::Result<ScanSummary> {
         .join()
         .map_err(|_| anyhow::anyhow!("the indexing thread panicked"))??;
     // Merges finish before the command returns, so the index is compact.
-    daemon.state.index.close()?;
+    daemon.parts.index.close()?;
     summary.log("index complete");
     Ok(summary)
 }

@@ -33,13 +33,14 @@ use tokio::net::TcpListener;
 
 use crate::api::cursor::{self, CursorKey};
 use crate::api::ratelimit::TokenLimiter;
-use crate::api::{AppState, Shared};
+use crate::api::AppState;
 use crate::bucket::Bucket;
 use crate::config::Config;
 use crate::index::LogIndex;
 use crate::ingest::Ingestor;
 use crate::logfiles::LogFiles;
 use crate::parse::Parser;
+use crate::service::{Parts, Services};
 use crate::store::Store;
 
 pub use http::serve_http;
@@ -55,9 +56,13 @@ pub enum Role {
     IndexOnce,
 }
 
-/// Everything a running daemon holds, opened from a configuration.
+/// Everything a daemon holds, opened from a configuration: its parts, which
+/// its tasks keep current, and the services built on them. The HTTP state
+/// is made only when the daemon serves ([`Daemon::api_state`]).
 pub struct Daemon {
-    pub state: AppState,
+    pub parts: Parts,
+    pub services: Services,
+    pub cursor_key: CursorKey,
     pub repository: PathBuf,
 }
 
@@ -110,21 +115,28 @@ impl Daemon {
                 .map(Arc::new),
             Role::IndexOnce => None,
         };
+        let parts = Parts {
+            store,
+            index,
+            ingestor,
+            bucket,
+            index_dir,
+        };
+        Ok(Daemon {
+            services: Services::new(&parts),
+            parts,
+            cursor_key,
+            repository,
+        })
+    }
+
+    /// The API's state: the services, a rate limiter configured by
+    /// `config`, and the cursor key.
+    pub fn api_state(&self, config: &Config) -> AppState {
         let limiter = Arc::new(TokenLimiter::per_minute(
             config.rate_limit.requests_per_minute,
         ));
-        Ok(Daemon {
-            state: AppState::new(Shared {
-                store,
-                index,
-                ingestor,
-                bucket,
-                limiter,
-                cursor_key,
-                index_dir,
-            }),
-            repository,
-        })
+        AppState::new(self.services.clone(), limiter, self.cursor_key.clone())
     }
 }
 

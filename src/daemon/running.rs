@@ -11,6 +11,7 @@ use super::{serve_http, Daemon};
 use crate::api::{self, AppState};
 use crate::config::Config;
 use crate::ingest::{Ingestor, ScanSummary};
+use crate::service::Parts;
 
 /// A daemon at work: serving HTTP on its listener while the watcher, the
 /// start-up scan, the bucket sync and the housekeeping run beside it.
@@ -21,6 +22,7 @@ use crate::ingest::{Ingestor, ScanSummary};
 pub struct Running {
     /// Where the API is served.
     pub addr: SocketAddr,
+    pub parts: Parts,
     pub state: AppState,
     pub repository: PathBuf,
     scan: Option<tokio::task::JoinHandle<Result<ScanSummary, String>>>,
@@ -39,10 +41,11 @@ impl Daemon {
     /// background, the bucket sync and the housekeeping.
     pub async fn start(self, config: &Config, listener: TcpListener) -> anyhow::Result<Running> {
         let addr: SocketAddr = listener.local_addr()?;
+        let state = self.api_state(config);
         tracing::info!(
             listen = %addr,
             data = %config.data.display(),
-            log_dir = %self.state.ingestor.log_dir().display(),
+            log_dir = %self.parts.ingestor.log_dir().display(),
             "runlogd serving; GET /api/v1/runs/{{run_id}}/logs"
         );
         let metrics_server = match (config.metrics.enabled, config.metrics.listen) {
@@ -51,7 +54,7 @@ impl Daemon {
                     .await
                     .with_context(|| format!("cannot listen on {maddr} (metrics.listen)"))?;
                 tracing::info!(listen = %maddr, "serving GET /metrics");
-                let app = api::metrics_app(self.state.clone());
+                let app = api::metrics_app(state.clone());
                 let http = config.http.clone();
                 Some(tokio::spawn(async move {
                     serve_http(listener, app, &http, std::future::pending()).await
@@ -60,7 +63,7 @@ impl Daemon {
             _ => None,
         };
         let with_metrics = config.metrics.enabled && config.metrics.listen.is_none();
-        let app = api::app(self.state.clone(), &config.http, with_metrics);
+        let app = api::app(state.clone(), &config.http, with_metrics);
         let (stop_http, stopped) = tokio::sync::oneshot::channel::<()>();
         let http_config = config.http.clone();
         let http = tokio::spawn(async move {
@@ -71,12 +74,12 @@ impl Daemon {
         });
 
         let watcher =
-            crate::watch::Watcher::start(self.state.ingestor.clone(), config.watch.clone())
+            crate::watch::Watcher::start(self.parts.ingestor.clone(), config.watch.clone())
                 .context("cannot start the watch thread")?;
-        let ingestor = self.state.ingestor.clone();
+        let ingestor = self.parts.ingestor.clone();
         let scan = tokio::task::spawn_blocking(move || scan_until_done(&ingestor));
-        let bucket_sync = self.state.bucket.clone().map(|b| tokio::spawn(b.run()));
-        let limiter = self.state.limiter.clone();
+        let bucket_sync = self.parts.bucket.clone().map(|b| tokio::spawn(b.run()));
+        let limiter = state.limiter.clone();
         let housekeeping = tokio::spawn(async move {
             let mut tick = tokio::time::interval(crate::metrics::UPKEEP_EVERY);
             let mut ticks = 0u64;
@@ -91,7 +94,8 @@ impl Daemon {
         });
         Ok(Running {
             addr,
-            state: self.state,
+            parts: self.parts,
+            state,
             repository: self.repository,
             scan: Some(scan),
             scanned: None,
@@ -159,7 +163,7 @@ impl Running {
     /// watcher, and closes the index once its merges are done.
     pub async fn stop(self) -> anyhow::Result<()> {
         let Running {
-            state,
+            parts,
             scan,
             http,
             stop_http,
@@ -184,7 +188,7 @@ impl Running {
             task.abort();
             let _ = task.await;
         }
-        state.ingestor.stop();
+        parts.ingestor.stop();
         tokio::task::spawn_blocking(move || watcher.stop()).await?;
         if let Some(scan) = scan {
             if let Err(e) = scan.await {
@@ -192,7 +196,7 @@ impl Running {
             }
         }
         // Everything indexed is committed batch by batch; wait for merges.
-        let index = state.index.clone();
+        let index = parts.index.clone();
         tokio::task::spawn_blocking(move || index.close()).await??;
         tracing::info!("shutdown complete");
         Ok(())

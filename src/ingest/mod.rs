@@ -83,6 +83,19 @@ pub enum Outcome {
     Refused(SkipReason),
 }
 
+impl Outcome {
+    /// What changed in the index, as the metrics label it; `None` when
+    /// nothing did.
+    pub fn change(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Indexed { .. } => Some("indexed"),
+            Outcome::Appended { .. } => Some("appended"),
+            Outcome::Removed => Some("removed"),
+            Outcome::Unchanged | Outcome::Missing | Outcome::Refused(_) => None,
+        }
+    }
+}
+
 /// What to do with a last line that has no newline yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tail {
@@ -373,7 +386,9 @@ impl Ingestor {
                 (Outcome::Appended { lines }, Change::Put(updated))
             }
         };
-        crate::metrics::run_synced(&synced.0);
+        if let Some(change) = synced.0.change() {
+            crate::metrics::run_synced(change);
+        }
         // A refused entry is what the caller hears of, whether or not the
         // run had lines to remove.
         match refused {

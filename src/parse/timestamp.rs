@@ -9,7 +9,6 @@
 //! timestamp. The scan is by hand: it runs for every line and most lines are
 //! rejected by their first byte.
 
-use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// Splits a leading timestamp off `text`.
@@ -30,7 +29,7 @@ pub(crate) fn split(text: &str) -> (Option<OffsetDateTime>, &str) {
 /// RFC 3339 text of a parsed timestamp, with the offset it was written with
 /// (`Z` for UTC).
 pub(crate) fn format(stamp: OffsetDateTime) -> Option<String> {
-    stamp.format(&Rfc3339).ok()
+    crate::time_format::format(stamp)
 }
 
 fn scan(b: &[u8]) -> Option<(OffsetDateTime, usize)> {

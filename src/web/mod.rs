@@ -10,13 +10,12 @@
 //! page asks the API for the signed URL (`logs/raw?link=true`) and navigates
 //! there, which `connect-src` does not govern and which needs no token.
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-
-use crate::api::AppState;
 
 /// The policy sent with every page and asset.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
@@ -50,45 +49,70 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The viewer's routes, to be merged into the API router.
-pub fn router() -> Router<AppState> {
+/// The API's limits that the pages check before they ask (a needle too
+/// short to search across runs, the largest page, where messages are cut).
+/// The server hands them over, in `data-` attributes of each page's
+/// `<body>`, so that the pages never restate them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    pub min_search_chars: usize,
+    pub max_page_lines: usize,
+    pub max_message_chars: usize,
+}
+
+/// The viewer's routes, to be merged into the API router (any state: the
+/// pages need none).
+pub fn router<S: Clone + Send + Sync + 'static>(limits: ApiLimits) -> Router<S> {
+    let index = render(INDEX_HTML, &limits);
+    let run = render(RUN_HTML, &limits);
     Router::new()
-        .route("/", get(index_page))
-        .route("/runs/{run_id}", get(run_page))
+        .route("/", get(move || std::future::ready(page(index.clone()))))
+        .route(
+            "/runs/{run_id}",
+            get(move |Path(run_id): Path<String>| std::future::ready(run_page(&run_id, &run))),
+        )
         .route("/assets/{name}", get(asset))
 }
 
-async fn index_page() -> Response {
-    page(INDEX_HTML)
+/// A page with the server's limits filled in where it names them
+/// (`{{min_search_chars}}` and the like).
+fn render(html: &str, limits: &ApiLimits) -> Bytes {
+    let text = html
+        .replace("{{min_search_chars}}", &limits.min_search_chars.to_string())
+        .replace("{{max_page_lines}}", &limits.max_page_lines.to_string())
+        .replace("{{max_message_chars}}", &limits.max_message_chars.to_string());
+    Bytes::from(text)
 }
 
-async fn run_page(Path(run_id): Path<String>) -> Response {
+fn run_page(run_id: &str, html: &Bytes) -> Response {
     if run_id.is_empty() || !run_id.bytes().all(|b| b.is_ascii_digit()) {
         return with_headers(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "A run id is a number, as in /runs/9405.\n",
+            Bytes::from_static(b"A run id is a number, as in /runs/9405.\n"),
         );
     }
-    page(RUN_HTML)
+    page(html.clone())
 }
 
 async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, content_type, body)) => with_headers(StatusCode::OK, content_type, body),
+        Some((_, content_type, body)) => {
+            with_headers(StatusCode::OK, content_type, Bytes::from_static(body.as_bytes()))
+        }
         None => with_headers(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "no such asset\n",
+            Bytes::from_static(b"no such asset\n"),
         ),
     }
 }
 
-fn page(body: &'static str) -> Response {
+fn page(body: Bytes) -> Response {
     with_headers(StatusCode::OK, "text/html; charset=utf-8", body)
 }
 
-fn with_headers(status: StatusCode, content_type: &'static str, body: &'static str) -> Response {
+fn with_headers(status: StatusCode, content_type: &'static str, body: Bytes) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (
@@ -132,6 +156,27 @@ mod tests {
             }
             assert!(!html.contains("<script>"), "no inline scripts");
             assert!(!html.contains("style="), "no inline styles");
+        }
+    }
+
+    #[test]
+    fn pages_carry_the_limits_they_are_given() {
+        let limits = ApiLimits {
+            min_search_chars: 7,
+            max_page_lines: 55,
+            max_message_chars: 1234,
+        };
+        for html in [INDEX_HTML, RUN_HTML] {
+            let page = render(html, &limits);
+            let text = std::str::from_utf8(&page).unwrap_or_default();
+            assert!(!text.contains("{{"), "every placeholder is filled");
+            for attr in [
+                "data-min-search-chars=\"7\"",
+                "data-max-page-lines=\"55\"",
+                "data-max-message-chars=\"1234\"",
+            ] {
+                assert!(text.contains(attr), "{attr} in the page");
+            }
         }
     }
 }

@@ -6,6 +6,14 @@
 const RL = (() => {
   const KEY = "runlogd.token";
 
+  // The API's limits, as the server states them in <body>'s data- attributes
+  // (the pages never restate them).
+  const limits = Object.freeze({
+    minSearch: Number(document.body.dataset.minSearchChars),
+    pageLines: Number(document.body.dataset.maxPageLines),
+    messageChars: Number(document.body.dataset.maxMessageChars),
+  });
+
   class ApiError extends Error {
     constructor(status, code, message, retryAfter) {
       super(message);
@@ -189,5 +197,5 @@ const RL = (() => {
     return d.toISOString().replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
   }
 
-  return { ApiError, api, explain, el, appendHighlighted, withToken, askToken, fail, clearNotice, token, num, when, query };
+  return { limits, ApiError, api, explain, el, appendHighlighted, withToken, askToken, fail, clearNotice, token, num, when, query };
 })();

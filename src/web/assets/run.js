@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const runId = location.pathname.split("/").filter(Boolean)[1] || "";
   const LOGS = "/api/v1/runs/" + encodeURIComponent(runId) + "/logs";
-  const PAGE = 100;
+  const PAGE = RL.limits.pageLines;
   const MAX_PAGES = 8;
   const EDGE_PX = 1500;
   const POLL_MS = 2000;
@@ -107,9 +107,10 @@
     const found = RL.appendHighlighted(msgEl, text, state.find);
     if (!truncated) return;
     const past = !found && state.currentFind && state.current === n;
-    msgEl.appendChild(RL.el("span", { class: "trunc" }, past
-      ? "  [cut at 4,000 characters; the match is past the cut, in the raw file]"
-      : "  [cut at 4,000 characters; the raw file has the whole line]"));
+    const cut = "  [cut at " + RL.num(RL.limits.messageChars) + " characters; ";
+    msgEl.appendChild(RL.el("span", { class: "trunc" }, cut + (past
+      ? "the match is past the cut, in the raw file]"
+      : "the raw file has the whole line]")));
   }
 
   function renderRow(line) {
@@ -474,14 +475,14 @@
   function countParamsFor(extra) {
     const p = Object.assign({}, filters, extra);
     for (const k of Object.keys(p)) if (!p[k]) delete p[k];
-    if (p.contains && p.contains.length < 3) return null;
+    if (p.contains && p.contains.length < RL.limits.minSearch) return null;
     if (!p.contains && !p.level) return null;
     return p;
   }
 
   // Keeps, of lines the view's filters gave, those that also contain
-  // `needle`. The served text is checked here, but it is cut at 4,000
-  // characters: for a cut line without the text the server, which reads the
+  // `needle`. The served text is checked here, but it is cut (at
+  // RL.limits.messageChars characters): for a cut line without the text the server, which reads the
   // whole line, is asked for the first line from there on that matches the
   // filters with `needle` as the text. Its answer decides every line up to
   // that one, so a log of many cut lines costs about a request per match.
@@ -509,7 +510,7 @@
   }
 
   function makeFindSeq(needle) {
-    if (needle.length < 3) return null;
+    if (needle.length < RL.limits.minSearch) return null;
     if (filters.contains && filters.contains.toLowerCase() !== needle.toLowerCase()) {
       // Two texts at once: the API takes one, the other is checked here.
       return new Seq(Object.assign({}, filters), containing(needle), null);
@@ -630,7 +631,7 @@
     state.currentFind = false;
     state.findSeq = makeFindSeq(v);
     rehighlight();
-    if (v && !state.findSeq) $("find-count").textContent = "3 characters or more";
+    if (v && !state.findSeq) $("find-count").textContent = RL.limits.minSearch + " characters or more";
     else showCount(state.findSeq, $("find-count"), -1, "match");
   }
   $("find").addEventListener("input", () => {

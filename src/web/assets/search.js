@@ -59,11 +59,11 @@
   async function search(params, cursor) {
     const status = $("search-status");
     if (!hasQuery(params)) {
-      status.textContent = "Enter a text of at least 3 characters, or pick a level.";
+      status.textContent = "Enter a text of at least " + RL.limits.minSearch + " characters, or pick a level.";
       return;
     }
-    if (params.contains && params.contains.length < 3) {
-      status.textContent = "The text needs at least 3 characters.";
+    if (params.contains && params.contains.length < RL.limits.minSearch) {
+      status.textContent = "The text needs at least " + RL.limits.minSearch + " characters.";
       return;
     }
     status.textContent = "Searching…";
