@@ -14,6 +14,7 @@ pub mod bucket;
 pub mod config;
 pub mod daemon;
 pub mod example;
+pub mod expiring;
 pub mod index;
 pub mod ingest;
 pub mod logfiles;

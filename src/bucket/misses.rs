@@ -1,10 +1,12 @@
 //! Runs found neither in `LogFiles/` nor in the bucket, remembered for a
 //! while, so that requests for a run that does not exist do not each cost a
-//! bucket request.
+//! bucket request. Each miss is an entry of an [`ExpiringMap`] that expires
+//! a TTL after it was found.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::expiring::ExpiringMap;
 
 /// Past this many entries, expired ones are dropped on the next look.
 const TIDY_ABOVE: usize = 10_000;
@@ -12,7 +14,7 @@ const TIDY_ABOVE: usize = 10_000;
 #[derive(Debug)]
 pub struct MissCache {
     ttl: Duration,
-    until: Mutex<HashMap<u64, Instant>>,
+    until: Mutex<ExpiringMap<u64>>,
 }
 
 impl MissCache {
@@ -31,20 +33,18 @@ impl MissCache {
     /// Whether `run_id` was found missing less than the TTL before `now`.
     pub fn is_missing(&self, run_id: u64, now: Instant) -> bool {
         let mut misses = self.map();
-        if misses.len() > TIDY_ABOVE {
-            misses.retain(|_, until| *until > now);
-        }
-        misses.get(&run_id).is_some_and(|until| *until > now)
+        misses.tidy(TIDY_ABOVE, now);
+        misses.is_live(&run_id, now)
     }
 
     /// Forgets the runs a listing found: they exist now.
     pub fn forget_found(&self, found: impl Fn(u64) -> bool) {
-        self.map().retain(|id, _| !found(*id));
+        self.map().retain_keys(|id| !found(*id));
     }
 
     /// Each change is one insert or a retain, so a poisoned lock still
     /// holds a consistent map.
-    fn map(&self) -> MutexGuard<'_, HashMap<u64, Instant>> {
+    fn map(&self) -> MutexGuard<'_, ExpiringMap<u64>> {
         self.until.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -12,11 +12,14 @@
 //! * [`running`] holds start-up (HTTP, watcher, scan, bucket sync,
 //!   housekeeping) and shutdown;
 //! * [`http`] is the HTTP/1.1 accept loop with its timeouts and drain;
+//! * [`guarded`] wraps each connection's stream, so that hyper's bare
+//!   refusals and HTTP/2 with prior knowledge are answered in runlogd's terms;
 //! * [`index_once`] is `runlogd index`: the whole repository once, with
 //!   progress;
 //! * [`private`] keeps the data directory readable by runlogd's user only:
 //!   it holds token hashes and the cursor key.
 
+mod guarded;
 mod http;
 pub mod index_once;
 mod layout;

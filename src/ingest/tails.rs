@@ -3,14 +3,17 @@
 //! A writer may still be appending to the last line of a log, so it is only
 //! indexed once the file has not changed for a moment (or the writer is known
 //! to be done). Until then the run waits here, and the watch loop asks for
-//! the runs whose moment has come.
+//! the runs whose moment has come. The runs and their moments are an
+//! [`ExpiringMap`]; what is this module's own is the lock, and what a
+//! poisoned one means.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::expiring::ExpiringMap;
+
 #[derive(Debug, Default)]
-pub struct PendingTails(Mutex<HashMap<u64, Instant>>);
+pub struct PendingTails(Mutex<ExpiringMap<u64>>);
 
 impl PendingTails {
     /// Looks at `run_id` again at `at`.
@@ -26,28 +29,19 @@ impl PendingTails {
     /// The runs due by `now`; they are forgotten here, and come back if
     /// still not quiet.
     pub fn take_due(&self, now: Instant) -> Vec<u64> {
-        let mut pending = self.map();
-        let due: Vec<u64> = pending
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &due {
-            pending.remove(id);
-        }
-        due
+        self.map().take_due(now)
     }
 
     /// When the next run is due, if any.
     pub fn next_due(&self) -> Option<Instant> {
-        self.map().values().min().copied()
+        self.map().next_due()
     }
 
     /// Every change to the map is one insert or remove, so a panic elsewhere
     /// while the lock was held cannot have left it half-updated: a poisoned
     /// lock is reported and its map used as it is, never treated as empty
     /// (which would leave last lines unindexed).
-    fn map(&self) -> MutexGuard<'_, HashMap<u64, Instant>> {
+    fn map(&self) -> MutexGuard<'_, ExpiringMap<u64>> {
         self.0.lock().unwrap_or_else(|poisoned: PoisonError<_>| {
             tracing::error!(
                 "a thread panicked while holding the pending tails; going on with them"
