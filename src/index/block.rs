@@ -14,10 +14,23 @@
 //! lines are then sliced from the checked string without checking each
 //! again. Decoding checks every length and boundary, and a body that does
 //! not decode is an error, never an empty or partial answer.
+//!
+//! The codec owns its line type, [`IndexedLine`]: what it packs and what it
+//! unpacks. Writing and searching take it from here, and the codec depends
+//! on neither.
 
-use super::search::IndexedLine;
 use super::{IndexError, Result};
 use crate::parse::{Level, Source};
+
+/// A line as read back from the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedLine {
+    pub line: u64,
+    pub level: Level,
+    pub source: Source,
+    pub timestamp: Option<String>,
+    pub text: String,
+}
 
 /// Packs lines into a block body.
 pub fn encode(lines: &[IndexedLine]) -> String {

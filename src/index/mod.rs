@@ -9,7 +9,7 @@
 //!
 //! * [`schema`] names the fields and how each is indexed;
 //! * [`grams`] is the case-insensitive match and its trigram codes;
-//! * [`block`] packs a block's lines into its stored body;
+//! * [`block`] packs a block's lines into its stored body, and reads them back;
 //! * [`write`] adds, replaces and removes a run's lines in one commit;
 //! * [`search`] answers a page of one run, and a search across runs.
 
@@ -18,6 +18,9 @@ pub mod grams;
 pub mod schema;
 pub mod search;
 pub mod write;
+
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
@@ -29,8 +32,9 @@ use tantivy::directory::MmapDirectory;
 use tantivy::indexer::LogMergePolicy;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
 
+pub use block::IndexedLine;
 pub use schema::Fields;
-pub use search::{Filters, IndexedLine, Page, RunHit, RunMeta, RunQuery, RunsPage, Snapshot};
+pub use search::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, Snapshot};
 pub use write::WriteBatch;
 
 #[derive(Debug, thiserror::Error)]

@@ -13,10 +13,11 @@ use std::sync::MutexGuard;
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
+use super::block::{self, IndexedLine};
 use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{block_key, block_of, first_line_of, kind_code, Fields, BLOCK_LINES};
-use super::search::{IndexedLine, RunMeta, Snapshot};
-use super::{block, IndexError, Result};
+use super::search::{RunMeta, Snapshot};
+use super::{IndexError, Result};
 use crate::parse::ParsedLine;
 
 pub struct WriteBatch<'a> {
@@ -268,22 +269,12 @@ impl Drop for WriteBatch<'_> {
 mod tests {
     //! On a real index in a temporary directory.
     use super::*;
-    use crate::index::{Filters, LogIndex};
+    use crate::index::{testing, Filters, LogIndex};
     use crate::parse::{Level, Source};
 
     fn lines(from: u64, to: u64, tag: &str) -> Vec<ParsedLine> {
         (from..=to)
-            .map(|n| ParsedLine {
-                line: n,
-                level: if n % 10 == 0 {
-                    Level::Error
-                } else {
-                    Level::Info
-                },
-                source: Source::TestRunner,
-                timestamp: None,
-                message: format!("{tag} line {n}"),
-            })
+            .map(|n| testing::runner_line(n, 10, format!("{tag} line {n}")))
             .collect()
     }
 
@@ -346,13 +337,7 @@ mod tests {
                         })
                         .collect()
                 };
-                ParsedLine {
-                    line: n,
-                    level: Level::Info,
-                    source: Source::Worker,
-                    timestamp: None,
-                    message,
-                }
+                testing::line(n, Level::Info, Source::Worker, message)
             })
             .collect()
     }

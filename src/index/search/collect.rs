@@ -1,0 +1,256 @@
+//! Collection: from candidate blocks to verified lines. The index names the
+//! candidate block documents; each one's stored body is read and its lines
+//! are checked one by one, in order, and the walk stops as soon as the page
+//! is full.
+//!
+//! Bodies are read as the one string tantivy stores, with no document of
+//! field values built around them, and lines are checked where they lie in
+//! that string: only a line that is served is copied out.
+
+use tantivy::query::{EnableScoring, Query, Weight};
+use tantivy::schema::document::{
+    DeserializeError, DocumentDeserialize, DocumentDeserializer, ValueDeserialize,
+    ValueDeserializer,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, DocSet, SegmentReader, Term, TERMINATED};
+
+use super::model::{Filters, Page, PageLine};
+use super::Snapshot;
+use crate::index::block::{self, IndexedLine, LineRef};
+use crate::index::grams::Needle;
+use crate::index::schema::{block_key, first_line_of, split_block_key};
+use crate::index::{IndexError, Result};
+
+impl Snapshot {
+    /// (block key, address) of the live block documents matching `query`
+    /// whose (run id, block number) `keep` accepts, in no particular order.
+    pub(super) fn collect(
+        &self,
+        query: &dyn Query,
+        keep: impl Fn(u64, u64) -> bool,
+        segments: &[u32],
+    ) -> Result<Vec<(u64, DocAddress)>> {
+        let weight: Box<dyn Weight> =
+            query.weight(EnableScoring::disabled_from_searcher(&self.searcher))?;
+        let mut out = Vec::new();
+        let name = self.searcher.schema().get_field_name(self.fields.block);
+        for &ord in segments {
+            let segment = self.searcher.segment_reader(ord);
+            let keys = segment.fast_fields().u64(name)?;
+            weight.for_each_no_score(segment, &mut |docs| {
+                for &doc in docs {
+                    if segment.is_deleted(doc) {
+                        continue;
+                    }
+                    // The run document has no block key: skipped here.
+                    if let Some(key) = keys.first(doc) {
+                        let (run, block) = split_block_key(key);
+                        if keep(run, block) {
+                            out.push((key, DocAddress::new(ord, doc)));
+                        }
+                    }
+                }
+            })?;
+        }
+        Ok(out)
+    }
+
+    /// Reads blocks in order straight from their keys.
+    pub(super) fn scan(
+        &self,
+        run_id: u64,
+        blocks: std::ops::RangeInclusive<u64>,
+        segments: &[u32],
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        for b in blocks {
+            if walk.full() {
+                break;
+            }
+            let addr = self
+                .find_live(self.fields.block, block_key(run_id, b), segments)?
+                .ok_or(IndexError::Malformed(
+                    "a block of an indexed run is missing",
+                ))?;
+            walk.offer(self.read_body(addr)?, b)?;
+        }
+        Ok(())
+    }
+
+    /// The live document holding `value` in `field`, if any.
+    pub(super) fn find_live(
+        &self,
+        field: Field,
+        value: u64,
+        segments: &[u32],
+    ) -> Result<Option<DocAddress>> {
+        let term = Term::from_field_u64(field, value);
+        for &ord in segments {
+            if let Some(doc) = live_doc(self.searcher.segment_reader(ord), field, &term)? {
+                return Ok(Some(DocAddress::new(ord, doc)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Offers the run's blocks from `from` on that `query` names to `walk`,
+    /// in file order, until it is full.
+    pub(super) fn verify_in_order(
+        &self,
+        query: &dyn Query,
+        run_id: u64,
+        from: u64,
+        segments: &[u32],
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        let mut blocks = self.collect(query, |r, b| r == run_id && b >= from, segments)?;
+        blocks.sort_unstable_by_key(|&(key, _)| key);
+        for (key, addr) in blocks {
+            if walk.full() {
+                break;
+            }
+            walk.offer(self.read_body(addr)?, split_block_key(key).1)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn read_block(&self, addr: DocAddress, block: u64) -> Result<Vec<IndexedLine>> {
+        block::decode(&self.read_body(addr)?, first_line_of(block))
+    }
+
+    /// The stored body of a block document.
+    pub(super) fn read_body(&self, addr: DocAddress) -> Result<String> {
+        let doc: BlockDoc = self.searcher.doc(addr)?;
+        doc.body
+            .ok_or(IndexError::Malformed("block document lacks its body"))
+    }
+}
+
+/// A block document as stored: its body, taken as the string tantivy
+/// reads (no document of field values built around it).
+struct BlockDoc {
+    body: Option<String>,
+}
+
+struct StoredText(String);
+
+impl ValueDeserialize for StoredText {
+    fn deserialize<'de, D: ValueDeserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Self, DeserializeError> {
+        d.deserialize_string().map(StoredText)
+    }
+}
+
+impl DocumentDeserialize for BlockDoc {
+    fn deserialize<'de, D: DocumentDeserializer<'de>>(
+        mut d: D,
+    ) -> std::result::Result<Self, DeserializeError> {
+        let mut body = None;
+        // A block document stores its body and nothing else.
+        while let Some((_, StoredText(text))) = d.next_field::<StoredText>()? {
+            body = Some(text);
+        }
+        Ok(BlockDoc { body })
+    }
+}
+
+pub(super) fn live_doc(segment: &SegmentReader, field: Field, term: &Term) -> Result<Option<u32>> {
+    let index = segment.inverted_index(field)?;
+    let postings = index
+        .read_postings(term, IndexRecordOption::Basic)
+        .map_err(tantivy::TantivyError::from)?;
+    let Some(mut postings) = postings else {
+        return Ok(None);
+    };
+    let mut doc = postings.doc();
+    while doc != TERMINATED {
+        if !segment.is_deleted(doc) {
+            return Ok(Some(doc));
+        }
+        doc = postings.advance();
+    }
+    Ok(None)
+}
+
+/// [`Filters`] in the form checked against every line read: the levels and
+/// sources as bit masks of their codes (all bits set: any).
+pub(super) struct LineFilter<'a> {
+    pub(super) levels: u32,
+    pub(super) sources: u32,
+    needle: Option<&'a Needle>,
+}
+
+impl<'a> LineFilter<'a> {
+    pub(super) fn new(filters: &Filters, needle: Option<&'a Needle>) -> LineFilter<'a> {
+        let mask = |codes: Vec<u64>| {
+            if codes.is_empty() {
+                u32::MAX
+            } else {
+                codes.into_iter().fold(0, |m, c| m | 1u32 << (c & 31))
+            }
+        };
+        LineFilter {
+            levels: mask(filters.levels.iter().map(|l| l.as_u64()).collect()),
+            sources: mask(filters.sources.iter().map(|s| s.as_u64()).collect()),
+            needle,
+        }
+    }
+
+    pub(super) fn passes(&self, line: &LineRef<'_>) -> bool {
+        self.levels & (1 << (line.level.as_u64() & 31)) != 0
+            && self.sources & (1 << (line.source.as_u64() & 31)) != 0
+            && self.needle.is_none_or(|n| n.matches(line.text))
+    }
+}
+
+/// The lines of one page, gathered block by block in file order.
+pub(super) struct Walk<'a> {
+    pub(super) filter: LineFilter<'a>,
+    pub(super) after: u64,
+    pub(super) want: usize,
+    pub(super) page: Page,
+}
+
+impl Walk<'_> {
+    pub(super) fn full(&self) -> bool {
+        self.page.lines.len() >= self.want
+    }
+
+    /// Takes the lines of block `block` (its stored body) that pass; the
+    /// page keeps the body if any does.
+    fn offer(&mut self, body: String, block: u64) -> Result<()> {
+        let index = self.page.bodies.len();
+        let before = self.page.lines.len();
+        // A line's fields are slices of `body`: their place in it is where
+        // their bytes start, less where the body's start.
+        let start = body.as_ptr() as usize;
+        let span = |field: &str| {
+            let from = field.as_ptr() as usize - start;
+            from..from + field.len()
+        };
+        let mut lines = block::lines(&body, first_line_of(block));
+        let (levels, sources) = (self.filter.levels, self.filter.sources);
+        while self.page.lines.len() < self.want {
+            let Some(line) = lines.next_of_kinds(levels, sources) else {
+                break;
+            };
+            let line = line?;
+            if line.line > self.after && self.filter.passes(&line) {
+                self.page.lines.push(PageLine {
+                    line: line.line,
+                    level: line.level,
+                    source: line.source,
+                    body: index,
+                    timestamp: span(line.timestamp),
+                    text: span(line.text),
+                });
+            }
+        }
+        if self.page.lines.len() > before {
+            self.page.bodies.push(body);
+        }
+        Ok(())
+    }
+}

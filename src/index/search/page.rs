@@ -1,0 +1,149 @@
+//! One run's lines: its record, a block of it, and a page of the lines that
+//! pass a filter. A query on one run looks only at the segments holding that
+//! run, so its cost does not grow with the other runs.
+//!
+//! A page with no filter, or whose filter matches most blocks, reads blocks
+//! straight from the cursor instead of listing its candidates, and stops as
+//! early as the page allows: a common needle fills its page from the first
+//! window of blocks.
+
+use std::ops::Bound;
+
+use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery};
+use tantivy::schema::Value;
+use tantivy::{TantivyDocument, Term};
+
+use super::collect::{live_doc, LineFilter, Walk};
+use super::model::{Filters, Page, RunMeta};
+use super::plan::Candidates;
+use super::Snapshot;
+use crate::index::block::IndexedLine;
+use crate::index::grams::Needle;
+use crate::index::schema::{block_key, block_of};
+use crate::index::{IndexError, Result};
+
+impl Snapshot {
+    /// The run's record in this snapshot, or `None` when the run is not indexed.
+    pub fn run_meta(&self, run_id: u64) -> Result<Option<RunMeta>> {
+        let Some(addr) = self.find_live(self.fields.run_doc, run_id, &self.all_segments())? else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = self.searcher.doc(addr)?;
+        let get = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_u64())
+                .ok_or(IndexError::Malformed("run document lacks a field"))
+        };
+        Ok(Some(RunMeta {
+            generation: get(self.fields.generation)?,
+            lines: get(self.fields.lines)?,
+        }))
+    }
+
+    /// The lines of one block of a run, or `None` when it is not indexed.
+    pub fn block(&self, run_id: u64, block: u64) -> Result<Option<Vec<IndexedLine>>> {
+        let all = self.all_segments();
+        self.block_in(run_id, block, &all)
+    }
+
+    fn block_in(
+        &self,
+        run_id: u64,
+        block: u64,
+        segments: &[u32],
+    ) -> Result<Option<Vec<IndexedLine>>> {
+        match self.find_live(self.fields.block, block_key(run_id, block), segments)? {
+            Some(addr) => self.read_block(addr, block).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The segments holding documents of the run: a query on one run looks
+    /// nowhere else, so its cost does not grow with the other runs.
+    fn segments_of(&self, run_id: u64) -> Result<Vec<u32>> {
+        let term = Term::from_field_u64(self.fields.run_id, run_id);
+        let mut out = Vec::new();
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            if live_doc(segment, self.fields.run_id, &term)?.is_some() {
+                out.push(ord as u32);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first `limit` lines of the run after line `after` passing `filters`,
+    /// and whether more follow. `meta` must come from this snapshot.
+    pub fn page(
+        &self,
+        run_id: u64,
+        meta: RunMeta,
+        filters: &Filters,
+        after: u64,
+        limit: usize,
+    ) -> Result<Page> {
+        let want = limit.saturating_add(1);
+        let needle = filters.contains.as_deref().map(Needle::new);
+        let mut walk = Walk {
+            filter: LineFilter::new(filters, needle.as_ref()),
+            after,
+            want,
+            page: Page {
+                bodies: Vec::new(),
+                lines: Vec::with_capacity(want.min(1024)),
+                has_more: false,
+            },
+        };
+        if after < meta.lines {
+            let first = block_of(after + 1);
+            let last = block_of(meta.lines);
+            let segments = self.segments_of(run_id)?;
+            let candidates = if filters.is_empty() {
+                Candidates::All
+            } else {
+                self.candidates(Some(run_id), filters, needle.as_ref(), &segments)?
+            };
+            match candidates {
+                Candidates::None => {}
+                Candidates::All => self.scan(run_id, first..=last, &segments, &mut walk)?,
+                Candidates::Query { query, estimate } => {
+                    let remaining = last - first + 1;
+                    if estimate.min(remaining) > (remaining / 8).max(self.limits.sparse_max_blocks)
+                    {
+                        // Most blocks are candidates: ask for them a window at
+                        // a time from the cursor, so a common needle stops
+                        // after the first windows instead of listing them all.
+                        let mut from = first;
+                        let mut width = self.limits.first_window_blocks;
+                        while from <= last && !walk.full() {
+                            let to = from.saturating_add(width - 1).min(last);
+                            let range = InvertedIndexRangeQuery::new(
+                                Bound::Included(Term::from_field_u64(
+                                    self.fields.block,
+                                    block_key(run_id, from),
+                                )),
+                                Bound::Included(Term::from_field_u64(
+                                    self.fields.block,
+                                    block_key(run_id, to),
+                                )),
+                            );
+                            let window = BooleanQuery::intersection(vec![
+                                Box::new(range),
+                                Box::new(query.clone()),
+                            ]);
+                            self.verify_in_order(&window, run_id, from, &segments, &mut walk)?;
+                            from = to + 1;
+                            width = width.saturating_mul(4);
+                        }
+                    } else {
+                        // Few candidates: list them all at once.
+                        self.verify_in_order(&query, run_id, first, &segments, &mut walk)?;
+                    }
+                }
+            }
+        }
+        let mut page = walk.page;
+        page.has_more = page.lines.len() > limit;
+        page.lines.truncate(limit);
+        Ok(page)
+    }
+}

@@ -1,0 +1,202 @@
+//! Candidate planning: the query naming the blocks that can hold a matching
+//! line (those holding every chosen trigram of the needle, and a wanted level
+//! and source), and where the plan switches from listing every candidate at
+//! once to asking the index a window at a time.
+//!
+//! The query plan picks the needle's rarest trigrams first, so a rare or
+//! absent needle costs a few posting reads whatever the size of the index.
+
+use tantivy::query::{BooleanQuery, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::Term;
+
+use super::model::Filters;
+use super::Snapshot;
+use crate::index::grams::{is_alnum_gram, Needle, NO_GRAMS, ONLY_ALNUM_GRAMS};
+use crate::index::schema::kind_code;
+use crate::index::Result;
+use crate::parse::{Level, Source};
+
+/// At most this many of a needle's trigrams (the rarest) go into the
+/// intersection; the rest are checked with the line itself. The rarest list
+/// leads the intersection, so each further list costs only a few seeks per
+/// candidate, and removes false candidates that would each cost a block read.
+const MAX_TRIGRAM_CLAUSES: usize = 12;
+
+/// Where the query plan switches from listing every candidate at once to
+/// asking the index a window at a time. Fixed in the product; tests lower
+/// them to drive both plans over small data.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PlanLimits {
+    /// A page whose filter may match more than this many blocks of the run
+    /// (and more than an eighth of them) asks the index a window of blocks
+    /// at a time, from `first_window_blocks` on, widening fourfold: a common
+    /// needle fills its page from the first window. Fewer candidates are
+    /// listed at once.
+    pub(super) sparse_max_blocks: u64,
+    pub(super) first_window_blocks: u64,
+    /// Across runs: with more candidate blocks than this in the whole index,
+    /// runs are read newest first in widening windows instead of all at once.
+    pub(super) all_candidates_max: u64,
+}
+
+pub(super) const PLAN_LIMITS: PlanLimits = PlanLimits {
+    sparse_max_blocks: 256,
+    first_window_blocks: 8,
+    all_candidates_max: 20_000,
+};
+
+/// The blocks the index says may hold a match.
+pub(super) enum Candidates {
+    /// Nothing can match (a trigram of the needle is nowhere).
+    None,
+    /// No clause narrows the search: every block is a candidate.
+    All,
+    /// The intersection to run, and an estimate of its size.
+    Query { query: BooleanQuery, estimate: u64 },
+}
+
+impl Snapshot {
+    /// The query naming candidate blocks for `filters` (in one run, or in
+    /// all), rarest clauses first.
+    pub(super) fn candidates(
+        &self,
+        run_id: Option<u64>,
+        filters: &Filters,
+        needle: Option<&Needle>,
+        segments: &[u32],
+    ) -> Result<Candidates> {
+        let doc_freq = |term: &Term| -> Result<u64> {
+            let mut df = 0;
+            for &ord in segments {
+                let index = self
+                    .searcher
+                    .segment_reader(ord)
+                    .inverted_index(term.field())?;
+                df += u64::from(index.doc_freq(term).map_err(tantivy::TantivyError::from)?);
+            }
+            Ok(df)
+        };
+        let f = &self.fields;
+        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+        let mut estimate = u64::MAX;
+        if let Some(needle) = needle.filter(|n| !n.trigrams().is_empty()) {
+            let mut grams = Vec::with_capacity(needle.trigrams().len());
+            let mut absent = false;
+            for &g in needle.trigrams() {
+                let term = Term::from_field_u64(f.grams, g);
+                let df = doc_freq(&term)?;
+                absent |= df == 0;
+                grams.push((df, g, term));
+            }
+            grams.sort_unstable_by_key(|(df, _, _)| *df);
+            let term_query = |t: &Term| -> Box<dyn Query> {
+                Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic))
+            };
+            // (estimate, query) of each kind of block that may hold it.
+            let mut parts: Vec<(u64, Box<dyn Query>)> = Vec::new();
+            if !absent {
+                let rarest = grams.iter().take(MAX_TRIGRAM_CLAUSES);
+                let estimate = grams.first().map_or(u64::MAX, |(df, _, _)| *df);
+                parts.push((
+                    estimate,
+                    Box::new(BooleanQuery::intersection(
+                        rarest.map(|(_, _, t)| term_query(t)).collect(),
+                    )),
+                ));
+            }
+            // Blocks indexed with part of their trigrams or none (binary
+            // content; see `grams::MAX_BLOCK_TRIGRAMS`) are asked only
+            // about what they kept.
+            let alnum = Term::from_field_u64(f.grams, ONLY_ALNUM_GRAMS);
+            let alnum_df = doc_freq(&alnum)?;
+            let kept: Vec<&(u64, u64, Term)> =
+                grams.iter().filter(|(_, g, _)| is_alnum_gram(*g)).collect();
+            if alnum_df > 0 && kept.iter().all(|(df, _, _)| *df > 0) {
+                let mut both = vec![term_query(&alnum)];
+                both.extend(
+                    kept.iter()
+                        .take(MAX_TRIGRAM_CLAUSES)
+                        .map(|(_, _, t)| term_query(t)),
+                );
+                let estimate = kept
+                    .first()
+                    .map_or(alnum_df, |(df, _, _)| alnum_df.min(*df));
+                parts.push((estimate, Box::new(BooleanQuery::intersection(both))));
+            }
+            let none = Term::from_field_u64(f.grams, NO_GRAMS);
+            let none_df = doc_freq(&none)?;
+            if none_df > 0 {
+                parts.push((none_df, term_query(&none)));
+            }
+            match parts.len() {
+                0 => return Ok(Candidates::None),
+                1 => {
+                    let (df, query) = parts.remove(0);
+                    estimate = df;
+                    clauses.push(query);
+                }
+                _ => {
+                    estimate = parts
+                        .iter()
+                        .fold(0u64, |sum, (df, _)| sum.saturating_add(*df));
+                    clauses.push(Box::new(BooleanQuery::union(
+                        parts.into_iter().map(|(_, q)| q).collect(),
+                    )));
+                }
+            }
+        }
+        let codes =
+            |set: Vec<u64>, all: usize, field: Field| -> Result<Option<(u64, Box<dyn Query>)>> {
+                if set.is_empty() || set.len() >= all {
+                    return Ok(None);
+                }
+                let mut df = 0;
+                let mut terms: Vec<Box<dyn Query>> = Vec::new();
+                for code in set {
+                    let term = Term::from_field_u64(field, code);
+                    df += doc_freq(&term)?;
+                    terms.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+                }
+                Ok(Some((df, Box::new(BooleanQuery::union(terms)))))
+            };
+        let levels: Vec<u64> = filters.levels.iter().map(|l| l.as_u64()).collect();
+        let sources: Vec<u64> = filters.sources.iter().map(|s| s.as_u64()).collect();
+        let narrows = |set: &[u64], all: usize| !set.is_empty() && set.len() < all;
+        let kind_clauses =
+            if narrows(&levels, Level::ALL.len()) && narrows(&sources, Source::ALL.len()) {
+                // Both: the blocks with a line of a wanted level *and* source.
+                let kinds = levels
+                    .iter()
+                    .flat_map(|&l| sources.iter().map(move |&s| kind_code(l, s)))
+                    .collect();
+                vec![codes(kinds, usize::MAX, f.kinds)?]
+            } else {
+                vec![
+                    codes(levels, Level::ALL.len(), f.levels)?,
+                    codes(sources, Source::ALL.len(), f.sources)?,
+                ]
+            };
+        for clause in kind_clauses.into_iter().flatten() {
+            let (df, query) = clause;
+            if df == 0 {
+                return Ok(Candidates::None);
+            }
+            estimate = estimate.min(df);
+            clauses.push(query);
+        }
+        if clauses.is_empty() {
+            return Ok(Candidates::All);
+        }
+        if let Some(run_id) = run_id {
+            clauses.push(Box::new(TermQuery::new(
+                Term::from_field_u64(f.run_id, run_id),
+                IndexRecordOption::Basic,
+            )));
+        }
+        Ok(Candidates::Query {
+            query: BooleanQuery::intersection(clauses),
+            estimate,
+        })
+    }
+}

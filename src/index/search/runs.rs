@@ -1,0 +1,181 @@
+//! The runs whose lines match, newest (highest id) first, each with its
+//! exact match count and its first matching lines.
+//!
+//! With few candidate blocks in the whole index, they are listed at once;
+//! with many, runs are read newest first in widening windows of run ids, so
+//! a page of recent runs stops early instead of listing every candidate.
+
+use std::ops::Bound;
+
+use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery, Query};
+use tantivy::{DocAddress, Term};
+
+use super::collect::LineFilter;
+use super::model::{Filters, RunHit, RunQuery, RunsPage};
+use super::plan::Candidates;
+use super::Snapshot;
+use crate::index::block;
+use crate::index::grams::Needle;
+use crate::index::schema::{block_key, first_line_of, split_block_key};
+use crate::index::Result;
+
+impl Snapshot {
+    /// Runs with at least one line passing `query.filters`, newest (highest
+    /// id) first, with their exact match counts and first matching lines.
+    pub fn search_runs(&self, query: &RunQuery) -> Result<RunsPage> {
+        let (lo, hi) = query.runs;
+        let needle = query.filters.contains.as_deref().map(Needle::new);
+        let mut page = RunsPage {
+            runs: Vec::new(),
+            has_more: false,
+        };
+        if lo > hi {
+            return Ok(page);
+        }
+        let wanted =
+            |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
+        let all = self.all_segments();
+        let (clauses, estimate) =
+            match self.candidates(None, &query.filters, needle.as_ref(), &all)? {
+                Candidates::None => return Ok(page),
+                Candidates::All => (None, u64::MAX),
+                Candidates::Query { query, estimate } => (Some(query), estimate),
+            };
+        let verify = |blocks: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
+            // `blocks` is sorted by key: runs ascending, then blocks. Walk runs
+            // from the highest down, each run's blocks in file order.
+            let mut end = blocks.len();
+            while end > 0 {
+                let run_id = split_block_key(blocks[end - 1].0).0;
+                let start = blocks[..end].partition_point(|&(k, _)| split_block_key(k).0 < run_id);
+                let last_needed = page.runs.len() == query.limit;
+                let hit = self.verify_run(
+                    run_id,
+                    &blocks[start..end],
+                    &query.filters,
+                    needle.as_ref(),
+                    query.lines_per_run,
+                    last_needed,
+                )?;
+                end = start;
+                if let Some(hit) = hit {
+                    if last_needed {
+                        page.has_more = true;
+                        return Ok(true);
+                    }
+                    page.runs.push(hit);
+                }
+            }
+            Ok(false)
+        };
+        match clauses {
+            Some(q) if estimate <= self.limits.all_candidates_max => {
+                let mut blocks = self.collect(&q, |r, _| wanted(r), &all)?;
+                blocks.sort_unstable_by_key(|&(key, _)| key);
+                verify(blocks, &mut page)?;
+            }
+            clauses => {
+                // Many candidates: read runs newest first, in windows of run
+                // ids that double until the page is full or the range ends.
+                // The windows start at the highest run id indexed, not at the
+                // top of the range asked for (often every id there is).
+                let Some((lowest, highest)) = self.run_id_bounds()? else {
+                    return Ok(page);
+                };
+                let lo = lo.max(lowest);
+                let mut top = hi.min(highest);
+                let mut width = (query.limit as u64 + 1) * 2;
+                while top >= lo {
+                    let bottom = top.saturating_sub(width - 1).max(lo);
+                    let range = InvertedIndexRangeQuery::new(
+                        Bound::Included(Term::from_field_u64(
+                            self.fields.block,
+                            block_key(bottom, 0),
+                        )),
+                        Bound::Included(Term::from_field_u64(
+                            self.fields.block,
+                            block_key(top, u32::MAX as u64),
+                        )),
+                    );
+                    let mut parts: Vec<Box<dyn Query>> = vec![Box::new(range)];
+                    if let Some(q) = &clauses {
+                        parts.push(Box::new(q.clone()));
+                    }
+                    let window = BooleanQuery::intersection(parts);
+                    let mut blocks = self.collect(&window, |r, _| wanted(r), &all)?;
+                    blocks.sort_unstable_by_key(|&(key, _)| key);
+                    if verify(blocks, &mut page)? || bottom <= lo {
+                        break;
+                    }
+                    top = bottom - 1;
+                    width = width.saturating_mul(2);
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    /// The lowest and highest run id with blocks in this snapshot (deleted
+    /// ones may count: these are bounds), or `None` when it holds none.
+    fn run_id_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let name = self.searcher.schema().get_field_name(self.fields.block);
+        let mut bounds: Option<(u64, u64)> = None;
+        for segment in self.searcher.segment_readers() {
+            let keys = segment.fast_fields().u64(name)?;
+            if keys.num_docs() == 0 || segment.num_docs() == 0 {
+                continue;
+            }
+            let (lo, hi) = (
+                split_block_key(keys.min_value()).0,
+                split_block_key(keys.max_value()).0,
+            );
+            bounds = Some(match bounds {
+                Some((l, h)) => (l.min(lo), h.max(hi)),
+                None => (lo, hi),
+            });
+        }
+        Ok(bounds)
+    }
+
+    /// Counts the run's matching lines in its candidate blocks (sorted) and
+    /// keeps the first `keep`. With `any`, stops at the first match.
+    fn verify_run(
+        &self,
+        run_id: u64,
+        blocks: &[(u64, DocAddress)],
+        filters: &Filters,
+        needle: Option<&Needle>,
+        keep: usize,
+        any: bool,
+    ) -> Result<Option<RunHit>> {
+        let Some(meta) = self.run_meta(run_id)? else {
+            // Blocks without a run document: a run half-written is never
+            // committed, so this is a run deleted in this very snapshot.
+            return Ok(None);
+        };
+        let mut hit = RunHit {
+            run_id,
+            meta,
+            match_count: 0,
+            lines: Vec::new(),
+        };
+        let filter = LineFilter::new(filters, needle);
+        for &(key, addr) in blocks {
+            let body = self.read_body(addr)?;
+            let mut lines = block::lines(&body, first_line_of(split_block_key(key).1));
+            while let Some(line) = lines.next_of_kinds(filter.levels, filter.sources) {
+                let line = line?;
+                if filter.passes(&line) {
+                    hit.match_count += 1;
+                    if hit.lines.len() < keep {
+                        hit.lines.push(line.to_owned_line());
+                    }
+                    if any {
+                        return Ok(Some(hit));
+                    }
+                }
+            }
+        }
+        Ok((hit.match_count > 0).then_some(hit))
+    }
+}

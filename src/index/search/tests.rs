@@ -1,0 +1,110 @@
+//! Both query plans (everything at once, and windows) against a plain
+//! scan of the same lines, on a real index in a temporary directory.
+
+use super::plan::{PlanLimits, PLAN_LIMITS};
+use super::{Filters, RunMeta, RunQuery};
+use crate::index::testing;
+use crate::index::LogIndex;
+
+/// Runs 1..=4 of 1,000 lines; "needle" is in every 3rd line of run 2,
+/// every 50th of run 3, nowhere in runs 1 and 4.
+fn runs() -> Vec<(u64, Vec<String>)> {
+    (1..=4)
+        .map(|run| {
+            let lines = (1..=1000u64)
+                .map(|n| match run {
+                    2 if n % 3 == 0 => format!("[ERROR] a NEEDLE at {n}"),
+                    3 if n % 50 == 0 => format!("[ERROR] needle-like needle {n}"),
+                    _ => format!("[INFO] entry {n} of run {run} needs nothing"),
+                })
+                .collect();
+            (run, lines)
+        })
+        .collect()
+}
+
+#[test]
+fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let index = LogIndex::open(dir.path(), 32 << 20)?;
+    let runs = runs();
+    for (run, lines) in &runs {
+        let mut batch = index.batch()?;
+        let parsed = lines
+            .iter()
+            .enumerate()
+            .map(|(i, t)| testing::runner_line(i as u64 + 1, 7, t.clone()))
+            .collect();
+        batch.add_lines(*run, parsed)?;
+        batch.set_run_meta(
+            *run,
+            RunMeta {
+                generation: 1,
+                lines: lines.len() as u64,
+            },
+        )?;
+        batch.commit()?;
+    }
+    let windowed = PlanLimits {
+        sparse_max_blocks: 0,
+        first_window_blocks: 1,
+        all_candidates_max: 0,
+    };
+    for limits in [PLAN_LIMITS, windowed] {
+        let mut snapshot = index.snapshot();
+        snapshot.limits = limits;
+        for needle in ["needle", "eedl", "ne", "nothing", "absent!"] {
+            let filters = Filters {
+                contains: Some(needle.to_owned()),
+                ..Filters::default()
+            };
+            for (run, lines) in &runs {
+                let want: Vec<u64> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.to_lowercase().contains(needle))
+                    .map(|(i, _)| i as u64 + 1)
+                    .collect();
+                let meta = snapshot
+                    .run_meta(*run)?
+                    .ok_or_else(|| anyhow::anyhow!("run {run} not indexed"))?;
+                let (mut got, mut after) = (Vec::new(), 0);
+                loop {
+                    let page = snapshot.page(*run, meta, &filters, after, 37)?;
+                    got.extend(page.lines().map(|l| l.line));
+                    match (page.has_more, page.last_line()) {
+                        (true, Some(last)) => after = last,
+                        _ => break,
+                    }
+                }
+                assert_eq!(got, want, "run {run} needle {needle:?} {limits:?}");
+            }
+            if needle.len() >= 3 {
+                let found = snapshot.search_runs(&RunQuery {
+                    filters: filters.clone(),
+                    runs: (1, 4),
+                    only: None,
+                    limit: 1,
+                    lines_per_run: 2,
+                })?;
+                let matching: Vec<(u64, u64)> = runs
+                    .iter()
+                    .rev()
+                    .map(|(run, lines)| {
+                        let n = lines.iter().filter(|t| t.to_lowercase().contains(needle));
+                        (*run, n.count() as u64)
+                    })
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                let got: Vec<(u64, u64)> = found
+                    .runs
+                    .iter()
+                    .map(|h| (h.run_id, h.match_count))
+                    .collect();
+                assert_eq!(got, matching.iter().copied().take(1).collect::<Vec<_>>());
+                assert_eq!(found.has_more, matching.len() > 1, "{needle:?} {limits:?}");
+            }
+        }
+    }
+    Ok(())
+}
