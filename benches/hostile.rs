@@ -17,6 +17,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion};
 use runlogd::config::Config;
 use runlogd::daemon::Daemon;
+use runlogd::index::grams::Needle;
 use runlogd::index::Filters;
 
 const ORDINARY: u64 = 1;
@@ -75,8 +76,8 @@ fn hostile(c: &mut Criterion) {
         ..Config::default()
     };
     let daemon = Daemon::open(&config).expect("open daemon");
-    daemon.state.ingestor.scan().expect("index the runs");
-    let index = daemon.state.index.clone();
+    daemon.parts.ingestor.scan().expect("index the runs");
+    let index = daemon.parts.index.clone();
     let page = move |run_id: u64, filters: &Filters| {
         let snapshot = index.snapshot();
         let meta = snapshot
@@ -91,7 +92,7 @@ fn hostile(c: &mut Criterion) {
     };
     let all = Filters::default();
     let needle = Filters {
-        contains: Some("passed in 99".into()),
+        contains: Some(Needle::new("passed in 99")),
         ..Filters::default()
     };
 

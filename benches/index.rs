@@ -53,11 +53,11 @@ fn index(c: &mut Criterion) {
                 };
                 let daemon = Daemon::open(&config).expect("open daemon");
                 let started = Instant::now();
-                let scanned = daemon.state.ingestor.scan().expect("scan");
+                let scanned = daemon.parts.ingestor.scan().expect("scan");
                 total += started.elapsed();
                 assert_eq!(scanned.lines, summary.lines, "every line indexed");
                 // Let background merges finish outside the timed part.
-                daemon.state.index.close().expect("close index");
+                daemon.parts.index.close().expect("close index");
             }
             total
         })

@@ -23,6 +23,7 @@ mod corpus;
 
 use corpus::CorpusSpec;
 use runlogd::daemon::Daemon;
+use runlogd::index::grams::Needle;
 use runlogd::index::{Filters, RunQuery};
 use runlogd::parse::{Level, Source};
 
@@ -47,10 +48,10 @@ fn query(c: &mut Criterion) {
         ..Config::default()
     };
     let daemon = Daemon::open(&config).expect("open daemon");
-    let scanned = daemon.state.ingestor.scan().expect("index the run");
+    let scanned = daemon.parts.ingestor.scan().expect("index the run");
     assert_eq!(scanned.lines, summary.lines);
     let run_id = corpus::large_run_id(0);
-    let snapshot = daemon.state.index.snapshot();
+    let snapshot = daemon.parts.index.snapshot();
     let meta = snapshot
         .run_meta(run_id)
         .expect("read run meta")
@@ -58,7 +59,7 @@ fn query(c: &mut Criterion) {
     eprintln!("query bench: run {run_id}, {} lines", meta.lines);
 
     let contains = |needle: &str| Filters {
-        contains: Some(needle.to_owned()),
+        contains: Some(Needle::new(needle)),
         ..Filters::default()
     };
     let cases: Vec<(&str, Filters, u64)> = vec![
@@ -80,7 +81,7 @@ fn query(c: &mut Criterion) {
             Filters {
                 levels: BTreeSet::from([Level::Error]),
                 sources: BTreeSet::from([Source::TestRunner]),
-                contains: Some(corpus::COMMON_NEEDLE.to_owned()),
+                contains: Some(Needle::new(corpus::COMMON_NEEDLE)),
             },
             0,
         ),
@@ -125,8 +126,8 @@ fn search(c: &mut Criterion) {
         ..Config::default()
     };
     let daemon = Daemon::open(&config).expect("open daemon");
-    daemon.state.ingestor.scan().expect("index the corpus");
-    let snapshot = daemon.state.index.snapshot();
+    daemon.parts.ingestor.scan().expect("index the corpus");
+    let snapshot = daemon.parts.index.snapshot();
     let query = |filters: Filters| RunQuery {
         filters,
         runs: (1, 2_147_483_647),
@@ -135,7 +136,7 @@ fn search(c: &mut Criterion) {
         lines_per_run: 3,
     };
     let contains = |needle: &str| Filters {
-        contains: Some(needle.to_owned()),
+        contains: Some(Needle::new(needle)),
         ..Filters::default()
     };
     let cases = [

@@ -14,6 +14,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::index::Filters;
+#[cfg(test)]
+use crate::index::grams::Needle;
 
 const VERSION: u8 = 1;
 /// Cursors of listings across runs carry another version byte, so one kind
@@ -110,7 +112,7 @@ impl Binding {
         self.0.update(b"|");
         if let Some(c) = &filters.contains {
             self.0.update(b"c");
-            self.0.update(c.as_bytes());
+            self.0.update(c.as_str().as_bytes());
         }
         self
     }
@@ -270,7 +272,7 @@ mod tests {
         f.levels.insert(Level::Error);
         f.levels.insert(Level::Critical);
         f.sources.insert(crate::parse::Source::Build);
-        f.contains = Some("exit code".into());
+        f.contains = Some(Needle::new("Exit Code"));
         let mut h = Sha256::new();
         h.update(b"error,critical,|build,|cexit code");
         let earlier = h.finalize();
@@ -292,13 +294,13 @@ mod tests {
     #[test]
     fn run_listing_cursors_are_bound_to_their_query_and_kind() {
         let filters = |c: &str| Filters {
-            contains: Some(c.to_owned()),
+            contains: Some(Needle::new(c)),
             ..Filters::default()
         };
         let q = Binding::listing(b"search").filters(&filters("segfault")).finish();
         let c = encode_runs(&key(), 9401, q);
         assert_eq!(decode_runs(&key(), &c, q), Ok(9401));
-        let other = Binding::listing(b"search").filters(&filters("segfaulT")).finish();
+        let other = Binding::listing(b"search").filters(&filters("segfaults")).finish();
         assert_eq!(
             decode_runs(&key(), &c, other),
             Err(CursorError::QueryMismatch)

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::index::grams::Needle;
 use crate::index::Filters;
 use crate::logfiles::MAX_RUN_ID;
 use crate::parse::{Level, Source};
@@ -270,8 +271,9 @@ impl Problems {
         }
     }
 
-    /// `contains`, lowercased; empty means absent.
-    fn contains(&mut self, params: &RawParams, min_chars: usize) -> Option<String> {
+    /// `contains`, as the needle the index matches (lowercased there, once);
+    /// empty means absent.
+    fn contains(&mut self, params: &RawParams, min_chars: usize) -> Option<Needle> {
         match single(params, "contains") {
             Err(msg) => {
                 self.fields.insert("contains".into(), msg);
@@ -296,7 +298,7 @@ impl Problems {
                     );
                     None
                 } else {
-                    Some(c.to_lowercase())
+                    Some(Needle::new(c))
                 }
             }
         }
@@ -493,7 +495,7 @@ mod tests {
             r.filters.sources,
             BTreeSet::from([Source::Build, Source::Web])
         );
-        assert_eq!(r.filters.contains.as_deref(), Some("foobar"));
+        assert_eq!(r.filters.contains.as_ref().map(Needle::as_str), Some("foobar"));
         assert_eq!(r.resume, None);
     }
 

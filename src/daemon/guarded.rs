@@ -348,7 +348,10 @@ fn h2_refusal() -> Vec<u8> {
 /// `error` as a whole HTTP/1.1 response, as `api::error` makes it (which
 /// also counts it), ending the connection.
 fn http1_answer(error: ApiError, date: Option<&str>) -> Vec<u8> {
-    let (parts, body) = error.into_response().into_parts();
+    let response = error.into_response();
+    // No middleware sees what the accept loop answers: report it here.
+    crate::api::error::report(&response);
+    let (parts, body) = response.into_parts();
     // The envelope is a complete body in memory: ready at once.
     let body = axum::body::to_bytes(body, usize::MAX)
         .now_or_never()

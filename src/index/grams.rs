@@ -150,8 +150,9 @@ fn ascii_bit(code: u64) -> Option<usize> {
     (a < 128 && b < 128 && c < 128).then_some(((a << 14) | (b << 7) | c) as usize)
 }
 
-/// A `contains` needle, lowercased once, with its trigram codes.
-#[derive(Debug, Clone)]
+/// A `contains` needle, lowercased once (here, when the request is
+/// checked), with its trigram codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Needle {
     lower: String,
     /// Distinct trigram codes; empty for a needle under three characters.
@@ -167,6 +168,11 @@ impl Needle {
         trigrams.sort_unstable();
         trigrams.dedup();
         Needle { lower, trigrams }
+    }
+
+    /// The needle, lowercased.
+    pub fn as_str(&self) -> &str {
+        &self.lower
     }
 
     pub fn trigrams(&self) -> &[u64] {

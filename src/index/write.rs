@@ -348,7 +348,7 @@ mod tests {
             return Ok(Vec::new());
         };
         let filters = Filters {
-            contains: Some(needle.to_lowercase()),
+            contains: Some(crate::index::grams::Needle::new(needle)),
             ..Filters::default()
         };
         let page = snapshot.page(run, meta, &filters, 0, 100)?;

@@ -7,6 +7,7 @@
 //! from: it keeps those bodies and where each line's fields are in them, and
 //! serving borrows from it.
 
+use crate::index::grams::Needle;
 use std::collections::BTreeSet;
 
 use crate::index::block::{IndexedLine, LineRef};
@@ -27,7 +28,7 @@ pub struct Filters {
     pub levels: BTreeSet<Level>,
     pub sources: BTreeSet<Source>,
     /// Already lowercased; matched as a literal substring of the lowercased line.
-    pub contains: Option<String>,
+    pub contains: Option<Needle>,
 }
 
 impl Filters {

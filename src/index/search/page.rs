@@ -18,7 +18,6 @@ use super::model::{Filters, Page, RunMeta};
 use super::plan::Candidates;
 use super::Snapshot;
 use crate::index::block::IndexedLine;
-use crate::index::grams::Needle;
 use crate::index::schema::{block_key, block_of};
 use crate::index::{IndexError, Result};
 
@@ -82,9 +81,9 @@ impl Snapshot {
         limit: usize,
     ) -> Result<Page> {
         let want = limit.saturating_add(1);
-        let needle = filters.contains.as_deref().map(Needle::new);
+        let needle = filters.contains.as_ref();
         let mut walk = Walk {
-            filter: LineFilter::new(filters, needle.as_ref()),
+            filter: LineFilter::new(filters, needle),
             after,
             want,
             page: Page {
@@ -100,7 +99,7 @@ impl Snapshot {
             let candidates = if filters.is_empty() {
                 Candidates::All
             } else {
-                self.candidates(Some(run_id), filters, needle.as_ref(), &segments)?
+                self.candidates(Some(run_id), filters, needle, &segments)?
             };
             match candidates {
                 Candidates::None => {}

@@ -24,7 +24,7 @@ impl Snapshot {
     /// id) first, with their exact match counts and first matching lines.
     pub fn search_runs(&self, query: &RunQuery) -> Result<RunsPage> {
         let (lo, hi) = query.runs;
-        let needle = query.filters.contains.as_deref().map(Needle::new);
+        let needle = query.filters.contains.as_ref();
         let mut page = RunsPage {
             runs: Vec::new(),
             has_more: false,
@@ -36,7 +36,7 @@ impl Snapshot {
             |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
         let all = self.all_segments();
         let (clauses, estimate) =
-            match self.candidates(None, &query.filters, needle.as_ref(), &all)? {
+            match self.candidates(None, &query.filters, needle, &all)? {
                 Candidates::None => return Ok(page),
                 Candidates::All => (None, u64::MAX),
                 Candidates::Query { query, estimate } => (Some(query), estimate),
@@ -53,7 +53,7 @@ impl Snapshot {
                     run_id,
                     &blocks[start..end],
                     &query.filters,
-                    needle.as_ref(),
+                    needle,
                     query.lines_per_run,
                     last_needed,
                 )?;

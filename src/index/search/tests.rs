@@ -3,6 +3,7 @@
 
 use super::plan::{PlanLimits, PLAN_LIMITS};
 use super::{Filters, RunMeta, RunQuery};
+use crate::index::grams::Needle;
 use crate::index::testing;
 use crate::index::LogIndex;
 
@@ -55,7 +56,7 @@ fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
         snapshot.limits = limits;
         for needle in ["needle", "eedl", "ne", "nothing", "absent!"] {
             let filters = Filters {
-                contains: Some(needle.to_owned()),
+                contains: Some(Needle::new(needle)),
                 ..Filters::default()
             };
             for (run, lines) in &runs {
