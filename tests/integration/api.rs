@@ -1,9 +1,7 @@
 //! The run-log endpoint against a real server on 127.0.0.1, with real files,
 //! a real tantivy index and SQLite on disk.
 
-mod common;
-
-use common::{enc, Dirs, TestServer};
+use crate::common::{enc, Dirs, TestServer};
 use serde_json::Value;
 
 const LINUX_LOG: &str = "\
@@ -440,7 +438,7 @@ async fn every_validation_rule_names_its_parameter() {
         .json()
         .await
         .unwrap_or_else(|e| panic!("405 body is not JSON: {e}"));
-    let r = common::Response {
+    let r = crate::common::Response {
         status: 405,
         headers: Default::default(),
         body,
@@ -741,7 +739,7 @@ async fn get_authorized(
     s: &TestServer,
     path: &str,
     authorization: Option<&str>,
-) -> common::Response {
+) -> crate::common::Response {
     let mut req = reqwest::Client::new().get(format!("{}{path}", s.base));
     if let Some(a) = authorization {
         req = req.header("authorization", a);
@@ -754,7 +752,7 @@ async fn get_authorized(
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    common::Response {
+    crate::common::Response {
         status,
         headers,
         body,
@@ -815,7 +813,7 @@ async fn every_refused_token_gets_the_same_401() {
 }
 
 /// Asserts a 400 `validation_error` naming `field`, and only it.
-fn assert_refused(r: &common::Response, url: &str, field: &str) {
+fn assert_refused(r: &crate::common::Response, url: &str, field: &str) {
     assert_eq!(
         (r.status, r.error_code()),
         (400, "validation_error"),
@@ -960,7 +958,7 @@ async fn api_responses_are_never_stored_and_never_sniffed() {
     config.gcs.bucket = Some("headers-bucket".into());
     config.gcs.credentials = Some(runlogd::config::GcsCredentials::Anonymous);
     config.gcs.endpoint = Some("http://127.0.0.1:9".into());
-    config.gcs.signing_key = Some(common::gcs::signing_key(
+    config.gcs.signing_key = Some(crate::common::gcs::signing_key(
         dirs.root.path(),
         "runlogd-test@example.iam.gserviceaccount.com",
     ));

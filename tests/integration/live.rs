@@ -3,12 +3,10 @@
 //! the daemon runs; poll mode; the periodic reconcile; and how fresh the
 //! index is (reported, not asserted as a tight time).
 
-mod common;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{write_atomically, Dirs, Response, TestServer};
+use crate::common::{messages, write_atomically, Dirs, Response, TestServer};
 use runlogd::config::{Config, WatchMode};
 use runlogd::store::RunRecord;
 
@@ -23,17 +21,6 @@ fn live_config(dirs: &Dirs, mode: WatchMode) -> Config {
     c.watch.debounce_ms = 50;
     c.watch.poll_interval_ms = 100;
     c
-}
-
-fn messages(r: &Response) -> Vec<String> {
-    r.body["data"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .filter_map(|l| l["message"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Polls the first page of a run until `done` holds; returns the last
@@ -321,7 +308,7 @@ const MIN_GOOD_PAGES: usize = 60;
 /// after `depth`, numbered and worded in order, all of a single version.
 /// Returns that version.
 async fn check_page(base: &str, token: &str, depth: u64) -> u64 {
-    let r = common::get(
+    let r = crate::common::get(
         &format!("{base}/api/v1/runs/9/logs?cursor={depth}"),
         Some(token),
     )

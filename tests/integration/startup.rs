@@ -5,11 +5,9 @@
 //! with every line served once and the state agreeing with the index.
 //! Real index and SQLite on disk, real HTTP server on 127.0.0.1.
 
-mod common;
-
 use std::sync::mpsc;
 
-use common::{Dirs, TestServer};
+use crate::common::{Dirs, TestServer};
 use runlogd::config::WatchMode;
 
 fn log(run: u64, lines: u64) -> String {
@@ -55,7 +53,7 @@ async fn readyz_is_503_and_first_requests_are_served_while_the_scan_runs() {
     let base = s.base.clone();
     let first = tokio::spawn({
         let t = t.clone();
-        async move { common::get(&format!("{base}/api/v1/runs/30/logs"), Some(&t)).await }
+        async move { crate::common::get(&format!("{base}/api/v1/runs/30/logs"), Some(&t)).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     release_tx.send(()).unwrap_or_else(|e| panic!("{e}"));

@@ -2,15 +2,11 @@
 //! environment and file, the bundled example repository, and a clean exit on
 //! SIGTERM.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{get, DaemonLog, Dirs};
-
-const BIN: &str = env!("CARGO_BIN_EXE_runlogd");
+use crate::common::{get, wait_ready, DaemonLog, Dirs, BIN};
 
 fn runlogd(args: &[&str], data: &Path) -> Output {
     Command::new(BIN)
@@ -71,19 +67,13 @@ impl Daemon {
     }
 
     async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
-                if r.status().as_u16() == 200 {
-                    return;
-                }
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("daemon exited early ({status}): {}", self.log.text());
-            }
-            assert!(Instant::now() < deadline, "daemon not ready in time");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(
+            &self.base,
+            &mut self.child,
+            &self.log,
+            Duration::from_secs(60),
+        )
+        .await;
     }
 
     fn terminate(self) -> std::process::ExitStatus {
@@ -344,7 +334,8 @@ async fn walk_all(base: &str, run: u64, token: &str) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_reads_the_bucket_from_flags_env_and_the_emulator_host() {
     let dirs = Dirs::new();
-    let emulator = common::gcs::Emulator::start(&dirs.root.path().join("gcs"), "cli-bucket").await;
+    let emulator =
+        crate::common::gcs::Emulator::start(&dirs.root.path().join("gcs"), "cli-bucket").await;
     emulator
         .put_log(77, "[INFO] from the bucket\n[ERROR] bucket error\n")
         .await;

@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::common::{self, init_tracing, metric_value, own_process};
+
 /// Anything in these tests taking longer than this is a failure, not a timing.
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -132,7 +134,7 @@ fn envelope(body: &str) -> Value {
 }
 
 fn document_paths() -> BTreeSet<String> {
-    let doc: Value = serde_norway::from_str(include_str!("../schema/openapi.yaml"))
+    let doc: Value = serde_norway::from_str(include_str!("../../schema/openapi.yaml"))
         .unwrap_or_else(|e| panic!("schema/openapi.yaml: {e}"));
     let servers = doc["servers"].as_array().cloned().unwrap_or_default();
     assert_eq!(
@@ -186,7 +188,7 @@ async fn the_document_is_served_as_yaml_and_as_the_same_json() {
     let (status, headers, yaml) = get(&format!("{}/api/v1/openapi.yaml", server.base), None).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/yaml");
-    assert_eq!(yaml, include_str!("../schema/openapi.yaml"));
+    assert_eq!(yaml, include_str!("../../schema/openapi.yaml"));
     let (status, headers, json) = get(&format!("{}/api/v1/openapi.json", server.base), None).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json");
@@ -199,7 +201,7 @@ async fn the_document_is_served_as_yaml_and_as_the_same_json() {
 
 #[tokio::test]
 async fn the_documented_cursor_example_is_accepted() {
-    let doc: Value = serde_norway::from_str(include_str!("../schema/openapi.yaml"))
+    let doc: Value = serde_norway::from_str(include_str!("../../schema/openapi.yaml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let example = doc["components"]["parameters"]["Cursor"]["example"]
         .as_str()
@@ -218,15 +220,14 @@ async fn the_documented_cursor_example_is_accepted() {
     server.stop().await;
 }
 
-fn metric_value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_count_requests_by_route_rejections_indexing_and_resources() {
+    if !own_process(
+        module_path!(),
+        "metrics_count_requests_by_route_rejections_indexing_and_resources",
+    ) {
+        return;
+    }
     let ex = Example::open(|c| c.rate_limit.requests_per_minute = 2).await;
     let token = ex.token();
     let server = ex.serve(true).await;
@@ -279,7 +280,7 @@ async fn metrics_count_requests_by_route_rejections_indexing_and_resources() {
     assert!(text.contains(r#"runlogd_runs_indexed_total{change="indexed"}"#));
     assert!(text.contains("runlogd_index_commit_duration_seconds_count"));
     // Every name the module owns is documented in the README.
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     for name in runlogd::metrics::ALL {
         assert!(readme.contains(name), "README lists {name}");
     }
@@ -459,9 +460,7 @@ async fn a_connection_that_does_not_finish_its_request_head_is_closed() {
 }
 
 async fn scrape(base: &str) -> String {
-    let (status, _, text) = get(&format!("{base}/metrics"), None).await;
-    assert_eq!(status, 200);
-    text
+    within("GET /metrics", common::scrape(base)).await
 }
 
 fn land(folder: &std::path::Path, run_id: u64) {
@@ -474,10 +473,13 @@ fn land(folder: &std::path::Path, run_id: u64) {
 
 #[tokio::test]
 async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    if !own_process(
+        module_path!(),
+        "file_events_ingest_lag_and_reconcile_repairs_are_counted",
+    ) {
+        return;
+    }
+    init_tracing();
     // Watched: a landed log is a file event, and its lag is observed.
     let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let logs = repo.path().join("LogFiles");
@@ -618,6 +620,12 @@ async fn rejections(base: &str, reason: &str) -> f64 {
 
 #[tokio::test]
 async fn a_request_with_101_headers_is_refused_in_the_envelope_and_counted() {
+    if !own_process(
+        module_path!(),
+        "a_request_with_101_headers_is_refused_in_the_envelope_and_counted",
+    ) {
+        return;
+    }
     let ex = Example::open(|_| {}).await;
     let server = ex.serve(true).await;
     let request = |fields: usize| {
@@ -648,6 +656,12 @@ async fn a_request_with_101_headers_is_refused_in_the_envelope_and_counted() {
 
 #[tokio::test]
 async fn a_malformed_request_is_refused_in_the_envelope_and_counted() {
+    if !own_process(
+        module_path!(),
+        "a_malformed_request_is_refused_in_the_envelope_and_counted",
+    ) {
+        return;
+    }
     let ex = Example::open(|_| {}).await;
     let server = ex.serve(true).await;
     let malformed: [(&str, &[u8], usize); 4] = [
@@ -691,6 +705,12 @@ async fn a_malformed_request_is_refused_in_the_envelope_and_counted() {
 
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_answered_not_dropped() {
+    if !own_process(
+        module_path!(),
+        "http2_with_prior_knowledge_is_answered_not_dropped",
+    ) {
+        return;
+    }
     let ex = Example::open(|_| {}).await;
     let server = ex.serve(true).await;
     let before = rejections(&server.base, "http2_prior_knowledge").await;
