@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{get, wait_ready, DaemonLog, Dirs, BIN};
+use crate::common::{chmod, get, printed_token, wait_ready, DaemonLog, Dirs, BIN};
 
 fn runlogd(args: &[&str], data: &Path) -> Output {
     Command::new(BIN)
@@ -27,7 +27,7 @@ fn create_token(data: &Path, scopes: &str) -> String {
         data,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    stdout(&o).lines().last().unwrap_or_default().to_owned()
+    printed_token(&o)
 }
 
 struct Daemon {
@@ -648,12 +648,6 @@ fn assert_private(data: &Path, expected: &[&str]) {
     assert!(open.is_empty(), "not private: {open:#?}");
 }
 
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
 #[tokio::test]
 async fn serve_under_umask_022_keeps_the_data_directory_private() {
     let dirs = Dirs::new();
@@ -694,9 +688,9 @@ async fn an_open_data_directory_is_made_private_at_start_and_said_once() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // What an earlier runlogd left under umask 022.
     for (path, _, dir) in entries(&dirs.data()) {
-        set_mode(&path, if dir { 0o755 } else { 0o644 });
+        chmod(&path, if dir { 0o755 } else { 0o644 });
     }
-    set_mode(&dirs.data(), 0o755);
+    chmod(&dirs.data(), 0o755);
     assert_eq!(mode(&dirs.data().join("state.sqlite3")), 0o644);
 
     let serve = || {

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{get, wait_ready, write_atomically, DaemonLog, Dirs, TestServer, BIN};
+use crate::common::{
+    get, printed_token, wait_ready, write_atomically, DaemonLog, Dirs, TestServer, BIN,
+};
 use runlogd::store::RunRecord;
 use serde_json::Value;
 
@@ -179,11 +181,7 @@ async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
             .env("RUNLOGD_DATA", dirs.data())
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned()
+        printed_token(&o)
     };
     let mut files = 0;
     let mut lines_checked = 0;

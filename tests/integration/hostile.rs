@@ -5,12 +5,12 @@
 //! runs the real binary as an unprivileged user when the tests run as root
 //! (root reads any file, so the finding cannot be shown as root).
 
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{enc, get, is_root, DaemonLog, Dirs, TestServer, BIN};
+use crate::common::{chmod, enc, get, is_root, printed_token, DaemonLog, Dirs, TestServer, BIN};
 use serde_json::Value;
 
 fn mkfifo(path: &Path) {
@@ -245,11 +245,6 @@ fn chown_tree(path: &Path) {
     }
 }
 
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
 #[tokio::test]
 async fn an_unreadable_file_or_folder_as_an_unprivileged_daemon() {
     let dirs = Dirs::new();
@@ -289,11 +284,7 @@ async fn an_unreadable_file_or_folder_as_an_unprivileged_daemon() {
         "{}",
         String::from_utf8_lossy(&token.stderr)
     );
-    let token = String::from_utf8_lossy(&token.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
+    let token = printed_token(&token);
     let mut child = unprivileged(bin)
         .args(["serve", "--config"])
         .arg(&config)

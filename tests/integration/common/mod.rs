@@ -6,7 +6,7 @@ pub mod gcs;
 pub mod prop;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 
 use runlogd::config::Config;
@@ -535,4 +535,21 @@ pub fn own_process(module: &str, test: &str) -> bool {
         "{name} did not run in its own process"
     );
     false
+}
+
+/// Sets a file's or folder's permission bits.
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// The token `runlogd token create` printed: alone, on the last line of its
+/// stdout.
+pub fn printed_token(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
 }
