@@ -142,7 +142,7 @@ async fn contains_is_a_case_insensitive_literal_substring() {
 #[tokio::test]
 async fn long_lines_are_cut_but_searchable_in_their_indexed_part_and_encodings_decode() {
     // Served cut to 4,000 characters, searched in all of the first
-    // `MAX_LINE_BYTES` (tests/hostile.rs covers lines past that).
+    // `MAX_LINE_BYTES` (the `hostile` tests cover lines past that).
     let mut long = "x".repeat(runlogd::parse::MAX_LINE_BYTES - 100);
     long.push_str(" needle-at-the-end");
     let mut log = Vec::new();
