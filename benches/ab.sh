@@ -13,7 +13,9 @@
 #!   REPS                timings per build and task (default 5)
 #!   WORK                scratch folder (default a temporary one)
 #! It builds both revisions in release mode, sharing the repository's
-#! target/ for dependencies, and installs nothing.
+#! target/ for dependencies, and installs nothing. The corpus is written by
+#! the work tree's `corpus` example (older revisions had it as `runlogd
+#! corpus`), so both builds index the same bytes.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OLD=${1:?usage: benches/ab.sh OLD_REV [NEW_REV]}
@@ -42,13 +44,15 @@ build() { # rev dest
 echo "building $OLD and ${NEW:-the work tree} (release)" >&2
 build "$OLD" "$WORK/runlogd-old"
 build "$NEW" "$WORK/runlogd-new"
+(cd "$ROOT" && cargo build --release --locked --quiet --example corpus)
+cp "$CARGO_TARGET_DIR/release/examples/corpus" "$WORK/corpus"
 for rev in "$OLD" "$NEW"; do
     [ -n "$rev" ] && git -C "$ROOT" worktree remove --force "$WORK/src-$rev" 2>/dev/null || true
 done
 
 REPO="$WORK/repo"
 if [ ! -d "$REPO/LogFiles" ]; then
-    "$WORK/runlogd-new" corpus --out "$REPO/LogFiles" --runs "$RUNS" \
+    "$WORK/corpus" --out "$REPO/LogFiles" --runs "$RUNS" \
         --total-mb "$TOTAL_MB" --large "$LARGE" --large-mb "$LARGE_MB" --seed "$SEED" >&2
 fi
 

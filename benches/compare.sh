@@ -6,8 +6,8 @@
 #! walk, search across runs, one run among many, indexing speed, index size,
 #! memory) are ratios against those tools, so they must be measured on the
 #! same data, the same machine, at the same time. This script checks the
-#! tools (it installs nothing), builds the release binary, writes the corpus
-#! with `runlogd corpus`, and runs the suite's driver, which prints markdown
+#! tools (it installs nothing), builds the release binary and the corpus
+#! generator (the `corpus` example), writes the corpus, and runs the suite's driver, which prints markdown
 #! tables and writes its own section of `benches/RESULTS.md` (the rest of
 #! the file is left as it is). A driver refuses to write figures when the
 #! tools disagree on an answer.
@@ -105,9 +105,10 @@ fi
 say "scratch folder: $WORK"
 
 # ---- build
-say "building the release binary"
-(cd "$ROOT" && cargo build --release --bin runlogd)
+say "building the release binary and the corpus generator"
+(cd "$ROOT" && cargo build --release --bin runlogd --example corpus)
 BIN=$ROOT/target/release/runlogd
+CORPUS=$ROOT/target/release/examples/corpus
 
 # ---- corpus
 REPO=$WORK/repo
@@ -118,7 +119,7 @@ else
     rm -rf "$REPO"
     say "writing the corpus: $RUNS runs, ~$TOTAL_MB MB, $LARGE large run(s) of $LARGE_MB MB, seed $SEED"
     start=$(date +%s.%N)
-    "$BIN" corpus --out "$REPO/LogFiles" --runs "$RUNS" --total-mb "$TOTAL_MB" \
+    "$CORPUS" --out "$REPO/LogFiles" --runs "$RUNS" --total-mb "$TOTAL_MB" \
         --large "$LARGE" --large-mb "$LARGE_MB" --seed "$SEED" >&2
     say "corpus written in $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s"
     echo "$STAMP" >"$REPO/.corpus"

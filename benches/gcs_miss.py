@@ -10,8 +10,11 @@ every one is a miss), and times, per log:
   warm   - the same request again, served from the index (the baseline,
            measured in the same run, so the ratio survives a noisy machine).
 
-Usage: benches/gcs_miss.py [--binary target/release/runlogd] [--repeat 5]
-                           [--results benches/RESULTS.md]
+Usage: benches/gcs_miss.py [--binary target/release/runlogd]
+                           [--corpus target/release/examples/corpus]
+                           [--repeat 5] [--results benches/RESULTS.md]
+
+Build both first: cargo build --release --bin runlogd --example corpus
 
 It prints the table and writes it into its own section of RESULTS.md (see
 `benches/compare/results.py`), leaving the rest of the file as it is.
@@ -65,6 +68,8 @@ def wait(pred, what, timeout=60):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", default="target/release/runlogd")
+    ap.add_argument("--corpus", default="target/release/examples/corpus",
+                    help="the corpus generator (cargo build --release --example corpus)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md"))
     args = ap.parse_args()
@@ -85,7 +90,7 @@ def main():
              headers={"content-type": "application/json"})
 
         corpus = f"{work}/corpus"
-        subprocess.run([args.binary, "corpus", "--out", corpus, "--runs", "12", "--total-mb", "20",
+        subprocess.run([args.corpus, "--out", corpus, "--runs", "12", "--total-mb", "20",
                         "--large", "2", "--large-mb", "8", "--seed", "3"],
                        check=True, stdout=subprocess.DEVNULL)
         logs = sorted(os.listdir(corpus), key=lambda n: os.path.getsize(f"{corpus}/{n}"))

@@ -10,12 +10,6 @@ use runlogd::auth;
 use runlogd::config::{Config, LogFormat};
 use runlogd::daemon;
 
-// Benchmark data generation lives with the benchmarks, outside the library;
-// `runlogd corpus` writes it for the comparison scripts.
-#[allow(dead_code)] // the benchmarks use more of it than the command does
-#[path = "../benches/support/corpus.rs"]
-mod corpus;
-
 #[derive(Parser)]
 #[command(
     name = "runlogd",
@@ -33,8 +27,6 @@ enum Command {
     Serve(ServeArgs),
     /// Index the whole repository once, with progress, and exit.
     Index(IndexArgs),
-    /// Write a deterministic corpus of realistic run logs (for benchmarks).
-    Corpus(CorpusArgs),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -90,27 +82,6 @@ struct IndexArgs {
     /// SAMPLE_REPOSITORY folder; logs are read from its LogFiles/.
     #[arg(long, env = "RUNLOGD_REPOSITORY")]
     repository: Option<PathBuf>,
-}
-
-#[derive(Args)]
-struct CorpusArgs {
-    /// Folder to write `{run_id}.txt` files into (created if missing).
-    #[arg(long)]
-    out: PathBuf,
-    /// Number of runs.
-    #[arg(long, default_value_t = 200)]
-    runs: usize,
-    /// Approximate total size in MB.
-    #[arg(long, default_value_t = 300)]
-    total_mb: u64,
-    /// How many of the runs are large.
-    #[arg(long, default_value_t = 1)]
-    large: usize,
-    /// Size of each large run in MB.
-    #[arg(long, default_value_t = 120)]
-    large_mb: u64,
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
 }
 
 #[derive(Subcommand)]
@@ -216,25 +187,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 summary.removed,
                 summary.lines,
                 summary.elapsed.as_secs_f64()
-            );
-            Ok(())
-        }
-        Command::Corpus(a) => {
-            std::fs::create_dir_all(&a.out)?;
-            let spec = corpus::CorpusSpec {
-                runs: a.runs,
-                total_bytes: a.total_mb << 20,
-                large_runs: a.large,
-                large_bytes: a.large_mb << 20,
-                seed: a.seed,
-            };
-            let s = corpus::generate(&a.out, &spec)?;
-            println!(
-                "wrote {} runs, {} lines, {} bytes to {}",
-                s.files,
-                s.lines,
-                s.bytes,
-                a.out.display()
             );
             Ok(())
         }

@@ -19,7 +19,6 @@ use std::time::{Duration, SystemTime};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-
 pub const HTTP_REQUESTS: &str = "runlogd_http_requests_total";
 pub const HTTP_DURATION: &str = "runlogd_http_request_duration_seconds";
 pub const HTTP_REJECTIONS: &str = "runlogd_http_rejections_total";

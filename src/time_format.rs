@@ -34,7 +34,10 @@ pub fn from_unix_nanos(nanos: i64) -> Option<String> {
 /// epoch, saturated to `i64`.
 pub fn parse_unix_nanos(text: &str) -> Option<i64> {
     let t = OffsetDateTime::parse(text.trim(), &Rfc3339).ok()?;
-    Some(t.unix_timestamp_nanos().clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+    Some(
+        t.unix_timestamp_nanos()
+            .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+    )
 }
 
 /// RFC 3339 text as seconds since the epoch (fractional).
@@ -50,15 +53,15 @@ mod tests {
 
     #[test]
     fn round_trips_and_bounds() {
-        assert_eq!(from_unix_seconds(100).as_deref(), Some("1970-01-01T00:01:40Z"));
+        assert_eq!(
+            from_unix_seconds(100).as_deref(),
+            Some("1970-01-01T00:01:40Z")
+        );
         assert_eq!(
             from_unix_nanos(1_500_000_000).as_deref(),
             Some("1970-01-01T00:00:01Z")
         );
-        assert_eq!(
-            from_unix_nanos(-1).as_deref(),
-            Some("1969-12-31T23:59:59Z")
-        );
+        assert_eq!(from_unix_nanos(-1).as_deref(), Some("1969-12-31T23:59:59Z"));
         assert_eq!(from_unix_seconds(i64::MAX), None);
         assert_eq!(parse_unix_seconds("1970-01-01T00:01:40Z"), Some(100.0));
         assert_eq!(

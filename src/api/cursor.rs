@@ -13,9 +13,9 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::index::Filters;
 #[cfg(test)]
 use crate::index::grams::Needle;
+use crate::index::Filters;
 
 const VERSION: u8 = 1;
 /// Cursors of listings across runs carry another version byte, so one kind
@@ -285,9 +285,21 @@ mod tests {
     #[test]
     fn listing_bindings_tell_every_part_apart() {
         let f = Filters::default();
-        let a = Binding::listing(b"search").number(1).number(2).filters(&f).finish();
-        let b = Binding::listing(b"search").number(2).number(1).filters(&f).finish();
-        let c = Binding::listing(b"list").number(1).number(2).filters(&f).finish();
+        let a = Binding::listing(b"search")
+            .number(1)
+            .number(2)
+            .filters(&f)
+            .finish();
+        let b = Binding::listing(b"search")
+            .number(2)
+            .number(1)
+            .filters(&f)
+            .finish();
+        let c = Binding::listing(b"list")
+            .number(1)
+            .number(2)
+            .filters(&f)
+            .finish();
         assert!(a != b && a != c && b != c);
     }
 
@@ -297,10 +309,14 @@ mod tests {
             contains: Some(Needle::new(c)),
             ..Filters::default()
         };
-        let q = Binding::listing(b"search").filters(&filters("segfault")).finish();
+        let q = Binding::listing(b"search")
+            .filters(&filters("segfault"))
+            .finish();
         let c = encode_runs(&key(), 9401, q);
         assert_eq!(decode_runs(&key(), &c, q), Ok(9401));
-        let other = Binding::listing(b"search").filters(&filters("segfaults")).finish();
+        let other = Binding::listing(b"search")
+            .filters(&filters("segfaults"))
+            .finish();
         assert_eq!(
             decode_runs(&key(), &c, other),
             Err(CursorError::QueryMismatch)

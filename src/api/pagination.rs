@@ -34,7 +34,11 @@ impl Pagination {
 
     /// The pagination of `items`, read with up to one more than `limit`:
     /// the extra one is dropped, and says that more follows.
-    pub fn cut<T>(items: &mut Vec<T>, limit: usize, cursor: impl FnOnce(&T) -> String) -> Pagination {
+    pub fn cut<T>(
+        items: &mut Vec<T>,
+        limit: usize,
+        cursor: impl FnOnce(&T) -> String,
+    ) -> Pagination {
         let has_more = items.len() > limit;
         items.truncate(limit);
         Pagination::new(limit, has_more, items.last(), cursor)
@@ -56,7 +60,10 @@ mod tests {
         let mut items = vec![5, 4, 3];
         let p = Pagination::cut(&mut items, 2, |last| format!("after {last}"));
         assert_eq!(items, [5, 4]);
-        assert_eq!((p.has_more, p.next_cursor.as_deref()), (true, Some("after 4")));
+        assert_eq!(
+            (p.has_more, p.next_cursor.as_deref()),
+            (true, Some("after 4"))
+        );
         let mut items = vec![5, 4];
         let p = Pagination::cut(&mut items, 2, |last| format!("after {last}"));
         assert_eq!((p.has_more, p.next_cursor), (false, None));

@@ -495,7 +495,10 @@ mod tests {
             r.filters.sources,
             BTreeSet::from([Source::Build, Source::Web])
         );
-        assert_eq!(r.filters.contains.as_ref().map(Needle::as_str), Some("foobar"));
+        assert_eq!(
+            r.filters.contains.as_ref().map(Needle::as_str),
+            Some("foobar")
+        );
         assert_eq!(r.resume, None);
     }
 

@@ -498,4 +498,3 @@ fn remove_if_exists(path: &Path) -> Result<(), SyncError> {
         _ => Ok(()),
     }
 }
-

@@ -221,7 +221,12 @@ impl RunLogs {
 
     /// Up to `limit` indexed runs in `runs` whose file landed in `landed`,
     /// highest id first. Blocking.
-    pub fn list(&self, runs: (u64, u64), landed: (i64, i64), limit: usize) -> Result<Vec<ListedRun>> {
+    pub fn list(
+        &self,
+        runs: (u64, u64),
+        landed: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<ListedRun>> {
         Ok(self.store.list_runs(runs, landed, limit)?)
     }
 }

@@ -80,7 +80,10 @@ fn render(html: &str, limits: &ApiLimits) -> Bytes {
     let text = html
         .replace("{{min_search_chars}}", &limits.min_search_chars.to_string())
         .replace("{{max_page_lines}}", &limits.max_page_lines.to_string())
-        .replace("{{max_message_chars}}", &limits.max_message_chars.to_string());
+        .replace(
+            "{{max_message_chars}}",
+            &limits.max_message_chars.to_string(),
+        );
     Bytes::from(text)
 }
 
@@ -97,9 +100,11 @@ fn run_page(run_id: &str, html: &Bytes) -> Response {
 
 async fn asset(Path(name): Path<String>) -> Response {
     match ASSETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, content_type, body)) => {
-            with_headers(StatusCode::OK, content_type, Bytes::from_static(body.as_bytes()))
-        }
+        Some((_, content_type, body)) => with_headers(
+            StatusCode::OK,
+            content_type,
+            Bytes::from_static(body.as_bytes()),
+        ),
         None => with_headers(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

@@ -35,12 +35,11 @@ impl Snapshot {
         let wanted =
             |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
         let all = self.all_segments();
-        let (clauses, estimate) =
-            match self.candidates(None, &query.filters, needle, &all)? {
-                Candidates::None => return Ok(page),
-                Candidates::All => (None, u64::MAX),
-                Candidates::Query { query, estimate } => (Some(query), estimate),
-            };
+        let (clauses, estimate) = match self.candidates(None, &query.filters, needle, &all)? {
+            Candidates::None => return Ok(page),
+            Candidates::All => (None, u64::MAX),
+            Candidates::Query { query, estimate } => (Some(query), estimate),
+        };
         let verify = |blocks: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
             // `blocks` is sorted by key: runs ascending, then blocks. Walk runs
             // from the highest down, each run's blocks in file order.

@@ -5,14 +5,12 @@
 //! runs the real binary as an unprivileged user when the tests run as root
 //! (root reads any file, so the finding cannot be shown as root).
 
-mod common;
-
-use std::os::unix::fs::{symlink, PermissionsExt};
+use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{enc, get, DaemonLog, Dirs, TestServer};
+use crate::common::{chmod, enc, get, is_root, printed_token, DaemonLog, Dirs, TestServer, BIN};
 use serde_json::Value;
 
 fn mkfifo(path: &Path) {
@@ -236,15 +234,6 @@ fn unprivileged(bin: &str) -> Command {
     }
 }
 
-fn is_root() -> bool {
-    // The effective uid, as `id -u` prints it.
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 fn chown_tree(path: &Path) {
     if is_root() {
         let status = Command::new("chown")
@@ -256,11 +245,6 @@ fn chown_tree(path: &Path) {
     }
 }
 
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
 #[tokio::test]
 async fn an_unreadable_file_or_folder_as_an_unprivileged_daemon() {
     let dirs = Dirs::new();
@@ -268,7 +252,7 @@ async fn an_unreadable_file_or_folder_as_an_unprivileged_daemon() {
     // A copy the unprivileged user can reach: the build's own folder may
     // sit in a directory only root may enter (a CI clone under `mktemp -d`).
     let bin = dirs.root.path().join("runlogd");
-    std::fs::copy(env!("CARGO_BIN_EXE_runlogd"), &bin).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(BIN, &bin).unwrap_or_else(|e| panic!("{e}"));
     chmod(&bin, 0o755);
     let bin = bin.to_string_lossy().into_owned();
     let bin = bin.as_str();
@@ -300,11 +284,7 @@ async fn an_unreadable_file_or_folder_as_an_unprivileged_daemon() {
         "{}",
         String::from_utf8_lossy(&token.stderr)
     );
-    let token = String::from_utf8_lossy(&token.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned();
+    let token = printed_token(&token);
     let mut child = unprivileged(bin)
         .args(["serve", "--config"])
         .arg(&config)
@@ -379,14 +359,7 @@ async fn messages(s: &TestServer, token: &str, run_id: u64, query: &str) -> Vec<
         .get(&format!("/api/v1/runs/{run_id}/logs?{query}"), Some(token))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    r.body["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l["message"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::common::messages(&r)
 }
 
 #[tokio::test]
@@ -504,7 +477,7 @@ async fn a_growing_utf16_log_has_only_its_new_lines_indexed() {
     let mut grown = utf16(first, false);
     grown.extend(utf16("[ERROR] three\r\n", false).split_off(2));
     std::fs::write(dirs.log_path(1), grown).unwrap_or_else(|e| panic!("{e}"));
-    let ingestor = s.daemon_state.ingestor.clone();
+    let ingestor = s.daemon_parts.ingestor.clone();
     let outcome = tokio::task::spawn_blocking(move || ingestor.sync_run(1))
         .await
         .unwrap_or_else(|e| panic!("{e}"))

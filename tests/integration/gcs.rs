@@ -5,51 +5,32 @@
 //! URL, newest-wins between a local file and an object, and the emulator
 //! killed and restarted under a running daemon.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::gcs::{signing_key, Emulator};
-use common::{Dirs, Response, TestServer};
+use crate::common::gcs::{assert_404_both, signing_key, Emulator};
+use crate::common::{line_messages, messages, numbered_log, numbered_messages, Dirs, TestServer};
 use runlogd::config::{Config, OnDelete};
 use serde_json::Value;
 
-fn log(tag: &str, n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("[INFO] {tag} line {i}\n"))
-        .collect()
-}
-
-fn messages(lines: &[Value]) -> Vec<String> {
-    lines
-        .iter()
-        .filter_map(|l| l["message"].as_str().map(str::to_owned))
-        .collect()
-}
-
 /// Every message of a run, walking all pages.
 async fn run_messages(s: &TestServer, run: u64, token: &str) -> Vec<String> {
-    messages(&s.walk(run, "limit=100", token).await.0)
+    line_messages(&s.walk(run, "limit=100", token).await.0)
 }
 
-/// Asserts that `run` is served as exactly the lines of `log(tag, n)`.
+/// Asserts that `run` is served as exactly the lines of `numbered_log(tag, n)`.
 async fn assert_serves(s: &TestServer, run: u64, token: &str, tag: &str, n: usize) {
     assert_eq!(
         run_messages(s, run, token).await,
-        expected(tag, n),
+        numbered_messages(tag, n),
         "run {run}"
     );
 }
 
 /// The bucket generation the store recorded for a run's object.
 fn object_generation(s: &TestServer, run: u64) -> Option<String> {
-    let object = s.daemon_state.store.object(run).ok().flatten();
+    let object = s.daemon_parts.store.object(run).ok().flatten();
     object.and_then(|o| o.generation)
-}
-
-fn expected(tag: &str, n: usize) -> Vec<String> {
-    (1..=n).map(|i| format!("[INFO] {tag} line {i}")).collect()
 }
 
 async fn setup(bucket: &str) -> (Dirs, Emulator, Config) {
@@ -60,21 +41,12 @@ async fn setup(bucket: &str) -> (Dirs, Emulator, Config) {
     (dirs, emulator, config)
 }
 
-fn assert_404_both(r: &Response) {
-    assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.error_code(), "log_not_found");
-    assert_eq!(
-        r.body["details"]["checked"],
-        serde_json::json!(["local", "gcs"])
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_up_sync_then_objects_added_and_replaced_while_running() {
     let (dirs, emulator, config) = setup("sync-bucket").await;
-    emulator.put_log(101, log("bucket-101", 250)).await;
-    emulator.put_log(102, log("bucket-102", 3)).await;
-    dirs.write_log(103, log("local-103", 5));
+    emulator.put_log(101, numbered_log("bucket-101", 250)).await;
+    emulator.put_log(102, numbered_log("bucket-102", 3)).await;
+    dirs.write_log(103, numbered_log("local-103", 5));
 
     let s = TestServer::start(config).await;
     let token = s.reader();
@@ -105,8 +77,8 @@ async fn start_up_sync_then_objects_added_and_replaced_while_running() {
         .unwrap_or_default()
         .to_owned();
     assert!(!cursor.is_empty());
-    emulator.put_log(101, log("replaced-101", 7)).await;
-    emulator.put_log(104, log("bucket-104", 12)).await;
+    emulator.put_log(101, numbered_log("replaced-101", 7)).await;
+    emulator.put_log(104, numbered_log("bucket-104", 12)).await;
     let status = s.wait_full_sync().await;
     assert_eq!(status["objects"], 3, "{status}");
     assert_eq!(status["downloaded"], 4, "{status}");
@@ -144,15 +116,12 @@ async fn a_run_only_in_the_bucket_is_served_on_its_first_request() {
     let token = s.reader();
     s.wait_gcs("the first sync", |g| g["passes"] == 1).await;
 
-    emulator.put_log(201, log("late-201", 1500)).await;
+    emulator.put_log(201, numbered_log("late-201", 1500)).await;
     let started = Instant::now();
     let r = s.get("/api/v1/runs/201/logs?limit=5", Some(&token)).await;
     let first_request = started.elapsed();
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(
-        messages(r.body["data"].as_array().map(Vec::as_slice).unwrap_or(&[])),
-        expected("late-201", 5)
-    );
+    assert_eq!(messages(&r), numbered_messages("late-201", 5));
     // For the record (the closing note quotes it); not a pass/fail bound.
     eprintln!(
         "first request for a run only in the bucket (1500 lines): {} ms",
@@ -160,10 +129,10 @@ async fn a_run_only_in_the_bucket_is_served_on_its_first_request() {
     );
     // The next page resumes where the first ended.
     let all = run_messages(&s, 201, &token).await;
-    assert_eq!(all, expected("late-201", 1500));
+    assert_eq!(all, numbered_messages("late-201", 1500));
 
     // Concurrent first requests for one run share one download.
-    emulator.put_log(202, log("late-202", 400)).await;
+    emulator.put_log(202, numbered_log("late-202", 400)).await;
     let before = s.gcs_status().await["downloaded"].as_u64().unwrap_or(0);
     let s = Arc::new(s);
     let mut tasks = Vec::new();
@@ -176,10 +145,7 @@ async fn a_run_only_in_the_bucket_is_served_on_its_first_request() {
     for t in tasks {
         let r = t.await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(
-            messages(r.body["data"].as_array().map(Vec::as_slice).unwrap_or(&[])),
-            expected("late-202", 3)
-        );
+        assert_eq!(messages(&r), numbered_messages("late-202", 3));
     }
     let after = s.gcs_status().await["downloaded"].as_u64().unwrap_or(0);
     assert_eq!(after, before + 1, "eight requests, one download");
@@ -202,10 +168,10 @@ async fn absent_from_both_is_404_with_both_checked_and_the_miss_is_remembered() 
     assert_404_both(&s.get("/api/v1/runs/301/logs", Some(&token)).await);
     assert_404_both(&s.get("/api/v1/runs/301/logs/raw", Some(&token)).await);
     // Uploaded right after the miss: the remembered miss still answers...
-    emulator.put_log(301, log("arrived-301", 4)).await;
+    emulator.put_log(301, numbered_log("arrived-301", 4)).await;
     assert_404_both(&s.get("/api/v1/runs/301/logs", Some(&token)).await);
     // ...until the next sync lists the object.
-    let bucket = s.daemon_state.bucket.clone();
+    let bucket = s.daemon_parts.bucket.clone();
     let report = match bucket {
         Some(b) => b.sync_once().await.map_err(|e| e.to_string()),
         None => Err("no bucket".into()),
@@ -223,7 +189,7 @@ async fn raw_download_redirects_to_a_signed_url_that_the_emulator_serves() {
     let email = "runlogd-test@example.iam.gserviceaccount.com";
     config.gcs.signing_key = Some(signing_key(dirs.root.path(), email));
     config.gcs.signed_url_expiry_secs = 3600;
-    let content = log("raw-401", 40);
+    let content = numbered_log("raw-401", 40);
     emulator.put_log(401, content.clone()).await;
     dirs.write_log(402, "local only\n");
     let s = TestServer::start(config).await;
@@ -345,7 +311,7 @@ async fn raw_download_redirects_to_a_signed_url_that_the_emulator_serves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_signing_key_the_bucket_copy_is_streamed() {
     let (_dirs, emulator, config) = setup("nosign-bucket").await;
-    let content = log("stream-451", 30);
+    let content = numbered_log("stream-451", 30);
     emulator.put_log(451, content.clone()).await;
     let s = TestServer::start(config).await;
     let token = s.reader();
@@ -360,25 +326,22 @@ async fn without_a_signing_key_the_bucket_copy_is_streamed() {
 async fn the_newer_of_a_local_file_and_an_object_wins() {
     let (dirs, emulator, config) = setup("newest-bucket").await;
     let hour_ago = SystemTime::now() - Duration::from_secs(3600);
-    let set_mtime = |run: u64, t: SystemTime| {
-        let f = std::fs::File::options()
-            .write(true)
-            .open(dirs.log_path(run))
-            .unwrap_or_else(|e| panic!("{e}"));
-        f.set_modified(t).unwrap_or_else(|e| panic!("{e}"));
-    };
     // 501: the local file is older than the object: the object wins.
-    dirs.write_log(501, log("old-local-501", 3));
-    set_mtime(501, hour_ago);
-    emulator.put_log(501, log("new-object-501", 6)).await;
+    dirs.write_log(501, numbered_log("old-local-501", 3));
+    dirs.set_mtime(501, hour_ago);
+    emulator
+        .put_log(501, numbered_log("new-object-501", 6))
+        .await;
     // 502: the object is older than the local file: the local file wins.
-    emulator.put_log(502, log("old-object-502", 6)).await;
-    dirs.write_log(502, log("new-local-502", 2));
-    set_mtime(502, SystemTime::now() + Duration::from_secs(3600));
+    emulator
+        .put_log(502, numbered_log("old-object-502", 6))
+        .await;
+    dirs.write_log(502, numbered_log("new-local-502", 2));
+    dirs.set_mtime(502, SystemTime::now() + Duration::from_secs(3600));
     // 503: same bytes in both, local older: served, and not downloaded.
-    dirs.write_log(503, log("same-503", 4));
-    set_mtime(503, hour_ago);
-    emulator.put_log(503, log("same-503", 4)).await;
+    dirs.write_log(503, numbered_log("same-503", 4));
+    dirs.set_mtime(503, hour_ago);
+    emulator.put_log(503, numbered_log("same-503", 4)).await;
 
     let s = TestServer::start(config).await;
     let token = s.reader();
@@ -404,7 +367,7 @@ async fn the_newer_of_a_local_file_and_an_object_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_objects_are_kept_or_dropped_as_configured() {
     let (dirs, emulator, keep_config) = setup("delete-bucket").await;
-    emulator.put_log(601, log("doomed-601", 5)).await;
+    emulator.put_log(601, numbered_log("doomed-601", 5)).await;
     let mut drop_config = keep_config.clone();
     drop_config.data = dirs.root.path().join("data-drop");
     drop_config.gcs.on_delete = OnDelete::Drop;
@@ -432,7 +395,7 @@ async fn deleted_objects_are_kept_or_dropped_as_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_keeps_serving_while_the_bucket_is_down_and_recovers() {
     let (_dirs, mut emulator, config) = setup("outage-bucket").await;
-    emulator.put_log(701, log("before-701", 8)).await;
+    emulator.put_log(701, numbered_log("before-701", 8)).await;
     let s = TestServer::start(config).await;
     let token = s.reader();
     s.wait_gcs("the first sync", |g| g["state"] == "ok").await;
@@ -460,7 +423,7 @@ async fn the_daemon_keeps_serving_while_the_bucket_is_down_and_recovers() {
     assert_eq!(r.body["details"]["unavailable"], serde_json::json!(["gcs"]));
 
     emulator.restart().await;
-    emulator.put_log(703, log("after-703", 2)).await;
+    emulator.put_log(703, numbered_log("after-703", 2)).await;
     let up = s
         .wait_gcs("the sync to recover", |g| {
             g["state"] == "ok" && g["objects"] == 2
@@ -551,12 +514,12 @@ async fn a_cut_off_or_stalled_download_is_never_indexed() {
             .await;
         assert_eq!(r.status, 503, "run {run}: {}", r.body);
         assert_eq!(r.error_code(), "storage_unavailable");
-        let indexed = s.daemon_state.store.run(run).ok().flatten();
+        let indexed = s.daemon_parts.store.run(run).ok().flatten();
         assert_eq!(
             indexed, None,
             "run {run}: nothing of a broken download is indexed"
         );
-        assert_eq!(s.daemon_state.store.object(run).ok().flatten(), None);
+        assert_eq!(s.daemon_parts.store.object(run).ok().flatten(), None);
     }
     assert!(gets.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     let left: Vec<_> = std::fs::read_dir(s.data.join("gcs-mirror/broken"))
@@ -573,7 +536,9 @@ async fn a_cut_off_or_stalled_download_is_never_indexed() {
 async fn objects_can_be_mirrored_into_log_files_itself() {
     let (dirs, emulator, mut config) = setup("repo-bucket").await;
     config.gcs.mirror = runlogd::config::MirrorTarget::Repository;
-    emulator.put_log(901, log("into-repo-901", 9)).await;
+    emulator
+        .put_log(901, numbered_log("into-repo-901", 9))
+        .await;
     let s = TestServer::start_watching(config).await;
     let token = s.reader();
     s.wait_gcs("the first sync", |g| {
@@ -581,7 +546,7 @@ async fn objects_can_be_mirrored_into_log_files_itself() {
     })
     .await;
     let copy = std::fs::read_to_string(dirs.log_path(901)).unwrap_or_default();
-    assert_eq!(copy, log("into-repo-901", 9));
+    assert_eq!(copy, numbered_log("into-repo-901", 9));
     assert!(
         !s.data.join("gcs-mirror").exists(),
         "nothing under the data directory"
@@ -611,16 +576,16 @@ async fn killed_mid_sync_the_daemon_serves_and_then_completes_the_mirror() {
     let runs: Vec<u64> = (1001..=1040).collect();
     for &run in &runs {
         emulator
-            .put_log(run, log(&format!("mid-{run}"), 3000))
+            .put_log(run, numbered_log(&format!("mid-{run}"), 3000))
             .await;
     }
-    dirs.write_log(1000, log("local-1000", 10));
+    dirs.write_log(1000, numbered_log("local-1000", 10));
     let s = TestServer::start(config).await;
     let token = s.reader();
     // Kill the emulator as soon as the first download lands, while the
     // start-up sync is still going through the other objects (read in-process
     // to react within a millisecond).
-    let bucket = s.daemon_state.bucket.clone();
+    let bucket = s.daemon_parts.bucket.clone();
     let downloaded = || bucket.as_ref().map_or(0, |b| b.status().downloaded);
     let deadline = Instant::now() + Duration::from_secs(30);
     while downloaded() == 0 {
@@ -755,7 +720,7 @@ fn v4_signature_verifies(url: &reqwest::Url, key_pem: &std::path::Path) -> bool 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partial_downloads_left_by_a_kill_are_removed_at_start() {
     let (dirs, emulator, config) = setup("stale-bucket").await;
-    emulator.put_log(1101, log("kept-1101", 3)).await;
+    emulator.put_log(1101, numbered_log("kept-1101", 3)).await;
     let mirror = dirs.data().join("gcs-mirror/stale-bucket");
     std::fs::create_dir_all(&mirror).unwrap_or_else(|e| panic!("{e}"));
     let stale = [".1101.txt.0badf00d.part", ".1102.txt.12345678.part"];

@@ -3,12 +3,10 @@
 //! the daemon runs; poll mode; the periodic reconcile; and how fresh the
 //! index is (reported, not asserted as a tight time).
 
-mod common;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{write_atomically, Dirs, Response, TestServer};
+use crate::common::{messages, write_atomically, Dirs, Response, TestServer};
 use runlogd::config::{Config, WatchMode};
 use runlogd::store::RunRecord;
 
@@ -23,17 +21,6 @@ fn live_config(dirs: &Dirs, mode: WatchMode) -> Config {
     c.watch.debounce_ms = 50;
     c.watch.poll_interval_ms = 100;
     c
-}
-
-fn messages(r: &Response) -> Vec<String> {
-    r.body["data"]
-        .as_array()
-        .map(|d| {
-            d.iter()
-                .filter_map(|l| l["message"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Polls the first page of a run until `done` holds; returns the last
@@ -74,7 +61,7 @@ async fn wait_indexed(
     let started = Instant::now();
     loop {
         let record = s
-            .daemon_state
+            .daemon_parts
             .store
             .run(run)
             .unwrap_or_else(|e| panic!("store: {e}"));
@@ -84,7 +71,7 @@ async fn wait_indexed(
         assert!(
             started.elapsed() < DEADLINE,
             "run {run}: {what} never reached the index without a request; record {:?}",
-            s.daemon_state.store.run(run).ok().flatten()
+            s.daemon_parts.store.run(run).ok().flatten()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -261,13 +248,13 @@ async fn a_log_landing_right_after_the_watch_starts_is_seen() {
     let mut config = live_config(&dirs, WatchMode::Inotify);
     config.watch.reconcile_interval_secs = 0;
     let daemon = runlogd::daemon::Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
-    let watcher = runlogd::watch::Watcher::start(daemon.state.ingestor.clone(), config.watch)
+    let watcher = runlogd::watch::Watcher::start(daemon.parts.ingestor.clone(), config.watch)
         .unwrap_or_else(|e| panic!("watch: {e}"));
     write_atomically(&dirs.log_path(7), b"[INFO] landed at once\n");
     let started = Instant::now();
     loop {
         let record = daemon
-            .state
+            .parts
             .store
             .run(7)
             .unwrap_or_else(|e| panic!("store: {e}"));
@@ -321,7 +308,7 @@ const MIN_GOOD_PAGES: usize = 60;
 /// after `depth`, numbered and worded in order, all of a single version.
 /// Returns that version.
 async fn check_page(base: &str, token: &str, depth: u64) -> u64 {
-    let r = common::get(
+    let r = crate::common::get(
         &format!("{base}/api/v1/runs/9/logs?cursor={depth}"),
         Some(token),
     )
@@ -406,7 +393,7 @@ async fn readers_see_the_old_content_or_the_new_never_a_mix() {
     }
     for v in 1..=LAST {
         let before = s
-            .daemon_state
+            .daemon_parts
             .store
             .run(9)
             .unwrap_or_else(|e| panic!("{e}"))

@@ -9,12 +9,10 @@
 //! characters (matched in full, served cut), and runs that grow between two
 //! pages of a walk. Real server on 127.0.0.1, real index on disk.
 
-mod common;
-
 use std::sync::LazyLock;
 
-use common::enc;
-use common::prop::PropServer;
+use crate::common::enc;
+use crate::common::prop::PropServer;
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -142,7 +140,7 @@ fn served(lines: &[Value]) -> Vec<Served> {
         .collect()
 }
 
-fn get(path: &str) -> common::Response {
+fn get(path: &str) -> crate::common::Response {
     SHARED.get(path)
 }
 

@@ -8,19 +8,14 @@
 //! `viewer_perf` (ignored) is not a test but the viewer's measurement on a
 //! 1M-line log; it writes its figures to `benches/RESULTS.md`.
 
-mod common;
-#[allow(dead_code)] // the performance measurement uses part of the generator
-#[path = "../benches/support/corpus.rs"]
-mod corpus;
-
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gcs::{signing_key, Emulator};
-use common::{Dirs, TestServer};
+use crate::common::gcs::{signing_key, Emulator};
+use crate::common::{free_port, is_root, Dirs, TestServer};
+use crate::corpus;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -66,11 +61,7 @@ fn install_browser_once() {
         {
             return;
         }
-        let root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        if !root || find_binary("APT_GET", &["apt-get"]).is_none() {
+        if !is_root() || find_binary("APT_GET", &["apt-get"]).is_none() {
             return;
         }
         // Straight to stderr, past the test harness's capture.
@@ -125,10 +116,7 @@ impl Browser {
         for attempt in 0..5 {
             // A free port: bound and released, then given to chromedriver;
             // another process could take it in between, hence the retries.
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .unwrap_or_else(|e| panic!("bind: {e}"));
+            let port = free_port();
             let mut driver = Command::new(&driver_bin)
                 .arg(format!("--port={port}"))
                 .arg("--allowed-ips=127.0.0.1")
@@ -1024,7 +1012,7 @@ async fn follow_mode_shows_lines_appended_to_the_file() {
     let s = TestServer::start(dirs.config()).await;
     let t = s.reader();
     let sync = |s: &TestServer| {
-        s.daemon_state
+        s.daemon_parts
             .ingestor
             .sync_run(40)
             .unwrap_or_else(|e| panic!("sync: {e}"));
@@ -1474,7 +1462,7 @@ impl Browser {
 /// permalink to its middle, several times each, and scrolls 10,000 lines
 /// down and back up; prints the figures and writes them to the "web viewer"
 /// section of `benches/RESULTS.md`. Run it with
-/// `cargo test --test browser -- --ignored viewer_perf --nocapture`.
+/// `cargo test --test integration -- --ignored viewer_perf --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run on demand; it rewrites a section of benches/RESULTS.md"]
 async fn viewer_perf() {
@@ -1618,7 +1606,7 @@ async fn viewer_perf() {
     let when = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     let text = format!(
         "### Web viewer ({when})\n\n\
-         Measured by `cargo test --test browser -- --ignored viewer_perf --nocapture` \
+         Measured by `cargo test --test integration -- --ignored viewer_perf --nocapture` \
          (dev profile: runlogd unoptimised, dependencies at opt-level 2) in headless \
          Chromium on 127.0.0.1. Run {run} from the corpus generator (`benches/support/corpus.rs`, seed 11): {total} lines, \
          {:.1} MB. Machine: {load_before} before, {load_after} after.\n\n\

@@ -49,7 +49,7 @@ impl PropServer {
     /// Brings a run up to date with its file, as the watcher would.
     pub fn sync(&self, run_id: u64) {
         self.server
-            .daemon_state
+            .daemon_parts
             .ingestor
             .sync_run(run_id)
             .unwrap_or_else(|e| panic!("sync {run_id}: {e}"));

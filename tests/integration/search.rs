@@ -2,23 +2,11 @@
 //! 127.0.0.1 (real index and SQLite on disk), and the rebuild of an index at
 //! start when it was written by an earlier layout or under other parser rules.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::{enc, Dirs, TestServer};
+use crate::common::{enc, Dirs, TestServer};
 use runlogd::parse::{Level, RuleConfig};
 use serde_json::Value;
-
-/// Sets a log's mtime (when it "landed").
-fn set_landed(dirs: &Dirs, run_id: u64, secs: u64) {
-    let f = std::fs::File::options()
-        .write(true)
-        .open(dirs.log_path(run_id))
-        .unwrap_or_else(|e| panic!("open {run_id}: {e}"));
-    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap_or_else(|e| panic!("set mtime {run_id}: {e}"));
-}
 
 fn run_ids(body: &Value) -> Vec<u64> {
     body["data"]
@@ -54,7 +42,10 @@ fn write_runs(dirs: &Dirs) {
         "CRITICAL build: compiler crashed\nINFO build: cleanup\n",
     );
     for (i, run) in [10, 11, 12, 13, 14].into_iter().enumerate() {
-        set_landed(dirs, run, NOV_20 + i as u64 * DAY);
+        dirs.set_mtime(
+            run,
+            SystemTime::UNIX_EPOCH + Duration::from_secs(NOV_20 + i as u64 * DAY),
+        );
     }
 }
 
@@ -184,7 +175,7 @@ async fn search_pages_are_stable_while_runs_land_and_change() {
     dirs.write_log(40, "[ERROR] Segmentation fault in a new run\n");
     dirs.write_log(10, "[INFO] clean now\n");
     for run in [40, 10] {
-        s.daemon_state
+        s.daemon_parts
             .ingestor
             .sync_run(run)
             .unwrap_or_else(|e| panic!("sync {run}: {e}"));
@@ -248,7 +239,7 @@ async fn bad_search_and_listing_parameters_are_named_in_one_400() {
     write_runs(&dirs);
     let s = TestServer::start(dirs.config()).await;
     let t = s.reader();
-    let fields = |r: &common::Response| -> Vec<String> {
+    let fields = |r: &crate::common::Response| -> Vec<String> {
         assert_eq!(r.status, 400, "{}", r.body);
         assert_eq!(r.error_code(), "validation_error");
         let mut names: Vec<String> = r.body["details"]["fields"]
@@ -355,7 +346,7 @@ async fn the_listing_shows_every_indexed_log_newest_first() {
         .unwrap_or_default()
         .to_owned();
     dirs.write_log(99, "[INFO] new\n");
-    s.daemon_state
+    s.daemon_parts
         .ingestor
         .sync_run(99)
         .unwrap_or_else(|e| panic!("{e}"));

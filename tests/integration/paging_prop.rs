@@ -9,13 +9,11 @@
 //! endings, and a last line with or without its newline. Real server on
 //! 127.0.0.1, real index on disk.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use common::enc;
-use common::prop::PropServer;
+use crate::common::enc;
+use crate::common::prop::PropServer;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

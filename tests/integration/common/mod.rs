@@ -1,12 +1,13 @@
 //! Test harness: a real runlogd (real index and SQLite on disk, real HTTP
 //! server on 127.0.0.1) over a temporary repository.
-#![allow(dead_code)]
 
 pub mod fault;
 pub mod gcs;
 pub mod prop;
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant, SystemTime};
 
 use runlogd::config::Config;
 use runlogd::config::WatchMode;
@@ -19,7 +20,7 @@ pub struct TestServer {
     pub base: String,
     pub repo: PathBuf,
     pub data: PathBuf,
-    pub daemon_state: runlogd::api::AppState,
+    pub daemon_parts: runlogd::service::Parts,
     /// What the start-up scan did (empty until it has ended; see
     /// [`TestServer::start_serving`]).
     pub scan: ScanSummary,
@@ -49,6 +50,15 @@ impl Dirs {
     }
     pub fn write_log(&self, run_id: u64, content: impl AsRef<[u8]>) {
         write_atomically(&self.log_path(run_id), content.as_ref());
+    }
+    /// Sets a log's modification time (when it "landed").
+    pub fn set_mtime(&self, run_id: u64, mtime: SystemTime) {
+        std::fs::File::options()
+            .write(true)
+            .open(self.log_path(run_id))
+            .unwrap_or_else(|e| panic!("open {run_id}: {e}"))
+            .set_modified(mtime)
+            .unwrap_or_else(|e| panic!("set mtime {run_id}: {e}"));
     }
     /// A configuration for this repository, with a rate limit high enough
     /// for page walks (tests of the limit set their own), and unterminated
@@ -103,11 +113,7 @@ impl TestServer {
     /// Starts the daemon exactly as `runlogd serve` does and returns while
     /// its start-up scan may still be running.
     pub async fn start_serving(config: Config) -> TestServer {
-        // RUST_LOG=debug shows the daemon's own log in a failing test's output.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        init_tracing();
         let daemon = Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
         Self::start_opened(daemon, config).await
     }
@@ -125,7 +131,7 @@ impl TestServer {
             base: format!("http://{}", running.addr),
             repo: running.repository.clone(),
             data: config.data.clone(),
-            daemon_state: running.state.clone(),
+            daemon_parts: running.parts.clone(),
             scan: ScanSummary::default(),
             running: Some(running),
         }
@@ -159,7 +165,7 @@ impl TestServer {
 
     pub fn token(&self, scopes: &[&str]) -> String {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        runlogd::auth::create_token(&self.daemon_state.store, &scopes, 7, "test")
+        runlogd::auth::create_token(&self.daemon_parts.store, &scopes, 7, "test")
             .unwrap_or_else(|e| panic!("token: {e}"))
             .1
     }
@@ -295,6 +301,33 @@ pub async fn get(url: &str, token: Option<&str>) -> Response {
     }
 }
 
+/// The messages of the lines in a page of the run-log endpoint (none when
+/// the answer has no `data`).
+pub fn messages(r: &Response) -> Vec<String> {
+    line_messages(r.body["data"].as_array().map(Vec::as_slice).unwrap_or(&[]))
+}
+
+/// The messages of line objects.
+pub fn line_messages(lines: &[Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// `n` lines `[INFO] {tag} line {i}`, a log whose every line says where it
+/// came from.
+pub fn numbered_log(tag: &str, n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("[INFO] {tag} line {i}\n"))
+        .collect()
+}
+
+/// The messages served for [`numbered_log`]`(tag, n)`.
+pub fn numbered_messages(tag: &str, n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("[INFO] {tag} line {i}")).collect()
+}
+
 /// Percent-encodes a query value.
 pub fn enc(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -382,4 +415,141 @@ fn listen_field(line: &str) -> Option<String> {
     }
     let start = line.find("listen=")? + "listen=".len();
     line[start..].split_whitespace().next().map(str::to_owned)
+}
+
+/// The `runlogd` binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_runlogd");
+
+/// Waits (at most `within`) until a spawned daemon serving at `base` answers
+/// `/readyz` with 200; fails with its log if it exits first.
+pub async fn wait_ready(base: &str, child: &mut Child, log: &DaemonLog, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+            if r.status().as_u16() == 200 {
+                return;
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("daemon exited during start-up ({status}):\n{}", log.text());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "daemon not ready within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the tests run as root (the effective uid, as `id -u` prints it).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A port that was free a moment ago, for a process that cannot be handed a
+/// listening socket nor report the port it picked; another process may take
+/// it in between, so callers retry with another.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+/// The process-wide tracing subscriber, installed by whichever test comes
+/// first: RUST_LOG=debug shows the daemons' own logs in a failing test's
+/// output.
+pub fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// `GET {base}/metrics`, which must answer 200; the exposition text.
+pub async fn scrape(base: &str) -> String {
+    let resp = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.text()
+        .await
+        .unwrap_or_else(|e| panic!("body of /metrics: {e}"))
+}
+
+/// The value of one series (name and labels exactly as exported) in
+/// Prometheus exposition text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs the calling test alone, in a process of its own, and says whether
+/// this is that process.
+///
+/// For the tests that read the metrics: the recorder is one per process, and
+/// every daemon in the process counts into the same series (requests by
+/// route, rejections by reason, file events, reconcile repairs, sync
+/// failures) and sets the same gauges when scraped. With every test sharing
+/// this binary's process, other tests' daemons would add to what such a test
+/// counts (letting it pass on another daemon's work) or overwrite a gauge
+/// between its setting and its reading. So the test starts this binary again
+/// with only itself selected (`--exact`), and in that process it has the
+/// recorder to itself, as when each file of tests was a binary of its own.
+///
+/// In the suite's process: runs the child, forwards its output, fails if the
+/// test failed or did not run there, and returns `false` (the caller returns
+/// at once). In the child: returns `true` (the caller goes on and asserts).
+/// `module` is the caller's `module_path!()`, `test` its function name.
+pub fn own_process(module: &str, test: &str) -> bool {
+    const SELECTED: &str = "RUNLOGD_TEST_OWN_PROCESS";
+    // `integration::ops` for a test named `ops::the_test`.
+    let module = module.split_once("::").map_or("", |(_, m)| m);
+    let name = format!("{module}::{test}");
+    if std::env::var_os(SELECTED).is_some_and(|v| v == name.as_str()) {
+        return true;
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+    let out = Command::new(exe)
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env(SELECTED, &name)
+        .output()
+        .unwrap_or_else(|e| panic!("running {name} in its own process: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Kept by the test harness, shown if this test fails.
+    print!("{stdout}");
+    eprint!("{stderr}");
+    assert!(
+        out.status.success(),
+        "{name} failed in its own process ({})",
+        out.status
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "{name} did not run in its own process"
+    );
+    false
+}
+
+/// Sets a file's or folder's permission bits.
+pub fn chmod(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// The token `runlogd token create` printed: alone, on the last line of its
+/// stdout.
+pub fn printed_token(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
 }

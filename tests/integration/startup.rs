@@ -5,11 +5,9 @@
 //! with every line served once and the state agreeing with the index.
 //! Real index and SQLite on disk, real HTTP server on 127.0.0.1.
 
-mod common;
-
 use std::sync::mpsc;
 
-use common::{Dirs, TestServer};
+use crate::common::{Dirs, TestServer};
 use runlogd::config::WatchMode;
 
 fn log(run: u64, lines: u64) -> String {
@@ -31,7 +29,7 @@ async fn readyz_is_503_and_first_requests_are_served_while_the_scan_runs() {
     // the test lets it: the scan is "in progress" for as long as needed,
     // whatever the speed of the machine.
     let daemon = runlogd::daemon::Daemon::open(&config).unwrap_or_else(|e| panic!("{e:#}"));
-    let index = daemon.state.index.clone();
+    let index = daemon.parts.index.clone();
     let (locked_tx, locked_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
@@ -44,7 +42,16 @@ async fn readyz_is_503_and_first_requests_are_served_while_the_scan_runs() {
 
     let mut s = TestServer::start_opened(daemon, config).await;
     let t = s.reader();
-    let r = s.get("/readyz", None).await;
+    // The scan lists the folder on a thread of its own: wait until it has
+    // (it cannot go further while the writer is held).
+    let listed = std::time::Instant::now();
+    let r = loop {
+        let r = s.get("/readyz", None).await;
+        if r.body["files_total"] != 0 || listed.elapsed() > std::time::Duration::from_secs(10) {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(r.status, 503, "not ready while the scan runs: {}", r.body);
     assert_eq!(r.body["ready"], false);
     assert_eq!(r.body["files_total"], 30);
@@ -55,7 +62,7 @@ async fn readyz_is_503_and_first_requests_are_served_while_the_scan_runs() {
     let base = s.base.clone();
     let first = tokio::spawn({
         let t = t.clone();
-        async move { common::get(&format!("{base}/api/v1/runs/30/logs"), Some(&t)).await }
+        async move { crate::common::get(&format!("{base}/api/v1/runs/30/logs"), Some(&t)).await }
     });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     release_tx.send(()).unwrap_or_else(|e| panic!("{e}"));
@@ -77,13 +84,13 @@ async fn readyz_is_503_and_first_requests_are_served_while_the_scan_runs() {
         let (walked, _) = s.walk(run, "limit=100", &t).await;
         assert_eq!(walked.len() as u64, 50 + run, "run {run}");
         let record = s
-            .daemon_state
+            .daemon_parts
             .store
             .run(run)
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("run {run} has no state"));
         let meta = s
-            .daemon_state
+            .daemon_parts
             .index
             .snapshot()
             .run_meta(run)

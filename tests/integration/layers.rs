@@ -189,7 +189,10 @@ fn imports(src: &Path) -> BTreeMap<(Module, Module), Vec<String>> {
             if let Some(edge) = lift(module, &target) {
                 let shown = path.join("::");
                 let rel = file.strip_prefix(src).unwrap_or(file).display().to_string();
-                edges.entry(edge).or_default().push(format!("src/{rel}: {shown}"));
+                edges
+                    .entry(edge)
+                    .or_default()
+                    .push(format!("src/{rel}: {shown}"));
             }
         }
     }
@@ -212,7 +215,8 @@ fn cycles(edges: &BTreeMap<(Module, Module), Vec<String>>) -> Vec<BTreeSet<Modul
         }
         seen
     };
-    let reachable: BTreeMap<&Module, BTreeSet<Module>> = nodes.iter().map(|n| (*n, reach(n))).collect();
+    let reachable: BTreeMap<&Module, BTreeSet<Module>> =
+        nodes.iter().map(|n| (*n, reach(n))).collect();
     let mut out: Vec<BTreeSet<Module>> = Vec::new();
     for n in &nodes {
         let component: BTreeSet<Module> = nodes
@@ -236,24 +240,41 @@ fn every_module_imports_only_from_the_layers_below_it() {
     let known = modules(&src());
     let tops: BTreeSet<&str> = known.keys().map(|m| m[0].as_str()).collect();
     let unplaced: Vec<&&str> = tops.iter().filter(|t| layer(t).is_none()).collect();
-    assert!(unplaced.is_empty(), "modules in no layer of LAYERS: {unplaced:?}");
+    assert!(
+        unplaced.is_empty(),
+        "modules in no layer of LAYERS: {unplaced:?}"
+    );
     let mut upward = Vec::new();
     for ((from, to), places) in imports(&src()) {
         if from.len() != 1 {
             continue;
         }
         if layer(&from[0]) <= layer(&to[0]) {
-            upward.push(format!("{} imports {}: {}", from[0], to[0], places.join(", ")));
+            upward.push(format!(
+                "{} imports {}: {}",
+                from[0],
+                to[0],
+                places.join(", ")
+            ));
         }
     }
-    assert!(upward.is_empty(), "imports against the data flow:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports against the data flow:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]
 fn no_module_imports_in_a_cycle() {
     let found: Vec<String> = cycles(&imports(&src()))
         .into_iter()
-        .map(|c| c.iter().map(|m| m.join("::")).collect::<Vec<_>>().join(" <-> "))
+        .map(|c| {
+            c.iter()
+                .map(|m| m.join("::"))
+                .collect::<Vec<_>>()
+                .join(" <-> ")
+        })
         .collect();
     assert!(found.is_empty(), "import cycles: {found:?}");
 }
@@ -267,8 +288,14 @@ fn the_checker_sees_upward_imports_and_cycles() -> std::io::Result<()> {
     std::fs::create_dir_all(src.join("index"))?;
     std::fs::write(src.join("lib.rs"), "pub mod metrics;\npub mod index;\n")?;
     std::fs::write(src.join("metrics.rs"), "use crate::index::Snapshot;\n")?;
-    std::fs::write(src.join("index/mod.rs"), "mod block;\nmod search;\nfn f() { crate::metrics::committed(); }\n")?;
-    std::fs::write(src.join("index/block.rs"), "use super::search::IndexedLine;\n")?;
+    std::fs::write(
+        src.join("index/mod.rs"),
+        "mod block;\nmod search;\nfn f() { crate::metrics::committed(); }\n",
+    )?;
+    std::fs::write(
+        src.join("index/block.rs"),
+        "use super::search::IndexedLine;\n",
+    )?;
     std::fs::write(
         src.join("index/search.rs"),
         "use super::{block::LineRef, Result};\n#[cfg(test)]\nmod tests {\n    use crate::metrics::X;\n}\n",
@@ -277,7 +304,10 @@ fn the_checker_sees_upward_imports_and_cycles() -> std::io::Result<()> {
     let m = |s: &str| s.split("::").map(str::to_owned).collect::<Module>();
     assert!(edges.contains_key(&(m("metrics"), m("index"))));
     assert!(edges.contains_key(&(m("index"), m("metrics"))));
-    assert!(!edges.contains_key(&(m("index::search"), m("metrics"))), "test code is not read");
+    assert!(
+        !edges.contains_key(&(m("index::search"), m("metrics"))),
+        "test code is not read"
+    );
     let found = cycles(&edges);
     assert!(found.contains(&BTreeSet::from([m("metrics"), m("index")])));
     assert!(found.contains(&BTreeSet::from([m("index::block"), m("index::search")])));

@@ -9,12 +9,13 @@
 //! bucket intact.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runlogd::config::{Config, GcsCredentials};
+
+use super::Response;
 
 pub struct Emulator {
     child: Option<Child>,
@@ -106,17 +107,6 @@ fn binary() -> PathBuf {
     }
 }
 
-/// A port that was free a moment ago. The emulator cannot be handed a
-/// listening socket, nor report a port it picked itself, so this is the one
-/// place a port is chosen for another process; [`Emulator::start`] retries
-/// with another port when the emulator finds this one taken.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
-}
-
 impl Emulator {
     /// Starts an emulator with an empty bucket `bucket`, keeping objects under `root`.
     pub async fn start(root: &Path, bucket: &str) -> Emulator {
@@ -128,7 +118,10 @@ impl Emulator {
         };
         let mut attempts = 0;
         loop {
-            e.port = free_port();
+            // The emulator cannot be handed a listening socket, nor report
+            // a port it picked itself: retried with another port when it
+            // finds this one taken.
+            e.port = super::free_port();
             match e.spawn().await {
                 Ok(()) => break,
                 Err(why) => {
@@ -291,4 +284,14 @@ pub fn signing_key(dir: &Path, email: &str) -> PathBuf {
     });
     std::fs::write(&path, json.to_string()).unwrap_or_else(|e| panic!("{e}"));
     path
+}
+
+/// Asserts the 404 for a log that neither the repository nor the bucket has.
+pub fn assert_404_both(r: &Response) {
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(r.error_code(), "log_not_found");
+    assert_eq!(
+        r.body["details"]["checked"],
+        serde_json::json!(["local", "gcs"])
+    );
 }

@@ -5,21 +5,22 @@
 //! nothing stale. And, deterministically, the repair that such a kill
 //! makes necessary: the index and the state disagree on start.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{get, write_atomically, DaemonLog, Dirs, TestServer};
+use crate::common::{
+    get, printed_token, wait_ready, write_atomically, DaemonLog, Dirs, TestServer, BIN,
+};
 use runlogd::store::RunRecord;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_runlogd");
 const RUNS: u64 = 6;
 const ROUNDS: usize = 24;
+/// How long a restarted daemon may take to answer `/readyz` with 200.
+const READY_WITHIN: Duration = Duration::from_secs(120);
 
 /// A small deterministic generator (xorshift), seeded from the clock and
 /// printed, so a failing sequence can be replayed with RUNLOGD_CRASH_SEED.
@@ -96,22 +97,6 @@ fn spawn(dirs: &Dirs, config: &std::path::Path) -> (Child, DaemonLog) {
     (child, log)
 }
 
-async fn wait_ready(base: &str, child: &mut Child, log: &DaemonLog) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-            if r.status().as_u16() == 200 {
-                return;
-            }
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("daemon exited during start-up: {status}\n{}", log.text());
-        }
-        assert!(Instant::now() < deadline, "daemon never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
     let seed = std::env::var("RUNLOGD_CRASH_SEED")
@@ -149,7 +134,7 @@ async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         if round % 3 == 0 {
             // Sometimes let it get to ready, sometimes kill it mid-scan.
             let (addr, _) = log.listening(&mut child);
-            wait_ready(&format!("http://{addr}"), &mut child, &log).await;
+            wait_ready(&format!("http://{addr}"), &mut child, &log, READY_WITHIN).await;
         }
         let stop = Arc::new(AtomicBool::new(false));
         let feeder = {
@@ -189,18 +174,14 @@ async fn sigkill_at_random_moments_loses_and_doubles_nothing() {
     let (mut child, log) = spawn(&dirs, &config);
     let (addr, _) = log.listening(&mut child);
     let base = format!("http://{addr}");
-    wait_ready(&base, &mut child, &log).await;
+    wait_ready(&base, &mut child, &log, READY_WITHIN).await;
     let token = {
         let o = Command::new(BIN)
             .args(["token", "create", "--scopes", "system:read"])
             .env("RUNLOGD_DATA", dirs.data())
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned()
+        printed_token(&o)
     };
     let mut files = 0;
     let mut lines_checked = 0;
@@ -291,7 +272,7 @@ fn assert_exact(lines: &[Value], file: &str, what: &str) {
 }
 
 fn record(s: &TestServer, run: u64) -> RunRecord {
-    s.daemon_state
+    s.daemon_parts
         .store
         .run(run)
         .unwrap_or_else(|e| panic!("store: {e}"))

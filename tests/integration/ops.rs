@@ -14,6 +14,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::common::{self, init_tracing, metric_value, own_process};
+
 /// Anything in these tests taking longer than this is a failure, not a timing.
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -75,7 +77,7 @@ impl Example {
         config.rate_limit.requests_per_minute = 1_000_000;
         edit(&mut config);
         let daemon = Daemon::open(&config).unwrap_or_else(|e| panic!("open: {e:#}"));
-        let ingestor = daemon.state.ingestor.clone();
+        let ingestor = daemon.parts.ingestor.clone();
         tokio::task::spawn_blocking(move || ingestor.scan())
             .await
             .unwrap_or_else(|e| panic!("join: {e}"))
@@ -88,13 +90,17 @@ impl Example {
     }
 
     fn token(&self) -> String {
-        runlogd::auth::create_token(&self.daemon.state.store, &["system:read".into()], 7, "ops")
+        runlogd::auth::create_token(&self.daemon.parts.store, &["system:read".into()], 7, "ops")
             .unwrap_or_else(|e| panic!("token: {e}"))
             .1
     }
 
     async fn serve(&self, with_metrics: bool) -> Served {
-        let app = runlogd::api::app(self.daemon.state.clone(), &self.config.http, with_metrics);
+        let app = runlogd::api::app(
+            self.daemon.api_state(&self.config),
+            &self.config.http,
+            with_metrics,
+        );
         Served::start(app, self.config.http.clone()).await
     }
 }
@@ -132,7 +138,7 @@ fn envelope(body: &str) -> Value {
 }
 
 fn document_paths() -> BTreeSet<String> {
-    let doc: Value = serde_norway::from_str(include_str!("../schema/openapi.yaml"))
+    let doc: Value = serde_norway::from_str(include_str!("../../schema/openapi.yaml"))
         .unwrap_or_else(|e| panic!("schema/openapi.yaml: {e}"));
     let servers = doc["servers"].as_array().cloned().unwrap_or_default();
     assert_eq!(
@@ -186,7 +192,7 @@ async fn the_document_is_served_as_yaml_and_as_the_same_json() {
     let (status, headers, yaml) = get(&format!("{}/api/v1/openapi.yaml", server.base), None).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/yaml");
-    assert_eq!(yaml, include_str!("../schema/openapi.yaml"));
+    assert_eq!(yaml, include_str!("../../schema/openapi.yaml"));
     let (status, headers, json) = get(&format!("{}/api/v1/openapi.json", server.base), None).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json");
@@ -199,7 +205,7 @@ async fn the_document_is_served_as_yaml_and_as_the_same_json() {
 
 #[tokio::test]
 async fn the_documented_cursor_example_is_accepted() {
-    let doc: Value = serde_norway::from_str(include_str!("../schema/openapi.yaml"))
+    let doc: Value = serde_norway::from_str(include_str!("../../schema/openapi.yaml"))
         .unwrap_or_else(|e| panic!("{e}"));
     let example = doc["components"]["parameters"]["Cursor"]["example"]
         .as_str()
@@ -218,15 +224,14 @@ async fn the_documented_cursor_example_is_accepted() {
     server.stop().await;
 }
 
-fn metric_value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_count_requests_by_route_rejections_indexing_and_resources() {
+    if !own_process(
+        module_path!(),
+        "metrics_count_requests_by_route_rejections_indexing_and_resources",
+    ) {
+        return;
+    }
     let ex = Example::open(|c| c.rate_limit.requests_per_minute = 2).await;
     let token = ex.token();
     let server = ex.serve(true).await;
@@ -279,7 +284,7 @@ async fn metrics_count_requests_by_route_rejections_indexing_and_resources() {
     assert!(text.contains(r#"runlogd_runs_indexed_total{change="indexed"}"#));
     assert!(text.contains("runlogd_index_commit_duration_seconds_count"));
     // Every name the module owns is documented in the README.
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     for name in runlogd::metrics::ALL {
         assert!(readme.contains(name), "README lists {name}");
     }
@@ -293,7 +298,7 @@ async fn metrics_can_move_to_their_own_address_or_be_turned_off() {
     let (status, _, body) = get(&format!("{}/metrics", main.base), None).await;
     assert_eq!(status, 404, "{body}");
     let own = Served::start(
-        runlogd::api::metrics_app(ex.daemon.state.clone()),
+        runlogd::api::metrics_app(ex.daemon.api_state(&ex.config)),
         HttpConfig::default(),
     )
     .await;
@@ -459,9 +464,7 @@ async fn a_connection_that_does_not_finish_its_request_head_is_closed() {
 }
 
 async fn scrape(base: &str) -> String {
-    let (status, _, text) = get(&format!("{base}/metrics"), None).await;
-    assert_eq!(status, 200);
-    text
+    within("GET /metrics", common::scrape(base)).await
 }
 
 fn land(folder: &std::path::Path, run_id: u64) {
@@ -474,10 +477,13 @@ fn land(folder: &std::path::Path, run_id: u64) {
 
 #[tokio::test]
 async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
+    if !own_process(
+        module_path!(),
+        "file_events_ingest_lag_and_reconcile_repairs_are_counted",
+    ) {
+        return;
+    }
+    init_tracing();
     // Watched: a landed log is a file event, and its lag is observed.
     let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let logs = repo.path().join("LogFiles");
@@ -488,7 +494,7 @@ async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
     })
     .await;
     let watcher =
-        runlogd::watch::Watcher::start(ex.daemon.state.ingestor.clone(), ex.config.watch.clone())
+        runlogd::watch::Watcher::start(ex.daemon.parts.ingestor.clone(), ex.config.watch.clone())
             .unwrap_or_else(|e| panic!("watch: {e}"));
     let token = ex.token();
     let server = ex.serve(true).await;
@@ -545,7 +551,7 @@ async fn file_events_ingest_lag_and_reconcile_repairs_are_counted() {
     })
     .await;
     let watcher =
-        runlogd::watch::Watcher::start(ex.daemon.state.ingestor.clone(), ex.config.watch.clone())
+        runlogd::watch::Watcher::start(ex.daemon.parts.ingestor.clone(), ex.config.watch.clone())
             .unwrap_or_else(|e| panic!("watch: {e}"));
     let server = ex.serve(true).await;
     land(&logs, 78);
@@ -618,6 +624,12 @@ async fn rejections(base: &str, reason: &str) -> f64 {
 
 #[tokio::test]
 async fn a_request_with_101_headers_is_refused_in_the_envelope_and_counted() {
+    if !own_process(
+        module_path!(),
+        "a_request_with_101_headers_is_refused_in_the_envelope_and_counted",
+    ) {
+        return;
+    }
     let ex = Example::open(|_| {}).await;
     let server = ex.serve(true).await;
     let request = |fields: usize| {
@@ -648,6 +660,12 @@ async fn a_request_with_101_headers_is_refused_in_the_envelope_and_counted() {
 
 #[tokio::test]
 async fn a_malformed_request_is_refused_in_the_envelope_and_counted() {
+    if !own_process(
+        module_path!(),
+        "a_malformed_request_is_refused_in_the_envelope_and_counted",
+    ) {
+        return;
+    }
     let ex = Example::open(|_| {}).await;
     let server = ex.serve(true).await;
     let malformed: [(&str, &[u8], usize); 4] = [
@@ -691,6 +709,12 @@ async fn a_malformed_request_is_refused_in_the_envelope_and_counted() {
 
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_answered_not_dropped() {
+    if !own_process(
+        module_path!(),
+        "http2_with_prior_knowledge_is_answered_not_dropped",
+    ) {
+        return;
+    }
     let ex = Example::open(|_| {}).await;
     let server = ex.serve(true).await;
     let before = rejections(&server.base, "http2_prior_knowledge").await;

@@ -2,15 +2,11 @@
 //! environment and file, the bundled example repository, and a clean exit on
 //! SIGTERM.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{get, DaemonLog, Dirs};
-
-const BIN: &str = env!("CARGO_BIN_EXE_runlogd");
+use crate::common::{chmod, get, printed_token, wait_ready, DaemonLog, Dirs, BIN};
 
 fn runlogd(args: &[&str], data: &Path) -> Output {
     Command::new(BIN)
@@ -31,7 +27,7 @@ fn create_token(data: &Path, scopes: &str) -> String {
         data,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    stdout(&o).lines().last().unwrap_or_default().to_owned()
+    printed_token(&o)
 }
 
 struct Daemon {
@@ -71,19 +67,13 @@ impl Daemon {
     }
 
     async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/readyz", self.base)).await {
-                if r.status().as_u16() == 200 {
-                    return;
-                }
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("daemon exited early ({status}): {}", self.log.text());
-            }
-            assert!(Instant::now() < deadline, "daemon not ready in time");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(
+            &self.base,
+            &mut self.child,
+            &self.log,
+            Duration::from_secs(60),
+        )
+        .await;
     }
 
     fn terminate(self) -> std::process::ExitStatus {
@@ -344,7 +334,8 @@ async fn walk_all(base: &str, run: u64, token: &str) -> (usize, usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_reads_the_bucket_from_flags_env_and_the_emulator_host() {
     let dirs = Dirs::new();
-    let emulator = common::gcs::Emulator::start(&dirs.root.path().join("gcs"), "cli-bucket").await;
+    let emulator =
+        crate::common::gcs::Emulator::start(&dirs.root.path().join("gcs"), "cli-bucket").await;
     emulator
         .put_log(77, "[INFO] from the bucket\n[ERROR] bucket error\n")
         .await;
@@ -657,12 +648,6 @@ fn assert_private(data: &Path, expected: &[&str]) {
     assert!(open.is_empty(), "not private: {open:#?}");
 }
 
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
-}
-
 #[tokio::test]
 async fn serve_under_umask_022_keeps_the_data_directory_private() {
     let dirs = Dirs::new();
@@ -703,9 +688,9 @@ async fn an_open_data_directory_is_made_private_at_start_and_said_once() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // What an earlier runlogd left under umask 022.
     for (path, _, dir) in entries(&dirs.data()) {
-        set_mode(&path, if dir { 0o755 } else { 0o644 });
+        chmod(&path, if dir { 0o755 } else { 0o644 });
     }
-    set_mode(&dirs.data(), 0o755);
+    chmod(&dirs.data(), 0o755);
     assert_eq!(mode(&dirs.data().join("state.sqlite3")), 0o644);
 
     let serve = || {

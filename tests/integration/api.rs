@@ -1,9 +1,7 @@
 //! The run-log endpoint against a real server on 127.0.0.1, with real files,
 //! a real tantivy index and SQLite on disk.
 
-mod common;
-
-use common::{enc, Dirs, TestServer};
+use crate::common::{enc, Dirs, TestServer};
 use serde_json::Value;
 
 const LINUX_LOG: &str = "\
@@ -144,7 +142,7 @@ async fn contains_is_a_case_insensitive_literal_substring() {
 #[tokio::test]
 async fn long_lines_are_cut_but_searchable_in_their_indexed_part_and_encodings_decode() {
     // Served cut to 4,000 characters, searched in all of the first
-    // `MAX_LINE_BYTES` (tests/hostile.rs covers lines past that).
+    // `MAX_LINE_BYTES` (the `hostile` tests cover lines past that).
     let mut long = "x".repeat(runlogd::parse::MAX_LINE_BYTES - 100);
     long.push_str(" needle-at-the-end");
     let mut log = Vec::new();
@@ -185,7 +183,7 @@ async fn authentication_scope_and_their_envelopes() {
         assert_eq!((r.status, r.error_code()), (401, "unauthorized"), "{bad}");
     }
 
-    let store = &s.daemon_state.store;
+    let store = &s.daemon_parts.store;
     let expired = "spci_expired-token-for-the-test-000000000000000";
     store
         .insert_token(
@@ -236,7 +234,7 @@ async fn a_token_is_accepted_until_it_expires_and_refused_from_then_on() {
     let url = "/api/v1/runs/1/logs";
     let token = "spci_token-that-expires-during-the-test-0000000000";
     let expires_at = unix_now() + 3;
-    s.daemon_state
+    s.daemon_parts
         .store
         .insert_token(
             &runlogd::auth::hash_token(token),
@@ -440,7 +438,7 @@ async fn every_validation_rule_names_its_parameter() {
         .json()
         .await
         .unwrap_or_else(|e| panic!("405 body is not JSON: {e}"));
-    let r = common::Response {
+    let r = crate::common::Response {
         status: 405,
         headers: Default::default(),
         body,
@@ -741,7 +739,7 @@ async fn get_authorized(
     s: &TestServer,
     path: &str,
     authorization: Option<&str>,
-) -> common::Response {
+) -> crate::common::Response {
     let mut req = reqwest::Client::new().get(format!("{}{path}", s.base));
     if let Some(a) = authorization {
         req = req.header("authorization", a);
@@ -754,7 +752,7 @@ async fn get_authorized(
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap_or_default();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    common::Response {
+    crate::common::Response {
         status,
         headers,
         body,
@@ -764,7 +762,7 @@ async fn get_authorized(
 #[tokio::test]
 async fn every_refused_token_gets_the_same_401() {
     let (_dirs, s) = server_with(&[(1, b"hello\n")]).await;
-    let store = &s.daemon_state.store;
+    let store = &s.daemon_parts.store;
     let expired = "spci_expired-token-for-the-one-401-test-000000000";
     store
         .insert_token(
@@ -815,7 +813,7 @@ async fn every_refused_token_gets_the_same_401() {
 }
 
 /// Asserts a 400 `validation_error` naming `field`, and only it.
-fn assert_refused(r: &common::Response, url: &str, field: &str) {
+fn assert_refused(r: &crate::common::Response, url: &str, field: &str) {
     assert_eq!(
         (r.status, r.error_code()),
         (400, "validation_error"),
@@ -960,7 +958,7 @@ async fn api_responses_are_never_stored_and_never_sniffed() {
     config.gcs.bucket = Some("headers-bucket".into());
     config.gcs.credentials = Some(runlogd::config::GcsCredentials::Anonymous);
     config.gcs.endpoint = Some("http://127.0.0.1:9".into());
-    config.gcs.signing_key = Some(common::gcs::signing_key(
+    config.gcs.signing_key = Some(crate::common::gcs::signing_key(
         dirs.root.path(),
         "runlogd-test@example.iam.gserviceaccount.com",
     ));
@@ -968,7 +966,7 @@ async fn api_responses_are_never_stored_and_never_sniffed() {
     config.gcs.request_timeout_secs = 1;
     config.gcs.max_retries = 0;
     let s = TestServer::start(config).await;
-    s.daemon_state
+    s.daemon_parts
         .store
         .put_object(&runlogd::store::ObjectRecord {
             run_id: 1,
