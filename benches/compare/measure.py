@@ -545,7 +545,7 @@ all ratios come from this same run. Ratios are *other tool's time / runlogd's ti
 
 ### Data
 
-`runlogd corpus` (deterministic; see `benches/support/corpus.rs`): {runs} runs, {corpus_apparent / 1e6:.1f} MB;
+The `corpus` example (deterministic; see `benches/support/corpus.rs`): {runs} runs, {corpus_apparent / 1e6:.1f} MB;
 the large run {a.large_run} is {large_bytes / 1e6:.1f} MB, {large_lines:,} lines and loops on errors.
 Needles (constants in `benches/support/corpus.rs`): rare `{a.rare}` (in {results['rare']['lines']} lines of the large run),
 common `{a.common}`, absent `{a.absent}`.

@@ -815,7 +815,7 @@
     state.onFirstOpen = () => {
       if (!state.target) logEl.scrollTop = 0;
       if (state.pages.length) {
-        // For the measurement in tests/browser.rs (viewer_perf): the first
+        // For the measurement in tests/integration/browser.rs (viewer_perf): the first
         // lines are in place, at the top or at the permalinked line; the
         // second mark is taken after the next frame, once they are painted.
         performance.mark("runlogd:lines-placed");
