@@ -52,6 +52,39 @@ pub struct Config {
     pub gcs: GcsConfig,
     pub metrics: MetricsConfig,
     pub http: HttpConfig,
+    pub auth: AuthConfig,
+}
+
+/// Tokens runlogd does not know itself, checked with the Sample Platform
+/// that minted them (see `auth::platform`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The platform's base URL (`https://platform.example.org`); unset:
+    /// only runlogd's own tokens are accepted.
+    pub platform_url: Option<String>,
+    /// How long an accepted token is trusted without asking again: the
+    /// longest a token revoked on the platform keeps working here.
+    pub platform_cache_secs: u64,
+    /// How long a token the platform refused is refused without asking.
+    pub platform_negative_cache_secs: u64,
+    /// How long one call to the platform may take.
+    pub platform_timeout_secs: u64,
+    /// Accept a plain-`http` URL that is not a loopback address (tokens
+    /// would cross the network in the clear).
+    pub platform_allow_http: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            platform_url: None,
+            platform_cache_secs: 60,
+            platform_negative_cache_secs: 5,
+            platform_timeout_secs: 5,
+            platform_allow_http: false,
+        }
+    }
 }
 
 /// `GET /metrics` (Prometheus text format, no token).
@@ -282,6 +315,7 @@ impl Default for Config {
             gcs: GcsConfig::default(),
             metrics: MetricsConfig::default(),
             http: HttpConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -349,6 +383,7 @@ impl Config {
                     .into(),
             ));
         }
+        self.validate_auth()?;
         if let Some(bucket) = &self.gcs.bucket {
             let gcs = &self.gcs;
             if bucket.is_empty() || bucket.contains('/') {
@@ -389,6 +424,56 @@ impl Config {
     }
 
     /// The `LogFiles/` folder of the configured repository.
+    /// The platform URL must be one a token may be sent to: `https`, or
+    /// `http` to a loopback address (or anywhere, if the operator says so).
+    fn validate_auth(&self) -> Result<(), ConfigError> {
+        let auth = &self.auth;
+        let Some(text) = &auth.platform_url else {
+            return Ok(());
+        };
+        let url = url::Url::parse(text).map_err(|e| {
+            ConfigError::Invalid(format!("auth.platform_url {text:?} is not a URL: {e}"))
+        })?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback || auth.platform_allow_http => {}
+            "http" => {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.platform_url {text:?} is plain http to another machine: tokens would \
+                     cross the network in the clear; use https, or set \
+                     auth.platform_allow_http = true"
+                )))
+            }
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.platform_url {text:?}: the scheme must be https (or http), not {other:?}"
+                )))
+            }
+        }
+        if url.host().is_none() || !url.username().is_empty() || url.password().is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "auth.platform_url {text:?} needs a host and no user or password"
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "auth.platform_url {text:?} must be a base URL, without a query or fragment"
+            )));
+        }
+        if auth.platform_timeout_secs == 0 || auth.platform_cache_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.platform_timeout_secs and auth.platform_cache_secs must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn log_dir(repository: &Path) -> PathBuf {
         repository.join("LogFiles")
     }

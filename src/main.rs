@@ -67,6 +67,10 @@ struct ServeArgs {
     /// Storage API base URL (default: Google's; STORAGE_EMULATOR_HOST is honoured).
     #[arg(long, env = "RUNLOGD_GCS_ENDPOINT")]
     gcs_endpoint: Option<String>,
+    /// The Sample Platform's base URL: tokens runlogd does not know are
+    /// checked with its /api/v1/auth/me.
+    #[arg(long, env = "RUNLOGD_AUTH_PLATFORM_URL")]
+    auth_platform_url: Option<String>,
     /// Serve GET /metrics on this address of its own instead of on --listen.
     #[arg(long, env = "RUNLOGD_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
@@ -160,6 +164,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(e) = args.gcs_endpoint {
                 config.gcs.endpoint = Some(e);
+            }
+            if let Some(u) = args.auth_platform_url {
+                config.auth.platform_url = Some(u);
             }
             if let Some(m) = args.metrics_listen {
                 config.metrics.listen = Some(m);

@@ -42,6 +42,8 @@ pub const GCS_SYNC_PASSES: &str = "runlogd_gcs_sync_passes_total";
 pub const GCS_SYNC_FAILURES: &str = "runlogd_gcs_sync_failures_total";
 pub const GCS_CONSECUTIVE_FAILURES: &str = "runlogd_gcs_sync_consecutive_failures";
 pub const GCS_LAST_SUCCESS: &str = "runlogd_gcs_last_success_timestamp_seconds";
+pub const PLATFORM_AUTH_CALLS: &str = "runlogd_platform_auth_calls_total";
+pub const PLATFORM_AUTH_REMEMBERED: &str = "runlogd_platform_auth_remembered_total";
 pub const RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
 
 /// Every metric name, in the order the README lists them.
@@ -69,6 +71,8 @@ pub const ALL: &[&str] = &[
     GCS_SYNC_FAILURES,
     GCS_CONSECUTIVE_FAILURES,
     GCS_LAST_SUCCESS,
+    PLATFORM_AUTH_CALLS,
+    PLATFORM_AUTH_REMEMBERED,
     RESIDENT_MEMORY,
 ];
 
@@ -183,6 +187,14 @@ fn describe() {
         Unit::Seconds,
         "Unix time at which the last successful bucket sync pass started."
     );
+    describe_counter!(
+        PLATFORM_AUTH_CALLS,
+        "Calls to the platform's /api/v1/auth/me to check a token, by outcome (accepted, refused, timeout, connect_error, rate_limited, bad_status, bad_answer, request_error)."
+    );
+    describe_counter!(
+        PLATFORM_AUTH_REMEMBERED,
+        "Platform tokens answered from memory, without a call."
+    );
     describe_gauge!(
         RESIDENT_MEMORY,
         Unit::Bytes,
@@ -263,6 +275,16 @@ pub fn reconcile_repairs(indexed: u64, appended: u64, removed: u64) {
     ] {
         counter!(RECONCILE_REPAIRS, "change" => change).increment(n);
     }
+}
+
+/// One call to the platform about a token, by outcome.
+pub fn platform_auth_call(outcome: &'static str) {
+    counter!(PLATFORM_AUTH_CALLS, "outcome" => outcome).increment(1);
+}
+
+/// A platform token answered from memory.
+pub fn platform_auth_remembered() {
+    counter!(PLATFORM_AUTH_REMEMBERED).increment(1);
 }
 
 /// A bucket sync pass failed.

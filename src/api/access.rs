@@ -22,8 +22,8 @@ pub async fn require_system_read(
     let header_value = request
         .headers()
         .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
-    let caller = match state.tokens.authenticate(header_value) {
+        .map(|v| v.to_str().unwrap_or("").to_owned());
+    let caller = match state.tokens.authenticate(header_value.as_deref()).await {
         Ok(c) => c,
         Err(e) => {
             // Why, for the operator only (the client gets one message for
@@ -39,7 +39,7 @@ pub async fn require_system_read(
         }
         .into_response();
     }
-    let (allowance, mut response) = match state.limiter.check(caller.token_id) {
+    let (allowance, mut response) = match state.limiter.check(caller.key) {
         Ok(allowance) => (allowance, next.run(request).await),
         Err(refusal) => (
             refusal.allowance,

@@ -23,6 +23,9 @@ use crate::store::StoreError;
 
 /// What a 503 for an unreachable bucket asks the client to wait.
 const STORAGE_RETRY_AFTER_SECS: u64 = 5;
+/// What a 503 for a platform that cannot check a token asks the client to
+/// wait.
+const AUTH_RETRY_AFTER_SECS: u64 = 5;
 /// What a 503 for a full server asks the client to wait.
 const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
@@ -33,6 +36,10 @@ pub enum ApiError {
     /// the holder of an old token that it was real.
     #[error("Bearer token is missing, expired, or invalid.")]
     Unauthorized,
+    /// The Sample Platform could not say whether its token is good: not a
+    /// 401 (the token may well be good), not acceptance.
+    #[error("the token could not be checked with the platform that issued it; retry shortly")]
+    AuthUnavailable,
     #[error("this token lacks the required scope {required}")]
     Forbidden {
         required: &'static str,
@@ -100,6 +107,7 @@ impl ApiError {
             ApiError::LogUnreadable { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::StorageUnavailable { .. }
+            | ApiError::AuthUnavailable
             | ApiError::Overloaded { .. }
             | ApiError::Timeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
@@ -111,6 +119,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthorized => "unauthorized",
+            ApiError::AuthUnavailable => "auth_unavailable",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Validation { .. } => "validation_error",
@@ -160,6 +169,7 @@ impl ApiError {
                 json!({ "max_concurrent_requests": limit, "retry_after": OVERLOADED_RETRY_AFTER_SECS })
             }
             ApiError::Timeout { seconds } => json!({ "timeout_seconds": seconds }),
+            ApiError::AuthUnavailable => json!({ "retry_after": AUTH_RETRY_AFTER_SECS }),
             ApiError::UriTooLong { limit } => json!({ "limit_bytes": limit }),
             ApiError::HeadersTooLarge { limit, max_headers } => {
                 json!({ "limit_bytes": limit, "max_headers": max_headers })
@@ -197,6 +207,7 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Store(e) => ApiError::from(e),
+            AuthError::PlatformUnavailable(_) => ApiError::AuthUnavailable,
             _ => ApiError::Unauthorized,
         }
     }
@@ -300,6 +311,12 @@ impl IntoResponse for ApiError {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(STORAGE_RETRY_AFTER_SECS),
+                );
+            }
+            ApiError::AuthUnavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(AUTH_RETRY_AFTER_SECS),
                 );
             }
             ApiError::Overloaded { .. } => {

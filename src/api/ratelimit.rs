@@ -9,8 +9,12 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-type Keyed =
-    RateLimiter<i64, DefaultKeyedStateStore<i64>, DefaultClock, StateInformationMiddleware>;
+type Keyed = RateLimiter<
+    [u8; 32],
+    DefaultKeyedStateStore<[u8; 32]>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
 
 /// The window the limit is expressed in.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -47,10 +51,10 @@ impl TokenLimiter {
         }
     }
 
-    /// Counts one request for `token_id`.
-    pub fn check(&self, token_id: i64) -> Result<Allowance, Refusal> {
+    /// Counts one request for the token whose SHA-256 is `token`.
+    pub fn check(&self, token: [u8; 32]) -> Result<Allowance, Refusal> {
         let per_token = WINDOW / self.per_window;
-        match self.limiter.check_key(&token_id) {
+        match self.limiter.check_key(&token) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let refill = per_token * (self.per_window - remaining);
@@ -96,13 +100,13 @@ mod tests {
     #[test]
     fn counts_down_per_token_then_refuses() {
         let l = TokenLimiter::per_minute(3);
-        let a = l.check(1);
+        let a = l.check([1; 32]);
         assert_eq!(a.map(|a| (a.limit, a.remaining)), Ok((3, 2)));
-        assert_eq!(l.check(1).map(|a| a.remaining), Ok(1));
-        assert_eq!(l.check(1).map(|a| a.remaining), Ok(0));
-        let refused = l.check(1);
+        assert_eq!(l.check([1; 32]).map(|a| a.remaining), Ok(1));
+        assert_eq!(l.check([1; 32]).map(|a| a.remaining), Ok(0));
+        let refused = l.check([1; 32]);
         assert!(matches!(refused, Err(r) if r.retry_after >= 1 && r.retry_after <= 20));
         // Another token has its own allowance.
-        assert_eq!(l.check(2).map(|a| a.remaining), Ok(2));
+        assert_eq!(l.check([2; 32]).map(|a| a.remaining), Ok(2));
     }
 }

@@ -37,6 +37,7 @@ use tokio::net::TcpListener;
 use crate::api::cursor::{self, CursorKey};
 use crate::api::ratelimit::TokenLimiter;
 use crate::api::AppState;
+use crate::auth::platform::Platform;
 use crate::bucket::Bucket;
 use crate::config::Config;
 use crate::index::LogIndex;
@@ -125,8 +126,13 @@ impl Daemon {
             bucket,
             index_dir,
         };
+        let platform = match role {
+            Role::Serve => Platform::from_config(&config.auth)
+                .context("cannot set up the platform's token check")?,
+            Role::IndexOnce => None,
+        };
         Ok(Daemon {
-            services: Services::new(&parts),
+            services: Services::new(&parts, platform),
             parts,
             cursor_key,
             repository,

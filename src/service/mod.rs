@@ -15,6 +15,7 @@ pub mod status;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::auth::platform::Platform;
 use crate::auth::Tokens;
 use crate::bucket::Bucket;
 use crate::index::LogIndex;
@@ -46,11 +47,13 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn new(parts: &Parts) -> Services {
+    /// The services over `parts`; tokens runlogd does not know are checked
+    /// with `platform`, when there is one.
+    pub fn new(parts: &Parts, platform: Option<Platform>) -> Services {
         Services {
             runs: Arc::new(RunLogs::new(parts)),
             status: Arc::new(Status::new(parts)),
-            tokens: Arc::new(Tokens::new(parts.store.clone())),
+            tokens: Arc::new(Tokens::new(parts.store.clone(), platform)),
         }
     }
 }

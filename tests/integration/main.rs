@@ -27,6 +27,7 @@ mod live;
 mod ops;
 mod ops_gcs;
 mod paging_prop;
+mod platform;
 mod search;
 mod search_prop;
 mod startup;

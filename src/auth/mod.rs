@@ -6,6 +6,12 @@
 //!
 //! Checking tells its reasons apart ([`AuthError`]) for the operator's log;
 //! the client is told only that the token was refused.
+//!
+//! With a Sample Platform configured, a token runlogd does not know itself
+//! is asked about there ([`platform`]): the platform's users keep their
+//! tokens.
+
+pub mod platform;
 
 use std::sync::Arc;
 
@@ -52,6 +58,12 @@ pub enum AuthError {
     Expired,
     #[error("the bearer token has been revoked")]
     Revoked,
+    #[error("the platform refused the bearer token")]
+    RefusedByPlatform,
+    /// The platform could not say (down, slow, overloaded, or an answer
+    /// that is not its own): neither accepted nor refused.
+    #[error("the platform could not check the bearer token: {0}")]
+    PlatformUnavailable(platform::Unavailable),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,8 +83,19 @@ pub enum TokenRequestError {
 /// Who is calling, once the token has been checked.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token_id: i64,
+    /// The token's SHA-256: what rate limits count by, whoever minted it.
+    pub key: [u8; 32],
     pub scopes: Vec<String>,
+    pub origin: Origin,
+}
+
+/// Who minted a caller's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// runlogd (`runlogd token create`), with the token's id.
+    Local { token_id: i64 },
+    /// The Sample Platform, which vouched for it.
+    Platform,
 }
 
 impl Caller {
@@ -113,42 +136,75 @@ pub fn create_token(
     Ok((id, token))
 }
 
-/// Token checks as a service the API holds: the tokens' store, behind one
-/// call per request.
+/// Token checks as a service the API holds: runlogd's own tokens in the
+/// store, then, when configured, the platform's.
 pub struct Tokens {
     store: Arc<Store>,
+    platform: Option<platform::Platform>,
 }
 
 impl Tokens {
-    pub fn new(store: Arc<Store>) -> Tokens {
-        Tokens { store }
+    pub fn new(store: Arc<Store>, platform: Option<platform::Platform>) -> Tokens {
+        Tokens { store, platform }
     }
 
-    /// Checks an `Authorization` header value.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthError> {
-        authenticate(&self.store, header)
+    /// Checks an `Authorization` header value: a token runlogd minted is
+    /// decided here and never leaves; any other is asked about on the
+    /// platform, when there is one.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Caller, AuthError> {
+        let token = bearer(header)?;
+        let key = hash_token(token);
+        match self.store.token_by_hash(&key)? {
+            Some(record) => local_caller(record, key),
+            None => match &self.platform {
+                Some(platform) => platform.check(token, key).await,
+                None => Err(AuthError::Invalid),
+            },
+        }
     }
 }
 
-/// Checks an `Authorization` header value.
-pub fn authenticate(store: &Store, header: Option<&str>) -> Result<Caller, AuthError> {
+/// The token of an `Authorization: Bearer` header (the scheme in any case),
+/// if it is shaped like one: `spci_` and URL-safe base64, of a sane length.
+fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let header = header.ok_or(AuthError::Missing)?.trim();
     let (scheme, token) = header.split_once(' ').ok_or(AuthError::NotBearer)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::NotBearer);
     }
     let token = token.trim();
-    if !token.starts_with(TOKEN_PREFIX) {
+    let body = token.strip_prefix(TOKEN_PREFIX).ok_or(AuthError::Invalid)?;
+    let shaped = (1..=MAX_TOKEN_BODY).contains(&body.len())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !shaped {
         return Err(AuthError::Invalid);
     }
-    let record: TokenRecord = store
-        .token_by_hash(&hash_token(token))?
-        .ok_or(AuthError::Invalid)?;
+    Ok(token)
+}
+
+/// The longest token body accepted (both runlogd's and the platform's are
+/// 43 characters); anything longer is not sent anywhere.
+const MAX_TOKEN_BODY: usize = 128;
+
+fn local_caller(record: TokenRecord, key: [u8; 32]) -> Result<Caller, AuthError> {
     check_record(&record, unix_now())?;
     Ok(Caller {
-        token_id: record.id,
+        key,
         scopes: record.scopes,
+        origin: Origin::Local {
+            token_id: record.id,
+        },
     })
+}
+
+/// Checks an `Authorization` header value against runlogd's own tokens.
+pub fn authenticate(store: &Store, header: Option<&str>) -> Result<Caller, AuthError> {
+    let token = bearer(header)?;
+    let key = hash_token(token);
+    let record: TokenRecord = store.token_by_hash(&key)?.ok_or(AuthError::Invalid)?;
+    local_caller(record, key)
 }
 
 /// Whether a stored token is usable at `now` (Unix seconds): not revoked,
@@ -176,7 +232,8 @@ mod tests {
         assert!(token.starts_with("spci_"));
         assert!(token.len() >= 5 + 43, "32 random bytes in base64");
         let caller = authenticate(&store, Some(&format!("Bearer {token}")))?;
-        assert_eq!(caller.token_id, id);
+        assert_eq!(caller.origin, Origin::Local { token_id: id });
+        assert_eq!(caller.key, hash_token(&token));
         assert!(caller.has_scope("system:read"));
         assert!(store.token_by_hash(token.as_bytes())?.is_none());
         let (_, other) = create_token(&store, &["runs:read".into()], 1, "")?;
