@@ -525,6 +525,60 @@ mod tests {
     }
 
     #[test]
+    fn a_platform_url_must_be_safe_to_send_tokens_to() {
+        let check = |extra: &str| {
+            Config::from_toml(&format!("[auth]\n{extra}"))
+                .map_err(|e| e.to_string())
+                .and_then(|c| c.validate().map(|()| c).map_err(|e| e.to_string()))
+        };
+        let c = check("platform_url = \"https://platform.example.org/\"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (
+                c.auth.platform_cache_secs,
+                c.auth.platform_negative_cache_secs
+            ),
+            (60, 5)
+        );
+        assert_eq!(
+            (c.auth.platform_timeout_secs, c.auth.platform_allow_http),
+            (5, false)
+        );
+        for loopback in [
+            "http://127.0.0.1:5000",
+            "http://localhost:8000",
+            "http://[::1]:80",
+        ] {
+            assert!(
+                check(&format!("platform_url = \"{loopback}\"")).is_ok(),
+                "{loopback}"
+            );
+        }
+        let plain = "platform_url = \"http://platform.example.org\"";
+        let refused = check(plain).err().unwrap_or_default();
+        assert!(refused.contains("platform_allow_http"), "{refused}");
+        assert!(check(&format!("{plain}\nplatform_allow_http = true")).is_ok());
+        for bad in [
+            "ftp://platform.example.org",
+            "https://user:pw@platform.example.org",
+            "https://platform.example.org/?x=1",
+            "not a url",
+        ] {
+            assert!(
+                check(&format!("platform_url = \"{bad}\"")).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            check("platform_url = \"https://p.example.org\"\nplatform_timeout_secs = 0").is_err()
+        );
+        assert!(
+            check("platform_cache = 1").is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
     fn gcs_needs_explicit_credentials_and_reads_the_keywords() {
         let with = |extra: &str| {
             Config::from_toml(&format!("[gcs]\nbucket = \"logs\"\n{extra}"))

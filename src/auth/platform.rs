@@ -146,16 +146,30 @@ impl Platform {
         self.memory.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// What the platform said of the token whose SHA-256 is `key`, if that
+    /// is still remembered.
+    pub fn remembered(&self, key: [u8; 32]) -> Option<Result<Caller, AuthError>> {
+        let verdict = self.remembered_verdict(&self.memory(), key)?;
+        Some(caller(verdict, key))
+    }
+
+    fn remembered_verdict(&self, memory: &Memory, key: [u8; 32]) -> Option<Verdict> {
+        let (verdict, until) = memory.remembered.get(&key)?;
+        if *until <= Instant::now() {
+            return None;
+        }
+        crate::metrics::platform_auth_remembered();
+        Some(verdict.clone())
+    }
+
     /// The caller `token` (whose SHA-256 is `key`) is, as the platform
-    /// says, from memory when it can be.
+    /// says: from memory, or from the call about it (made by the first
+    /// request that needs it, awaited by the others).
     pub async fn check(&self, token: &str, key: [u8; 32]) -> Result<Caller, AuthError> {
         let flight = {
             let mut memory = self.memory();
-            if let Some((verdict, until)) = memory.remembered.get(&key) {
-                if *until > Instant::now() {
-                    crate::metrics::platform_auth_remembered();
-                    return caller(verdict.clone(), key);
-                }
+            if let Some(verdict) = self.remembered_verdict(&memory, key) {
+                return caller(verdict, key);
             }
             memory.in_flight.entry(key).or_default().clone()
         };

@@ -222,14 +222,15 @@ async fn platform_tokens_are_accepted_refused_and_scoped_as_the_platform_says() 
     s.stop().await;
 }
 
-/// Past the 2 s the next test remembers an answer for, with room for the
-/// answer's own time.
-const EXPIRED: Duration = Duration::from_millis(2500);
+/// How long the next test's runlogd remembers an accepted token.
+const CACHE: Duration = Duration::from_secs(3);
+/// Past that, with room for the answer's own time.
+const EXPIRED: Duration = Duration::from_millis(3500);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_or_a_scope_change_takes_effect_within_the_cache_time_and_not_before() {
     let platform = Platform::start().await;
-    let (_dirs, s) = runlogd(&platform, 2, 1).await;
+    let (_dirs, s) = runlogd(&platform, CACHE.as_secs(), 1).await;
     let token = platform.mint(&["system:read"]);
     let vouched = Instant::now();
     assert_eq!(
@@ -238,17 +239,15 @@ async fn a_revocation_or_a_scope_change_takes_effect_within_the_cache_time_and_n
     );
 
     platform.revoke(&token);
-    // Still remembered: accepted, without asking.
+    // Still remembered: accepted, without asking (unless the machine
+    // stalled past the cache time, when nothing can be said of "before").
     let r = s.get("/api/v1/runs/9401/logs", Some(&token)).await;
-    assert!(
-        vouched.elapsed() < Duration::from_secs(2),
-        "the machine stalled"
-    );
-    assert_eq!(r.status, 200, "remembered for auth.platform_cache_secs");
-    assert_eq!(platform.calls(), 1);
+    if vouched.elapsed() < CACHE {
+        assert_eq!(r.status, 200, "remembered for auth.platform_cache_secs");
+        assert_eq!(platform.calls(), 1);
+    }
     // Once the time is up, the platform is asked and its refusal holds.
-    tokio::time::sleep(Duration::from_secs(2) - vouched.elapsed().min(Duration::from_secs(2)))
-        .await;
+    tokio::time::sleep(EXPIRED.saturating_sub(vouched.elapsed())).await;
     let r = s.get("/api/v1/runs/9401/logs", Some(&token)).await;
     assert_eq!(r.status, 401, "{}", r.body);
     assert_eq!(platform.calls(), 2);
@@ -258,9 +257,11 @@ async fn a_revocation_or_a_scope_change_takes_effect_within_the_cache_time_and_n
     let vouched = Instant::now();
     assert_eq!(s.get("/api/v1/logs", Some(&other)).await.status, 200);
     platform.set_scopes(&other, &["runs:read"]);
-    assert_eq!(s.get("/api/v1/logs", Some(&other)).await.status, 200);
-    tokio::time::sleep(Duration::from_secs(2) - vouched.elapsed().min(Duration::from_secs(2)))
-        .await;
+    let r = s.get("/api/v1/logs", Some(&other)).await;
+    if vouched.elapsed() < CACHE {
+        assert_eq!(r.status, 200, "remembered for auth.platform_cache_secs");
+    }
+    tokio::time::sleep(EXPIRED.saturating_sub(vouched.elapsed())).await;
     assert_eq!(s.get("/api/v1/logs", Some(&other)).await.status, 403);
     s.stop().await;
 }
