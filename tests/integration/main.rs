@@ -24,6 +24,7 @@ mod gcs_faults;
 mod hostile;
 mod layers;
 mod live;
+mod nginx;
 mod ops;
 mod ops_gcs;
 mod paging_prop;
