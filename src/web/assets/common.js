@@ -107,7 +107,7 @@ const RL = (() => {
         const said = err.message || "the token is unknown, expired or revoked";
         return "This token was not accepted; the server answered 401: " + said +
           (/[.!?]$/.test(said) ? "" : ".") + " Enter a valid token " +
-          "(an operator can make one with `runlogd token create --scopes system:read`).";
+          "(a Sample Platform token, or one an operator makes with `runlogd token create --scopes system:read`).";
       }
       case 403: return "This token is valid but is not allowed to read logs: it lacks the system:read scope. Ask an operator for a token with that scope.";
       case 429: {
@@ -117,7 +117,12 @@ const RL = (() => {
       }
       case 404: return err.message ? "Not found: " + err.message + "." : "Not found.";
       case 400: return "The server refused the request: " + err.message + ".";
-      case 503: return "The log is not available right now (" + err.message + "). Try again shortly.";
+      case 503:
+        if (err.code === "auth_unavailable") {
+          return "Your token could not be checked right now: the Sample Platform that issued it did not answer. " +
+            "The token itself may well be fine; try again shortly.";
+        }
+        return "The log is not available right now (" + err.message + "). Try again shortly.";
       default: return "The server answered " + err.status + ": " + err.message;
     }
   }
