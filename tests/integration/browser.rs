@@ -425,6 +425,60 @@ async fn the_token_is_asked_once_kept_in_the_tab_and_a_bad_one_is_explained() {
     s.stop().await;
 }
 
+/// The pages with a Sample Platform token: the platform (a stand-in on
+/// 127.0.0.1, see `platform.rs`) vouches for it and the pages work as with
+/// runlogd's own; while the platform cannot answer, a new token is
+/// explained as not checked, not as refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_token_opens_the_pages_and_a_platform_outage_is_explained() {
+    use crate::platform::{Mode, Platform};
+    let _serial = SERIAL.lock().await;
+    let platform = Platform::start().await;
+    let dirs = Dirs::new();
+    let mut config = dirs.config();
+    config.repository = None;
+    config.auth.platform_url = Some(platform.base.clone());
+    let s = TestServer::start(config).await;
+    let token = platform.mint(&["system:read"]);
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &token, "/").await;
+    b.until(
+        "the recent logs",
+        "return document.querySelectorAll('#recent tr').length === 5",
+    )
+    .await;
+    b.goto(&format!("{}/runs/9401", s.base)).await;
+    b.until("the run's lines", "return document.getElementById('L1')")
+        .await;
+
+    platform.set_mode(Mode::Status(503));
+    let fresh = platform.mint(&["system:read"]);
+    b.js("sessionStorage.removeItem('runlogd.token'); return true")
+        .await;
+    b.goto(&format!("{}/runs/9401", s.base)).await;
+    b.until(
+        "the token prompt",
+        "return !document.getElementById('token-dialog').hidden",
+    )
+    .await;
+    b.type_into("#token-input", &fresh).await;
+    b.click("#token-save").await;
+    let msg = b
+        .until(
+            "the message for a token the platform could not check",
+            "const n = document.getElementById('notice'); \
+             const e = document.getElementById('token-error'); \
+             return (!n.hidden && n.textContent) || (!e.hidden && e.textContent)",
+        )
+        .await;
+    let msg = msg.as_str().unwrap_or_default();
+    assert!(msg.contains("could not be checked right now"), "{msg}");
+    assert!(msg.contains("may well be fine"), "{msg}");
+    assert!(!msg.contains("not accepted"), "{msg}");
+    b.stop().await;
+    s.stop().await;
+}
+
 /// A wrong token typed on a run's page, and one that stops being accepted
 /// while following: a request is refused, and the
 /// requests after it then find no token at all; the dialog must keep saying

@@ -24,7 +24,7 @@ use crate::common::{self, metric_value, own_process, Dirs, TestServer};
 
 /// How the stand-in answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Normal,
     Status(u16),
     /// Answers only after this long.
@@ -34,15 +34,15 @@ enum Mode {
 }
 
 #[derive(Clone)]
-struct Platform {
+pub(crate) struct Platform {
     tokens: Arc<Mutex<HashMap<String, Vec<String>>>>,
     mode: Arc<Mutex<Mode>>,
     calls: Arc<AtomicUsize>,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Platform {
-    async fn start() -> Platform {
+    pub(crate) async fn start() -> Platform {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -65,7 +65,7 @@ impl Platform {
     }
 
     /// A token the platform minted, with its scopes.
-    fn mint(&self, scopes: &[&str]) -> String {
+    pub(crate) fn mint(&self, scopes: &[&str]) -> String {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         // The platform's shape: `spci_` and 43 URL-safe characters.
@@ -87,7 +87,7 @@ impl Platform {
         self.tokens.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set_mode(&self, mode: Mode) {
+    pub(crate) fn set_mode(&self, mode: Mode) {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
     }
 
