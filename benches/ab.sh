@@ -3,14 +3,17 @@
 #! indexing a repository from scratch (`runlogd index` on an empty data
 #! folder) and the start-up rescan of a repository already indexed (every run
 #! unchanged), each timed REPS times, the two builds alternating so that
-#! machine noise falls on both. Prints the medians and NEW/OLD ratios as a
-#! markdown table; a ratio above 1 means NEW is slower.
+#! machine noise falls on both; then the same queries to both builds serving
+#! the corpus, alternating too (`benches/compare/ab_queries.py`, QUERY_REPS
+#! of each, on the largest run). Prints the medians and NEW/OLD ratios as
+#! markdown tables; a ratio above 1 means NEW is slower.
 #!
 #! Usage: benches/ab.sh OLD_REV [NEW_REV]     (NEW_REV defaults to the work tree)
 #!   RUNS TOTAL_MB SEED  corpus shape (default 1000 runs, 100 MB: the platform's
 #!                       runs of about 100 KB)
 #!   LARGE LARGE_MB      large runs among them and their size (default none)
 #!   REPS                timings per build and task (default 5)
+#!   QUERY_REPS          requests per build and query (default 300; 0 skips them)
 #!   WORK                scratch folder (default a temporary one)
 #! It builds both revisions in release mode, sharing the repository's
 #! target/ for dependencies, and installs nothing. The corpus is written by
@@ -26,6 +29,7 @@ SEED=${SEED:-1}
 LARGE=${LARGE:-0}
 LARGE_MB=${LARGE_MB:-0}
 REPS=${REPS:-5}
+QUERY_REPS=${QUERY_REPS:-300}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$WORK"
 export CARGO_TARGET_DIR="$ROOT/target"
@@ -90,3 +94,10 @@ for task, label in (("fresh", "index from scratch"), ("rescan", "rescan, all unc
     n = statistics.median(times[("new", task)])
     print(f"| {label} | {o * 1000:.0f} ms | {n * 1000:.0f} ms | {n / o:.2f} |")
 EOF
+
+if [ "$QUERY_REPS" -gt 0 ]; then
+    echo
+    LARGEST=$(ls -S "$REPO/LogFiles" | head -n 1)
+    python3 "$ROOT/benches/compare/ab_queries.py" "$WORK/runlogd-old" "$WORK/runlogd-new" \
+        "$REPO" "$WORK" "${LARGEST%.txt}" "$QUERY_REPS"
+fi
