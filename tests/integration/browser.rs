@@ -8,13 +8,12 @@
 //! `viewer_perf` (ignored) is not a test but the viewer's measurement on a
 //! 1M-line log; it writes its figures to `benches/RESULTS.md`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::gcs::{signing_key, Emulator};
-use crate::common::{free_port, is_root, Dirs, TestServer};
+use crate::common::{self, find_binary, free_port, Dirs, TestServer};
 use crate::corpus;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -23,26 +22,6 @@ use serde_json::{json, Value};
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const WAIT: Duration = Duration::from_secs(40);
-
-fn find_binary(env: &str, candidates: &[&str]) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os(env) {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in candidates {
-        let direct = PathBuf::from(name);
-        if direct.is_absolute() && direct.exists() {
-            return Some(direct);
-        }
-        for dir in std::env::split_paths(&path) {
-            let p = dir.join(name);
-            if p.exists() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
 
 /// Debian's Chromium and ChromeDriver, installed with apt the first time a
 /// browser test finds them missing, so that `cargo test` works on a fresh
@@ -61,27 +40,7 @@ fn install_browser_once() {
         {
             return;
         }
-        if !is_root() || find_binary("APT_GET", &["apt-get"]).is_none() {
-            return;
-        }
-        // Straight to stderr, past the test harness's capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "installing Debian's chromium and chromium-driver for the browser tests (apt-get)"
-        );
-        let apt = |args: &[&str]| {
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let installed = apt(&["update", "-qq"])
-            && apt(&["install", "-y", "-qq", "chromium", "chromium-driver"]);
-        if !installed {
-            let _ = writeln!(std::io::stderr(), "apt-get could not install them");
-        }
+        common::apt_install("the browser tests", &["chromium", "chromium-driver"]);
     });
 }
 

@@ -10,12 +10,11 @@
 //! query it got and the headers that matter. Needs Debian's `nginx` package
 //! (`.ci/run` installs it); without it these tests fail, saying so.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::common::{self, enc, free_port, is_root, Dirs, Response, TestServer};
+use crate::common::{self, enc, free_port, Dirs, Response, TestServer};
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::Json;
@@ -28,14 +27,7 @@ const SHIPPED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/nginx/runlogd.c
 /// `NGINX`, else `nginx` on PATH, else Debian's `/usr/sbin/nginx` (not on a
 /// user's PATH).
 fn find_nginx() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("NGINX") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("nginx"))
-        .chain(std::iter::once(PathBuf::from("/usr/sbin/nginx")))
-        .find(|p| p.is_file())
+    common::find_binary("NGINX", &["nginx", "/usr/sbin/nginx"])
 }
 
 /// Debian's nginx, installed with apt the first time a test finds it
@@ -45,24 +37,8 @@ fn find_nginx() -> Option<PathBuf> {
 fn install_nginx_once() {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {
-        if find_nginx().is_some() || !is_root() {
-            return;
-        }
-        // Straight to stderr, past the test harness's capture.
-        let _ = writeln!(
-            std::io::stderr(),
-            "installing Debian's nginx for the reverse-proxy tests (apt-get)"
-        );
-        let apt = |args: &[&str]| {
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !(apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "nginx"])) {
-            let _ = writeln!(std::io::stderr(), "apt-get could not install nginx");
+        if find_nginx().is_none() {
+            common::apt_install("the reverse-proxy tests", &["nginx"]);
         }
     });
 }

@@ -5,6 +5,7 @@ pub mod fault;
 pub mod gcs;
 pub mod prop;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant, SystemTime};
@@ -552,4 +553,59 @@ pub fn printed_token(o: &Output) -> String {
         .last()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A program: the path in `env` if set, else the first of `candidates`
+/// that exists (an absolute path as it is, a name on `PATH`).
+pub fn find_binary(env: &str, candidates: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(env) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in candidates {
+        let direct = PathBuf::from(name);
+        if direct.is_absolute() {
+            if direct.is_file() {
+                return Some(direct);
+            }
+            continue;
+        }
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// Installs Debian `packages` with apt-get, for the tests that need a
+/// program from them (`what_for`), so that `cargo test` works on a fresh
+/// machine of the kind the project runs on (Debian, as root, with the
+/// package registry reachable). Elsewhere it does nothing, and the test says
+/// what to install. `.ci/run` installs them beforehand.
+pub fn apt_install(what_for: &str, packages: &[&str]) {
+    if !is_root() || find_binary("APT_GET", &["apt-get"]).is_none() {
+        return;
+    }
+    // Straight to stderr, past the test harness's capture.
+    let _ = writeln!(
+        std::io::stderr(),
+        "installing Debian's {} for {what_for} (apt-get)",
+        packages.join(" and ")
+    );
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let mut install = vec!["install", "-y", "-qq"];
+    install.extend_from_slice(packages);
+    if !(apt(&["update", "-qq"]) && apt(&install)) {
+        let _ = writeln!(std::io::stderr(), "apt-get could not install them");
+    }
 }
