@@ -267,6 +267,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_https_platform_gets_a_client_with_tls() -> anyhow::Result<()> {
+        let config = AuthConfig {
+            platform_url: Some("https://platform.example.org/".into()),
+            ..AuthConfig::default()
+        };
+        let platform = Platform::from_config(&config)?;
+        assert_eq!(
+            platform.map(|p| p.me_url),
+            Some("https://platform.example.org/api/v1/auth/me".to_owned())
+        );
+        assert!(Platform::from_config(&AuthConfig::default())?.is_none());
+        Ok(())
+    }
+
+    #[test]
     fn memory_stays_bounded_and_keeps_live_answers_first() {
         let mut m = Memory::default();
         let now = Instant::now();
