@@ -2,11 +2,14 @@
 //! and serves the cursor-paginated run-log API from the index.
 //!
 //! Data flows one way: files ([`watch`]) and the GCS bucket ([`bucket`]) →
-//! [`ingest`] → [`parse`] → [`index`] → [`api`].
+//! [`ingest`] → [`parse`] → [`index`] → [`service`] → [`api`].
 //! [`logfiles`] says which file is a run's log, [`store`] keeps per-run file
-//! state and tokens in SQLite, [`auth`] checks tokens, [`config`] is the one
-//! configuration struct, and [`daemon`] starts and stops it all for
-//! `runlogd serve`, `runlogd index` and the tests.
+//! state and tokens in SQLite, [`auth`] checks tokens (runlogd's own and the
+//! Sample Platform's), [`config`] is the one configuration struct,
+//! [`metrics`], [`time_format`] and [`expiring`] sit below everything, and
+//! [`daemon`] starts and stops it all for `runlogd serve`, `runlogd index`
+//! and the tests. No module imports from one above it
+//! (`tests/integration/layers.rs` checks).
 
 pub mod api;
 pub mod auth;
