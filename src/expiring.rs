@@ -1,7 +1,8 @@
-//! A map of keys to the instant each one comes due: the one structure under
-//! the ingest's pending tails (runs to look at again once their file is
-//! quiet) and the bucket's miss cache (runs known to be missing until their
-//! miss expires).
+//! A map of keys to the instant each one comes due, with a value each: the
+//! one structure under the ingest's pending tails (runs to look at again
+//! once their file is quiet), the bucket's miss cache (runs known to be
+//! missing until their miss expires) and the platform's remembered token
+//! answers (each answer until it must be asked again).
 //!
 //! It imports nothing from the crate, so any part may use it, and it holds
 //! no lock: each user keeps it behind its own mutex, with its own answer to
@@ -15,17 +16,24 @@ use std::hash::Hash;
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
-pub struct ExpiringMap<K> {
-    at: HashMap<K, Instant>,
+pub struct ExpiringMap<K, V = ()> {
+    at: HashMap<K, (Instant, V)>,
 }
 
-impl<K> Default for ExpiringMap<K> {
+impl<K, V> Default for ExpiringMap<K, V> {
     fn default() -> Self {
         ExpiringMap { at: HashMap::new() }
     }
 }
 
 impl<K: Eq + Hash + Clone> ExpiringMap<K> {
+    /// Sets `key` to come due at `at`, replacing any instant it had.
+    pub fn insert(&mut self, key: K, at: Instant) {
+        self.insert_value(key, at, ());
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> ExpiringMap<K, V> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -38,18 +46,40 @@ impl<K: Eq + Hash + Clone> ExpiringMap<K> {
         self.at.is_empty()
     }
 
-    /// Sets `key` to come due at `at`, replacing any instant it had.
-    pub fn insert(&mut self, key: K, at: Instant) {
-        self.at.insert(key, at);
+    /// Sets `key` to `value` until `at`, replacing what it had.
+    pub fn insert_value(&mut self, key: K, at: Instant, value: V) {
+        self.at.insert(key, (at, value));
+    }
+
+    /// [`insert_value`](Self::insert_value), holding at most `max` keys: a
+    /// new key in a full map first drops the keys due by `now`, then, if it
+    /// is still full, one live key (in no particular order).
+    pub fn insert_bounded(&mut self, key: K, at: Instant, value: V, max: usize, now: Instant) {
+        if self.at.len() >= max && !self.at.contains_key(&key) {
+            self.at.retain(|_, (at, _)| *at > now);
+            if self.at.len() >= max {
+                if let Some(victim) = self.at.keys().next().cloned() {
+                    self.at.remove(&victim);
+                }
+            }
+        }
+        self.insert_value(key, at, value);
     }
 
     pub fn remove(&mut self, key: &K) {
         self.at.remove(key);
     }
 
+    /// The value of `key`, if it is here and not yet due at `now`.
+    pub fn get_live(&self, key: &K, now: Instant) -> Option<&V> {
+        self.at
+            .get(key)
+            .and_then(|(at, value)| (*at > now).then_some(value))
+    }
+
     /// Whether `key` is here and not yet due at `now`.
     pub fn is_live(&self, key: &K, now: Instant) -> bool {
-        self.at.get(key).is_some_and(|at| *at > now)
+        self.get_live(key, now).is_some()
     }
 
     /// Removes and returns the keys due by `now`, in no particular order.
@@ -57,7 +87,7 @@ impl<K: Eq + Hash + Clone> ExpiringMap<K> {
         let due: Vec<K> = self
             .at
             .iter()
-            .filter(|(_, at)| **at <= now)
+            .filter(|(_, (at, _))| *at <= now)
             .map(|(key, _)| key.clone())
             .collect();
         for key in &due {
@@ -70,7 +100,7 @@ impl<K: Eq + Hash + Clone> ExpiringMap<K> {
     /// keys are never dropped, so this bounds only what has expired.
     pub fn tidy(&mut self, above: usize, now: Instant) {
         if self.at.len() > above {
-            self.at.retain(|_, at| *at > now);
+            self.at.retain(|_, (at, _)| *at > now);
         }
     }
 
@@ -81,7 +111,7 @@ impl<K: Eq + Hash + Clone> ExpiringMap<K> {
 
     /// The earliest instant any key comes due, if any.
     pub fn next_due(&self) -> Option<Instant> {
-        self.at.values().min().copied()
+        self.at.values().map(|(at, _)| *at).min()
     }
 }
 
@@ -134,6 +164,26 @@ mod tests {
         assert!(map.is_live(&3, t0 + Duration::from_secs(5)));
         map.tidy(0, t0 + Duration::from_secs(5));
         assert_eq!(map.len(), 1);
+    }
+
+    #[test]
+    fn values_are_live_until_their_instant_and_the_bound_holds() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(9);
+        let mut map: ExpiringMap<u64, &str> = ExpiringMap::default();
+        map.insert_value(1, later, "one");
+        assert_eq!(map.get_live(&1, t0), Some(&"one"));
+        assert_eq!(map.get_live(&1, later), None);
+        // Full: due keys go first, the live one stays.
+        map.insert_value(2, t0, "due");
+        map.insert_bounded(3, later, "three", 2, t0);
+        assert_eq!((map.len(), map.get_live(&1, t0)), (2, Some(&"one")));
+        // Full of live keys: one goes, the new one is in, the size holds.
+        map.insert_bounded(4, later, "four", 2, t0);
+        assert_eq!((map.len(), map.get_live(&4, t0)), (2, Some(&"four")));
+        // A key already there replaces its value, nothing goes.
+        map.insert_bounded(4, later, "FOUR", 2, t0);
+        assert_eq!((map.len(), map.get_live(&4, t0)), (2, Some(&"FOUR")));
     }
 
     #[test]

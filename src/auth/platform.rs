@@ -29,6 +29,7 @@ use tokio::sync::OnceCell;
 
 use super::{AuthError, Caller, Origin};
 use crate::config::AuthConfig;
+use crate::expiring::ExpiringMap;
 
 /// Tokens remembered at most (accepted and refused together); about 150
 /// bytes each.
@@ -86,26 +87,10 @@ type Flight = Arc<OnceCell<Result<Verdict, Unavailable>>>;
 
 #[derive(Default)]
 struct Memory {
-    /// Token hash → verdict and until when it holds.
-    remembered: HashMap<[u8; 32], (Verdict, Instant)>,
+    /// Token hash → verdict, until it must be asked again.
+    remembered: ExpiringMap<[u8; 32], Verdict>,
     /// Token hash → the call being made about it.
     in_flight: HashMap<[u8; 32], Flight>,
-}
-
-impl Memory {
-    fn remember(&mut self, key: [u8; 32], verdict: Verdict, until: Instant, now: Instant) {
-        if self.remembered.len() >= MAX_REMEMBERED && !self.remembered.contains_key(&key) {
-            self.remembered.retain(|_, (_, until)| *until > now);
-            if self.remembered.len() >= MAX_REMEMBERED {
-                // Still full of live answers: forget one; it is asked
-                // about again when next used.
-                if let Some(victim) = self.remembered.keys().next().copied() {
-                    self.remembered.remove(&victim);
-                }
-            }
-        }
-        self.remembered.insert(key, (verdict, until));
-    }
 }
 
 /// The platform's token check, with what it remembers.
@@ -154,10 +139,7 @@ impl Platform {
     }
 
     fn remembered_verdict(&self, memory: &Memory, key: [u8; 32]) -> Option<Verdict> {
-        let (verdict, until) = memory.remembered.get(&key)?;
-        if *until <= Instant::now() {
-            return None;
-        }
+        let verdict = memory.remembered.get_live(&key, Instant::now())?;
         crate::metrics::platform_auth_remembered();
         Some(verdict.clone())
     }
@@ -190,7 +172,13 @@ impl Platform {
                         Verdict::Accepted { .. } => self.accepted_for,
                         Verdict::Refused => self.refused_for,
                     };
-                    memory.remember(key, verdict.clone(), now + hold, now);
+                    memory.remembered.insert_bounded(
+                        key,
+                        now + hold,
+                        verdict.clone(),
+                        MAX_REMEMBERED,
+                        now,
+                    );
                 }
             }
         }
@@ -283,41 +271,36 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_and_keeps_live_answers_first() {
-        let mut m = Memory::default();
+        let remember = |m: &mut Memory, k: [u8; 32], until: Instant, now: Instant| {
+            m.remembered
+                .insert_bounded(k, until, Verdict::Refused, MAX_REMEMBERED, now)
+        };
         let now = Instant::now();
         let key = |i: usize| {
             let mut k = [0u8; 32];
             k[..8].copy_from_slice(&(i as u64).to_be_bytes());
             k
         };
+        let live = now + Duration::from_secs(60);
         // Half of them expired.
+        let mut m = Memory::default();
         for i in 0..MAX_REMEMBERED {
-            let until = if i % 2 == 0 {
-                now
-            } else {
-                now + Duration::from_secs(60)
-            };
-            m.remember(key(i), Verdict::Refused, until, now);
+            remember(&mut m, key(i), if i % 2 == 0 { now } else { live }, now);
         }
         assert_eq!(m.remembered.len(), MAX_REMEMBERED);
-        m.remember(
-            key(MAX_REMEMBERED),
-            Verdict::Refused,
-            now + Duration::from_secs(60),
-            now,
-        );
+        remember(&mut m, key(MAX_REMEMBERED), live, now);
         assert_eq!(
             m.remembered.len(),
             MAX_REMEMBERED / 2 + 1,
             "expired ones went first"
         );
-        assert!(m.remembered.contains_key(&key(1)));
+        assert!(m.remembered.is_live(&key(1), now));
         // All live: one goes, the size holds.
         let mut m = Memory::default();
         for i in 0..=MAX_REMEMBERED {
-            m.remember(key(i), Verdict::Refused, now + Duration::from_secs(60), now);
+            remember(&mut m, key(i), live, now);
         }
         assert_eq!(m.remembered.len(), MAX_REMEMBERED);
-        assert!(m.remembered.contains_key(&key(MAX_REMEMBERED)));
+        assert!(m.remembered.is_live(&key(MAX_REMEMBERED), now));
     }
 }
