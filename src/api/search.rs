@@ -63,14 +63,14 @@ pub async fn search_logs(
 ) -> Result<SizedJson<SearchPage>, ApiError> {
     let page = lanes::run(Bound::Search, move || -> Result<SearchPage, ApiError> {
         let scope = &request.scope;
+        let landed = scope.by_landing.then_some(scope.landed);
         let query = RunQuery {
-            filters: request.filters.clone(),
             runs: scope.runs,
+            filters: request.filters,
             only: None,
             limit: request.limit,
             lines_per_run: request.lines_per_run,
         };
-        let landed = scope.by_landing.then_some(scope.landed);
         let (runs, has_more) = state.runs.search(query, landed)?;
         let pagination = Pagination::new(request.limit, has_more, runs.last(), |last| {
             cursor::encode_runs(&state.cursor_key, last.hit.run_id, request.digest)

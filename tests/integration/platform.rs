@@ -31,6 +31,10 @@ pub(crate) enum Mode {
     Slow(Duration),
     /// 200 with a body that is not the platform's.
     Garbage,
+    /// 200 with the platform's JSON, padded past what runlogd reads.
+    Huge,
+    /// A redirect to another path of this server (`/elsewhere`).
+    Redirect,
 }
 
 #[derive(Clone)]
@@ -38,6 +42,8 @@ pub(crate) struct Platform {
     tokens: Arc<Mutex<HashMap<String, Vec<String>>>>,
     mode: Arc<Mutex<Mode>>,
     calls: Arc<AtomicUsize>,
+    /// Requests that followed a redirect (carrying a token elsewhere).
+    followed: Arc<AtomicUsize>,
     pub(crate) base: String,
 }
 
@@ -53,10 +59,18 @@ impl Platform {
             tokens: Arc::default(),
             mode: Arc::new(Mutex::new(Mode::Normal)),
             calls: Arc::default(),
+            followed: Arc::default(),
             base: format!("http://{addr}"),
         };
         let app = Router::new()
             .route("/api/v1/auth/me", get(me))
+            .route(
+                "/elsewhere",
+                get(|State(p): State<Platform>| async move {
+                    p.followed.fetch_add(1, Ordering::SeqCst);
+                    Json(json!({ "scopes": ["system:read"] }))
+                }),
+            )
             .with_state(platform.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -107,6 +121,13 @@ async fn me(State(p): State<Platform>, headers: HeaderMap) -> Response {
         }
         Mode::Slow(wait) => tokio::time::sleep(wait).await,
         Mode::Garbage => return (StatusCode::OK, "<html>maintenance</html>").into_response(),
+        Mode::Huge => {
+            let padding = "x".repeat(100 * 1024);
+            return Json(json!({ "scopes": ["system:read"], "padding": padding })).into_response();
+        }
+        Mode::Redirect => {
+            return (StatusCode::FOUND, [(header::LOCATION, "/elsewhere")]).into_response()
+        }
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -314,6 +335,8 @@ async fn when_the_platform_cannot_answer_new_tokens_get_503_and_vouched_ones_kee
         Mode::Status(503),
         Mode::Status(429),
         Mode::Garbage,
+        Mode::Huge,
+        Mode::Redirect,
         // Longer than auth.platform_timeout_secs (1 s).
         Mode::Slow(Duration::from_millis(1500)),
     ] {
@@ -372,9 +395,14 @@ async fn when_the_platform_cannot_answer_new_tokens_get_503_and_vouched_ones_kee
         .unwrap_or(0.0)
     };
     assert_eq!(calls("accepted"), 2.0, "{text}");
-    assert_eq!(calls("bad_status"), 2.0);
+    assert_eq!(calls("bad_status"), 3.0, "500, 503 and the redirect");
     assert_eq!(calls("rate_limited"), 1.0);
-    assert_eq!(calls("bad_answer"), 1.0);
+    assert_eq!(calls("bad_answer"), 2.0, "garbage and the oversized answer");
+    assert_eq!(
+        platform.followed.load(Ordering::SeqCst),
+        0,
+        "no redirect followed"
+    );
     assert_eq!(calls("timeout"), 1.0);
     assert_eq!(calls("connect_error"), 1.0);
     assert!(
