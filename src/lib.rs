@@ -6,9 +6,9 @@
 //! [`logfiles`] says which file is a run's log, [`store`] keeps per-run file
 //! state and tokens in SQLite, [`auth`] checks tokens (runlogd's own and the
 //! Sample Platform's), [`config`] is the one configuration struct,
-//! [`metrics`], [`time_format`] and [`expiring`] sit below everything, and
-//! [`daemon`] starts and stops it all for `runlogd serve`, `runlogd index`
-//! and the tests. No module imports from one above it
+//! [`metrics`], [`time_format`], [`expiring`] and [`signature`] sit below
+//! everything, and [`daemon`] starts and stops it all for `runlogd serve`,
+//! `runlogd index` and the tests. No module imports from one above it
 //! (`tests/integration/layers.rs` checks).
 
 pub mod api;
@@ -24,6 +24,8 @@ pub mod logfiles;
 pub mod metrics;
 pub mod parse;
 pub mod service;
+// Failure signatures: a line's template and id, and the grouping of templates.
+pub mod signature;
 pub mod store;
 pub mod time_format;
 pub mod watch;

@@ -1,0 +1,578 @@
+//! The base signature of one message: a pure function of its text.
+//!
+//! The message (cut to [`MAX_SIGNATURE_BYTES`]) is split on whitespace and
+//! each token is masked by five rewrites, in this order, each reading the
+//! previous one's output:
+//!
+//! 1. UUIDs (`8-4-4-4-12` hex digits) anywhere in the token → `<*>`;
+//!    a token that is a weekday or month name (`Mon`, `Jan`) → `<*>`.
+//! 2. Paths and URLs (only in a token with `/` or `\`): from the token's
+//!    start or after one of `=:("'[`, a `scheme://`, `/`, `./`, `../`,
+//!    `~/` or `C:\` up to the next of `[](){}<>"',` → `<*>`; anywhere,
+//!    three or more `/`-separated words (`a/b/c`) → `<*>`.
+//! 3. `key=value`: the value after `=`, up to the next of `=,;[]()` → `<*>`.
+//! 4. Runs of ASCII letters and digits (with a leading sign) holding a
+//!    digit: → `<*>` when the run starts with a digit (`184`, `0x7ffd`,
+//!    `5d2f…`) or is six or more hex digits (`deadbeef1`); `libfoo2` stays.
+//! 5. `<*>`s separated only by `.:,/_-` → one `<*>` (`<*>.<*>:<*>`, an
+//!    address, a time, a version).
+//!
+//! A token that masks to `<*>` right after another one is dropped, so a
+//! variable number of variable words is one `<*>`. The template is the
+//! tokens joined by one space, and the id the stable hash of the template.
+//!
+//! Each rewrite is a hand-written scan (these are the regular expressions
+//! of the prototype the rules were tuned with, rewritten so that a token
+//! without digits, `/`, `=` or a long `-` run is passed through untouched):
+//! [`signature_of`] hashes the tokens as they are produced, with no
+//! allocation after a thread's first call.
+
+use std::cell::RefCell;
+
+use super::{Shape, SignatureId};
+
+/// Bytes of a message the signature reads; the rest is ignored, so the
+/// cost and the template's size are bounded for a line of any length.
+pub const MAX_SIGNATURE_BYTES: usize = 1024;
+
+/// The variable part of a template.
+pub(super) const STAR: &str = "<*>";
+
+/// The base id of a message: the stable hash of its template (equal to
+/// `shape_of(message).id`, without building the template).
+pub fn signature_of(message: &str) -> SignatureId {
+    let mut hash = Fnv1a::new();
+    let mut first = true;
+    with_scratch(|scratch| {
+        for_each_token(message, scratch, |token| {
+            if !first {
+                hash.write(b" ");
+            }
+            first = false;
+            hash.write(token.as_bytes());
+        })
+    });
+    SignatureId(hash.finish())
+}
+
+/// The template of a message (its masked tokens joined by one space) and
+/// its base id.
+pub fn shape_of(message: &str) -> Shape {
+    let mut template = String::new();
+    with_scratch(|scratch| {
+        for_each_token(message, scratch, |token| {
+            if !template.is_empty() {
+                template.push(' ');
+            }
+            template.push_str(token);
+        })
+    });
+    Shape {
+        id: template_id(&template),
+        template,
+    }
+}
+
+/// The id of a template: FNV-1a (64 bits) of its UTF-8 bytes, then the
+/// splitmix64 finalizer.
+///
+/// Ids are stored and compared across versions and machines, so the hash
+/// is fixed here rather than taken from std (whose `DefaultHasher` may
+/// change); changing it changes every id (`tests.rs` pins a few). FNV-1a
+/// is simple and fast on short strings; its low bits mix poorly, which the
+/// finalizer (a bijection, so no new collisions) fixes. The first 8 bytes of
+/// a SHA-256 were measured too (`benches/parse.rs`, group `signature`) and
+/// cost several times the whole masking of a line.
+pub(super) fn template_id(template: &str) -> SignatureId {
+    let mut hash = Fnv1a::new();
+    hash.write(template.as_bytes());
+    SignatureId(hash.finish())
+}
+
+struct Fnv1a(u64);
+
+impl Fnv1a {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    fn new() -> Fnv1a {
+        Fnv1a(Self::OFFSET)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(Self::PRIME);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        splitmix64_finalize(self.0)
+    }
+}
+
+/// The output function of splitmix64 (Steele, Lea, Flood 2014).
+fn splitmix64_finalize(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Two buffers the rewrites of a token alternate between.
+struct Scratch {
+    cur: String,
+    out: String,
+}
+
+impl Scratch {
+    const fn new() -> Scratch {
+        Scratch {
+            cur: String::new(),
+            out: String::new(),
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
+}
+
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut f = Some(f);
+    let done = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f.take().map(|f| f(&mut scratch)),
+        Err(_) => None,
+    });
+    match (done, f) {
+        (Ok(Some(r)), _) => r,
+        // Thread-local storage being torn down (or a reentrant call): a
+        // scratch of its own.
+        (_, Some(f)) => f(&mut Scratch::new()),
+        (_, None) => unreachable!("the closure ran but returned nothing"),
+    }
+}
+
+/// The first `MAX_SIGNATURE_BYTES` of `message`, cut on a char boundary.
+fn cut(message: &str) -> &str {
+    if message.len() <= MAX_SIGNATURE_BYTES {
+        return message;
+    }
+    let mut end = MAX_SIGNATURE_BYTES;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    &message[..end]
+}
+
+/// Calls `emit` with each masked token of the message, in order, a `<*>`
+/// right after a `<*>` left out.
+fn for_each_token(message: &str, scratch: &mut Scratch, mut emit: impl FnMut(&str)) {
+    let mut previous_star = false;
+    for token in (Words {
+        text: cut(message),
+        pos: 0,
+    }) {
+        let masked = mask_token(token, scratch);
+        let star = masked == STAR;
+        if !(star && previous_star) {
+            emit(masked);
+        }
+        previous_star = star;
+    }
+}
+
+/// The whitespace-separated words of a text (Unicode whitespace, and the
+/// ASCII separators `\x1c`–`\x1f` as Python's `str.split` has them).
+struct Words<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    /// The length of the separator at `i`, 0 if none.
+    fn separator_len(&self, i: usize) -> usize {
+        let b = self.text.as_bytes()[i];
+        if b < 0x80 {
+            return usize::from(matches!(b, b'\t'..=b'\r' | 0x1c..=0x20));
+        }
+        match self.text[i..].chars().next() {
+            Some(c) if c.is_whitespace() => c.len_utf8(),
+            _ => 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let n = self.text.len();
+        let bytes = self.text.as_bytes();
+        while self.pos < n {
+            let sep = self.separator_len(self.pos);
+            if sep == 0 {
+                break;
+            }
+            self.pos += sep;
+        }
+        if self.pos >= n {
+            return None;
+        }
+        let start = self.pos;
+        while self.pos < n {
+            let b = bytes[self.pos];
+            if b < 0x80 {
+                if matches!(b, b'\t'..=b'\r' | 0x1c..=0x20) {
+                    break;
+                }
+                self.pos += 1;
+            } else if self.separator_len(self.pos) > 0 {
+                break;
+            } else {
+                self.pos += utf8_len(b);
+            }
+        }
+        Some(&self.text[start..self.pos])
+    }
+}
+
+/// The length of the UTF-8 sequence led by `lead`.
+fn utf8_len(lead: u8) -> usize {
+    match lead {
+        0xf0.. => 4,
+        0xe0.. => 3,
+        0xc0.. => 2,
+        _ => 1,
+    }
+}
+
+const HAS_DIGIT: u8 = 1;
+const HAS_SLASH: u8 = 2;
+const HAS_EQUALS: u8 = 4;
+const HAS_DASH: u8 = 8;
+const HAS_ANGLE: u8 = 16;
+
+/// Which rewrites a byte may trigger.
+const BYTE_FLAGS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = HAS_DIGIT;
+        d += 1;
+    }
+    t[b'/' as usize] = HAS_SLASH;
+    t[b'\\' as usize] = HAS_SLASH;
+    t[b'=' as usize] = HAS_EQUALS;
+    t[b'-' as usize] = HAS_DASH;
+    t[b'<' as usize] = HAS_ANGLE;
+    t
+};
+
+const UUID_LEN: usize = 36;
+
+/// One token, masked: `token` itself when no rewrite applies, else a view
+/// of the scratch buffer.
+fn mask_token<'a>(token: &'a str, scratch: &'a mut Scratch) -> &'a str {
+    if is_date_word(token) {
+        return STAR;
+    }
+    let flags = token
+        .bytes()
+        .fold(0u8, |acc, b| acc | BYTE_FLAGS[usize::from(b)]);
+    let uuid = flags & HAS_DASH != 0 && token.len() >= UUID_LEN;
+    if flags & (HAS_DIGIT | HAS_SLASH | HAS_EQUALS | HAS_ANGLE) == 0 && !uuid {
+        return token;
+    }
+    let Scratch { cur, out } = scratch;
+    let mut in_cur = false;
+    let mut step = |rewrite: fn(&str, &mut String) -> bool| {
+        let input: &str = if in_cur { cur } else { token };
+        if rewrite(input, out) {
+            std::mem::swap(cur, out);
+            in_cur = true;
+        }
+    };
+    if uuid {
+        step(mask_uuids);
+    }
+    if flags & HAS_SLASH != 0 {
+        step(mask_paths);
+    }
+    if flags & HAS_EQUALS != 0 {
+        step(mask_values);
+    }
+    if flags & HAS_DIGIT != 0 {
+        step(mask_runs);
+    }
+    step(join_stars);
+    if in_cur {
+        cur
+    } else {
+        token
+    }
+}
+
+fn is_date_word(token: &str) -> bool {
+    token.len() == 3
+        && matches!(
+            token,
+            "Mon"
+                | "Tue"
+                | "Wed"
+                | "Thu"
+                | "Fri"
+                | "Sat"
+                | "Sun"
+                | "Jan"
+                | "Feb"
+                | "Mar"
+                | "Apr"
+                | "May"
+                | "Jun"
+                | "Jul"
+                | "Aug"
+                | "Sep"
+                | "Oct"
+                | "Nov"
+                | "Dec"
+        )
+}
+
+/// Writes `input` with byte ranges replaced by `<*>` into `out`, lazily:
+/// nothing is written until the first replacement.
+struct Rewriter<'a, 'o> {
+    input: &'a str,
+    out: &'o mut String,
+    copied: usize,
+    changed: bool,
+}
+
+impl<'a, 'o> Rewriter<'a, 'o> {
+    fn new(input: &'a str, out: &'o mut String) -> Self {
+        Rewriter {
+            input,
+            out,
+            copied: 0,
+            changed: false,
+        }
+    }
+
+    /// Replaces `input[start..end]` (char boundaries, after the last
+    /// replacement) by `<*>`.
+    fn star(&mut self, start: usize, end: usize) {
+        if !self.changed {
+            self.out.clear();
+            self.changed = true;
+        }
+        self.out.push_str(&self.input[self.copied..start]);
+        self.out.push_str(STAR);
+        self.copied = end;
+    }
+
+    fn finish(self) -> bool {
+        if self.changed {
+            self.out.push_str(&self.input[self.copied..]);
+        }
+        self.changed
+    }
+}
+
+/// Step 1: `[0-9a-fA-F]{8}-{4}-{4}-{4}-{12}` anywhere.
+fn mask_uuids(input: &str, out: &mut String) -> bool {
+    let b = input.as_bytes();
+    let mut w = Rewriter::new(input, out);
+    let mut p = 0;
+    while p + UUID_LEN <= b.len() {
+        if is_uuid(&b[p..p + UUID_LEN]) {
+            w.star(p, p + UUID_LEN);
+            p += UUID_LEN;
+        } else {
+            p += 1;
+        }
+    }
+    w.finish()
+}
+
+fn is_uuid(b: &[u8]) -> bool {
+    b.iter().enumerate().all(|(i, &c)| match i {
+        8 | 13 | 18 | 23 => c == b'-',
+        _ => c.is_ascii_hexdigit(),
+    })
+}
+
+/// Step 2: paths and URLs.
+fn mask_paths(input: &str, out: &mut String) -> bool {
+    let b = input.as_bytes();
+    let n = b.len();
+    let mut w = Rewriter::new(input, out);
+    let mut p = 0;
+    while p < n {
+        let after_opener = p == 0 || matches!(b[p - 1], b'=' | b':' | b'(' | b'"' | b'\'' | b'[');
+        if after_opener && path_prefix(b, p) {
+            // A path runs to the next bracket, quote or comma.
+            let mut end = p;
+            while end < n
+                && !matches!(
+                    b[end],
+                    b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>' | b'"' | b'\'' | b','
+                )
+            {
+                end += 1;
+            }
+            w.star(p, end);
+            p = end;
+            continue;
+        }
+        let run_end = word_run(input, p);
+        if run_end > p {
+            // `word/word/word…`: three or more words.
+            let mut end = run_end;
+            let mut parts = 1;
+            while end < n && b[end] == b'/' {
+                let next = word_run(input, end + 1);
+                if next == end + 1 {
+                    break;
+                }
+                parts += 1;
+                end = next;
+            }
+            if parts >= 3 {
+                w.star(p, end);
+                p = end;
+            } else {
+                // The same run fails from any later start in it, and no
+                // path starts inside it (a word char is no opener).
+                p = run_end;
+            }
+            continue;
+        }
+        p += utf8_len(b[p]);
+    }
+    w.finish()
+}
+
+/// Whether a path starts at `p`: `letters://`, `/`, `./`, `../`, `~/` or
+/// `X:\`.
+fn path_prefix(b: &[u8], p: usize) -> bool {
+    let rest = &b[p..];
+    let letters = rest.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    (letters > 0 && rest[letters..].starts_with(b"://"))
+        || rest.starts_with(b"/")
+        || rest.starts_with(b"./")
+        || rest.starts_with(b"../")
+        || rest.starts_with(b"~/")
+        || (letters > 0 && rest[1..].starts_with(b":\\"))
+}
+
+/// The end of the run of word chars (letters, digits, `_`, `.`, `-`) from
+/// `p`.
+fn word_run(text: &str, mut p: usize) -> usize {
+    let b = text.as_bytes();
+    while p < b.len() {
+        let c = b[p];
+        if c < 0x80 {
+            if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')) {
+                break;
+            }
+            p += 1;
+        } else {
+            match text[p..].chars().next() {
+                Some(ch) if ch.is_alphanumeric() => p += ch.len_utf8(),
+                _ => break,
+            }
+        }
+    }
+    p
+}
+
+/// Step 3: the value of `key=value`, up to whitespace or one of `=,;[]()`.
+fn mask_values(input: &str, out: &mut String) -> bool {
+    let b = input.as_bytes();
+    let n = b.len();
+    let mut w = Rewriter::new(input, out);
+    let mut p = 0;
+    while p < n {
+        if b[p] == b'=' {
+            let start = p + 1;
+            let mut end = start;
+            while end < n && !matches!(b[end], b'=' | b',' | b';' | b'[' | b']' | b'(' | b')') {
+                end += 1;
+            }
+            if end > start {
+                w.star(start, end);
+                p = end;
+                continue;
+            }
+        }
+        p += 1;
+    }
+    w.finish()
+}
+
+/// Step 4: signed runs of ASCII letters and digits that start with a digit
+/// or are six or more hex digits with one a digit.
+fn mask_runs(input: &str, out: &mut String) -> bool {
+    let b = input.as_bytes();
+    let n = b.len();
+    let mut w = Rewriter::new(input, out);
+    let mut p = 0;
+    while p < n {
+        let c = b[p];
+        let core = if matches!(c, b'-' | b'+') && p + 1 < n && b[p + 1].is_ascii_alphanumeric() {
+            p + 1
+        } else if c.is_ascii_alphanumeric() {
+            p
+        } else {
+            p += 1;
+            continue;
+        };
+        let mut end = core;
+        let mut digit = false;
+        let mut hex = true;
+        while end < n && b[end].is_ascii_alphanumeric() {
+            digit |= b[end].is_ascii_digit();
+            hex &= b[end].is_ascii_hexdigit();
+            end += 1;
+        }
+        if digit && (b[core].is_ascii_digit() || (hex && end - core >= 6)) {
+            w.star(p, end);
+        }
+        p = end;
+    }
+    w.finish()
+}
+
+/// Step 5: `<*>` (`[.:,/_-]*<*>`)+ → `<*>`.
+fn join_stars(input: &str, out: &mut String) -> bool {
+    let b = input.as_bytes();
+    let n = b.len();
+    let mut w = Rewriter::new(input, out);
+    let mut p = 0;
+    while p < n {
+        if b[p..].starts_with(b"<*>") {
+            let mut end = p + 3;
+            let mut joined = false;
+            loop {
+                let mut q = end;
+                while q < n && matches!(b[q], b'.' | b':' | b',' | b'/' | b'_' | b'-') {
+                    q += 1;
+                }
+                if b[q..].starts_with(b"<*>") {
+                    end = q + 3;
+                    joined = true;
+                } else {
+                    break;
+                }
+            }
+            if joined {
+                w.star(p, end);
+            }
+            p = end;
+            continue;
+        }
+        p += 1;
+    }
+    w.finish()
+}
