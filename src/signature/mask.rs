@@ -79,10 +79,14 @@ pub fn shape_of(message: &str) -> Shape {
 /// Ids are stored and compared across versions and machines, so the hash
 /// is fixed here rather than taken from std (whose `DefaultHasher` may
 /// change); changing it changes every id (`tests.rs` pins a few). FNV-1a
-/// is simple and fast on short strings; its low bits mix poorly, which the
-/// finalizer (a bijection, so no new collisions) fixes. The first 8 bytes of
-/// a SHA-256 were measured too (`benches/parse.rs`, group `signature`) and
-/// cost several times the whole masking of a line.
+/// is simple, streams (a token is hashed as it is masked) and is fast on
+/// short strings; its high bits mix poorly, which the finalizer (a
+/// bijection, so no new collisions) fixes. The first 8 bytes of a SHA-256
+/// were measured too (`benches/parse.rs`, group `signature`): on the
+/// example logs' templates, twice the time even with the CPU's SHA
+/// instructions (76 ns a template against 37 ns), more without them.
+/// FNV-1a resists no one looking for a collision on purpose: a line
+/// crafted to share another's id is counted as that signature.
 pub(super) fn template_id(template: &str) -> SignatureId {
     let mut hash = Fnv1a::new();
     hash.write(template.as_bytes());
@@ -170,11 +174,12 @@ fn cut(message: &str) -> &str {
 /// right after a `<*>` left out.
 fn for_each_token(message: &str, scratch: &mut Scratch, mut emit: impl FnMut(&str)) {
     let mut previous_star = false;
-    for token in (Words {
+    let mut words = Words {
         text: cut(message),
         pos: 0,
-    }) {
-        let masked = mask_token(token, scratch);
+    };
+    while let Some((token, flags)) = words.next_word() {
+        let masked = mask_token(token, flags, scratch);
         let star = masked == STAR;
         if !(star && previous_star) {
             emit(masked);
@@ -191,50 +196,53 @@ struct Words<'a> {
 }
 
 impl<'a> Words<'a> {
-    /// The length of the separator at `i`, 0 if none.
-    fn separator_len(&self, i: usize) -> usize {
-        let b = self.text.as_bytes()[i];
-        if b < 0x80 {
-            return usize::from(matches!(b, b'\t'..=b'\r' | 0x1c..=0x20));
-        }
-        match self.text[i..].chars().next() {
-            Some(c) if c.is_whitespace() => c.len_utf8(),
-            _ => 0,
-        }
-    }
-}
-
-impl<'a> Iterator for Words<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
+    /// The next word, with the [`BYTE_FLAGS`] of its bytes or-ed.
+    fn next_word(&mut self) -> Option<(&'a str, u8)> {
         let n = self.text.len();
         let bytes = self.text.as_bytes();
         while self.pos < n {
-            let sep = self.separator_len(self.pos);
-            if sep == 0 {
+            let f = BYTE_FLAGS[usize::from(bytes[self.pos])];
+            if f & SEPARATOR != 0 {
+                self.pos += 1;
+            } else if f & NON_ASCII != 0 {
+                match self.separator_len(self.pos) {
+                    0 => break,
+                    len => self.pos += len,
+                }
+            } else {
                 break;
             }
-            self.pos += sep;
         }
         if self.pos >= n {
             return None;
         }
         let start = self.pos;
+        let mut flags = 0;
         while self.pos < n {
             let b = bytes[self.pos];
-            if b < 0x80 {
-                if matches!(b, b'\t'..=b'\r' | 0x1c..=0x20) {
+            let f = BYTE_FLAGS[usize::from(b)];
+            if f & SEPARATOR != 0 {
+                break;
+            }
+            if f & NON_ASCII != 0 {
+                if self.separator_len(self.pos) > 0 {
                     break;
                 }
-                self.pos += 1;
-            } else if self.separator_len(self.pos) > 0 {
-                break;
-            } else {
                 self.pos += utf8_len(b);
+            } else {
+                self.pos += 1;
             }
+            flags |= f;
         }
-        Some(&self.text[start..self.pos])
+        Some((&self.text[start..self.pos], flags))
+    }
+
+    /// The length of the (non-ASCII) separator at `i`, 0 if none.
+    fn separator_len(&self, i: usize) -> usize {
+        match self.text[i..].chars().next() {
+            Some(c) if c.is_whitespace() => c.len_utf8(),
+            _ => 0,
+        }
     }
 }
 
@@ -253,10 +261,28 @@ const HAS_SLASH: u8 = 2;
 const HAS_EQUALS: u8 = 4;
 const HAS_DASH: u8 = 8;
 const HAS_ANGLE: u8 = 16;
+const SEPARATOR: u8 = 32;
+const NON_ASCII: u8 = 64;
 
-/// Which rewrites a byte may trigger.
+/// Which rewrites a byte may trigger, and whether it separates words (or
+/// may, being part of a non-ASCII char).
 const BYTE_FLAGS: [u8; 256] = {
     let mut t = [0u8; 256];
+    let mut i = 0x80;
+    while i < 0x100 {
+        t[i] = NON_ASCII;
+        i += 1;
+    }
+    let mut i = b'\t';
+    while i <= b'\r' {
+        t[i as usize] = SEPARATOR;
+        i += 1;
+    }
+    let mut i = 0x1c;
+    while i <= 0x20 {
+        t[i] = SEPARATOR;
+        i += 1;
+    }
     let mut d = b'0';
     while d <= b'9' {
         t[d as usize] = HAS_DIGIT;
@@ -272,45 +298,53 @@ const BYTE_FLAGS: [u8; 256] = {
 
 const UUID_LEN: usize = 36;
 
-/// One token, masked: `token` itself when no rewrite applies, else a view
-/// of the scratch buffer.
-fn mask_token<'a>(token: &'a str, scratch: &'a mut Scratch) -> &'a str {
+/// One token (with the [`BYTE_FLAGS`] of its bytes), masked: `token`
+/// itself when no rewrite applies, else a view of the scratch buffer.
+fn mask_token<'a>(token: &'a str, flags: u8, scratch: &'a mut Scratch) -> &'a str {
     if is_date_word(token) {
         return STAR;
     }
-    let flags = token
-        .bytes()
-        .fold(0u8, |acc, b| acc | BYTE_FLAGS[usize::from(b)]);
     let uuid = flags & HAS_DASH != 0 && token.len() >= UUID_LEN;
     if flags & (HAS_DIGIT | HAS_SLASH | HAS_EQUALS | HAS_ANGLE) == 0 && !uuid {
         return token;
     }
     let Scratch { cur, out } = scratch;
+    let steps: [(bool, Rewrite); 4] = [
+        (uuid, mask_uuids),
+        (flags & HAS_SLASH != 0, mask_paths),
+        (flags & HAS_EQUALS != 0, mask_values),
+        (flags & HAS_DIGIT != 0, mask_runs),
+    ];
     let mut in_cur = false;
-    let mut step = |rewrite: fn(&str, &mut String) -> bool| {
-        let input: &str = if in_cur { cur } else { token };
-        if rewrite(input, out) {
-            std::mem::swap(cur, out);
-            in_cur = true;
+    for (on, rewrite) in steps {
+        if on {
+            in_cur |= apply(rewrite, token, in_cur, cur, out);
         }
-    };
-    if uuid {
-        step(mask_uuids);
     }
-    if flags & HAS_SLASH != 0 {
-        step(mask_paths);
+    // Only a rewrite or a `<` in the token makes a `<*>` to join.
+    if in_cur || flags & HAS_ANGLE != 0 {
+        in_cur |= apply(join_stars, token, in_cur, cur, out);
     }
-    if flags & HAS_EQUALS != 0 {
-        step(mask_values);
-    }
-    if flags & HAS_DIGIT != 0 {
-        step(mask_runs);
-    }
-    step(join_stars);
     if in_cur {
         cur
     } else {
         token
+    }
+}
+
+/// A rewrite of a token: writes the result to its second argument and
+/// returns `true` if it changed anything, else returns `false`.
+type Rewrite = fn(&str, &mut String) -> bool;
+
+/// Applies `rewrite` to the token so far (`cur` if `in_cur`, else
+/// `token`), leaving the result in `cur`; whether it changed anything.
+fn apply(rewrite: Rewrite, token: &str, in_cur: bool, cur: &mut String, out: &mut String) -> bool {
+    let input: &str = if in_cur { cur } else { token };
+    if rewrite(input, out) {
+        std::mem::swap(cur, out);
+        true
+    } else {
+        false
     }
 }
 
@@ -379,17 +413,50 @@ impl<'a, 'o> Rewriter<'a, 'o> {
     }
 }
 
-/// Step 1: `[0-9a-fA-F]{8}-{4}-{4}-{4}-{12}` anywhere.
+const PATH_END: u8 = 1;
+const WORD: u8 = 2;
+const VALUE_END: u8 = 4;
+const STAR_JOINER: u8 = 8;
+
+/// ASCII classes of the rewrites (a table: these loops run on every byte
+/// of a path or a value).
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-') {
+            t[i] |= WORD;
+        }
+        if matches!(
+            c,
+            b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>' | b'"' | b'\'' | b','
+        ) {
+            t[i] |= PATH_END;
+        }
+        if matches!(c, b'=' | b',' | b';' | b'[' | b']' | b'(' | b')') {
+            t[i] |= VALUE_END;
+        }
+        if matches!(c, b'.' | b':' | b',' | b'/' | b'_' | b'-') {
+            t[i] |= STAR_JOINER;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Step 1: `[0-9a-fA-F]{8}-{4}-{4}-{4}-{12}` anywhere, leftmost first.
 fn mask_uuids(input: &str, out: &mut String) -> bool {
     let b = input.as_bytes();
     let mut w = Rewriter::new(input, out);
-    let mut p = 0;
-    while p + UUID_LEN <= b.len() {
-        if is_uuid(&b[p..p + UUID_LEN]) {
-            w.star(p, p + UUID_LEN);
-            p += UUID_LEN;
+    // A UUID at `p` has its first `-` at `p + 8`: only those are tried.
+    let mut dash = 8;
+    while dash + UUID_LEN - 8 <= b.len() {
+        if b[dash] == b'-' && is_uuid(&b[dash - 8..dash - 8 + UUID_LEN]) {
+            w.star(dash - 8, dash - 8 + UUID_LEN);
+            dash += UUID_LEN;
         } else {
-            p += 1;
+            dash += 1;
         }
     }
     w.finish()
@@ -413,12 +480,7 @@ fn mask_paths(input: &str, out: &mut String) -> bool {
         if after_opener && path_prefix(b, p) {
             // A path runs to the next bracket, quote or comma.
             let mut end = p;
-            while end < n
-                && !matches!(
-                    b[end],
-                    b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>' | b'"' | b'\'' | b','
-                )
-            {
+            while end < n && CLASS[usize::from(b[end])] & PATH_END == 0 {
                 end += 1;
             }
             w.star(p, end);
@@ -473,7 +535,7 @@ fn word_run(text: &str, mut p: usize) -> usize {
     while p < b.len() {
         let c = b[p];
         if c < 0x80 {
-            if !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')) {
+            if CLASS[usize::from(c)] & WORD == 0 {
                 break;
             }
             p += 1;
@@ -497,7 +559,7 @@ fn mask_values(input: &str, out: &mut String) -> bool {
         if b[p] == b'=' {
             let start = p + 1;
             let mut end = start;
-            while end < n && !matches!(b[end], b'=' | b',' | b';' | b'[' | b']' | b'(' | b')') {
+            while end < n && CLASS[usize::from(b[end])] & VALUE_END == 0 {
                 end += 1;
             }
             if end > start {
@@ -556,7 +618,7 @@ fn join_stars(input: &str, out: &mut String) -> bool {
             let mut joined = false;
             loop {
                 let mut q = end;
-                while q < n && matches!(b[q], b'.' | b':' | b',' | b'/' | b'_' | b'-') {
+                while q < n && CLASS[usize::from(b[q])] & STAR_JOINER != 0 {
                     q += 1;
                 }
                 if b[q..].starts_with(b"<*>") {
