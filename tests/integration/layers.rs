@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 /// other.
 const LAYERS: &[&[&str]] = &[
     // Imports nothing from the crate.
-    &["time_format", "metrics", "expiring"],
+    &["time_format", "metrics", "expiring", "signature"],
     &["parse"],
     &["config", "logfiles", "store", "example"],
     &["auth", "index"],
