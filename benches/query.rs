@@ -82,6 +82,7 @@ fn query(c: &mut Criterion) {
                 levels: BTreeSet::from([Level::Error]),
                 sources: BTreeSet::from([Source::TestRunner]),
                 contains: Some(Needle::new(corpus::COMMON_NEEDLE)),
+                signature: None,
             },
             0,
         ),

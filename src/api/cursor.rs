@@ -16,11 +16,16 @@ use sha2::{Digest, Sha256};
 #[cfg(test)]
 use crate::index::grams::Needle;
 use crate::index::Filters;
+use crate::parse::{Level, Source};
+use std::collections::BTreeSet;
 
 const VERSION: u8 = 1;
 /// Cursors of listings across runs carry another version byte, so one kind
 /// is never accepted as the other.
 const RUNS_VERSION: u8 = 2;
+/// Cursors of the signature listings, which resume after a position (up to
+/// three numbers) rather than a line or a run.
+const POSITION_VERSION: u8 = 3;
 const PAYLOAD_LEN: usize = 1 + 8 + 8 + 8 + 8;
 const MAC_LEN: usize = 16;
 
@@ -62,7 +67,7 @@ impl Resume {
 pub enum CursorError {
     #[error("malformed cursor; use next_cursor from a previous response as it is")]
     Malformed,
-    #[error("cursor was issued for another run or other filters; send the same run_id, level, source and contains as the request that returned it")]
+    #[error("cursor was issued for another run or other filters; send the same run_id, level, source, contains and signature as the request that returned it")]
     Mismatch,
     #[error("cursor was issued for other parameters; send the same parameters (all but limit) as the request that returned it")]
     QueryMismatch,
@@ -97,23 +102,50 @@ impl Binding {
         self
     }
 
-    /// Levels and sources (closed sets, each name ended by a comma), then
-    /// `contains`, which must come last.
+    /// Levels and sources (closed sets, each name ended by a comma), the
+    /// signature (fixed width), then `contains`, which must come last.
     pub fn filters(mut self, filters: &Filters) -> Binding {
-        for l in &filters.levels {
-            self.0.update(l.as_str());
-            self.0.update(b",");
+        self = self.levels_and_sources(&filters.levels, &filters.sources);
+        // Written only when given, so cursors without it keep their bytes.
+        if let Some(s) = &filters.signature {
+            self.0.update(b"s");
+            self.0.update(s.id.0.to_be_bytes());
         }
-        self.0.update(b"|");
-        for s in &filters.sources {
-            self.0.update(s.as_str());
-            self.0.update(b",");
-        }
-        self.0.update(b"|");
         if let Some(c) = &filters.contains {
             self.0.update(b"c");
             self.0.update(c.as_str().as_bytes());
         }
+        self
+    }
+
+    /// Levels and sources of a signature listing (closed sets, each name
+    /// ended by a comma).
+    pub fn kinds(self, kinds: &crate::service::signatures::Kinds) -> Binding {
+        self.levels_and_sources(&kinds.levels, &kinds.sources)
+    }
+
+    fn levels_and_sources(
+        mut self,
+        levels: &BTreeSet<Level>,
+        sources: &BTreeSet<Source>,
+    ) -> Binding {
+        for l in levels {
+            self.0.update(l.as_str());
+            self.0.update(b",");
+        }
+        self.0.update(b"|");
+        for s in sources {
+            self.0.update(s.as_str());
+            self.0.update(b",");
+        }
+        self.0.update(b"|");
+        self
+    }
+
+    /// A free text; must come last.
+    pub fn text(mut self, text: &str) -> Binding {
+        self.0.update(b"t");
+        self.0.update(text.as_bytes());
         self
     }
 
@@ -173,6 +205,25 @@ pub fn decode_runs(key: &CursorKey, text: &str, query: [u8; 8]) -> Result<u64, C
         return Err(CursorError::QueryMismatch);
     }
     Ok(last_run)
+}
+
+/// The cursor of a listing that resumes after `position` (the last item
+/// served, in the listing's order); `query` binds what selects the items.
+pub fn encode_position(key: &CursorKey, position: [u64; 3], query: [u8; 8]) -> String {
+    seal(key, POSITION_VERSION, position, query)
+}
+
+/// The position of a cursor of [`encode_position`].
+pub fn decode_position(
+    key: &CursorKey,
+    text: &str,
+    query: [u8; 8],
+) -> Result<[u64; 3], CursorError> {
+    let (position, digest) = open(key, POSITION_VERSION, text)?;
+    if digest != query {
+        return Err(CursorError::QueryMismatch);
+    }
+    Ok(position)
 }
 
 /// `base64url(version, three numbers, digest, MAC)`.

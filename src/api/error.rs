@@ -19,6 +19,8 @@ use crate::auth::AuthError;
 use crate::index::IndexError;
 use crate::logfiles::SkipReason;
 use crate::service::runs::{RunsError, GCS, LOCAL};
+use crate::service::SignaturesError;
+use crate::signature::SignatureId;
 use crate::store::StoreError;
 
 /// What a 503 for an unreachable bucket asks the client to wait.
@@ -67,6 +69,8 @@ pub enum ApiError {
     LogUnreadable { run_id: u64, reason: SkipReason },
     #[error("run {run_id} is not in the local folder and the GCS bucket could not be reached; retry later")]
     StorageUnavailable { run_id: u64 },
+    #[error("no signature {signature} has been indexed")]
+    SignatureNotFound { signature: SignatureId },
     #[error("no such endpoint")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -101,7 +105,9 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Validation { .. } | ApiError::MalformedRequest => StatusCode::BAD_REQUEST,
-            ApiError::LogNotFound { .. } | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::LogNotFound { .. }
+            | ApiError::SignatureNotFound { .. }
+            | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             // The entry exists, but its state forbids serving it: like a
             // 404 the client cannot fix it, unlike a 404 it is not absent.
             ApiError::LogUnreadable { .. } => StatusCode::CONFLICT,
@@ -124,6 +130,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Validation { .. } => "validation_error",
             ApiError::LogNotFound { .. } => "log_not_found",
+            ApiError::SignatureNotFound { .. } => "signature_not_found",
             ApiError::LogUnreadable { .. } => "log_unreadable",
             ApiError::RouteNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -158,6 +165,9 @@ impl ApiError {
             }
             ApiError::LogNotFound { run_id, checked } => {
                 json!({ "run_id": run_id, "checked": checked })
+            }
+            ApiError::SignatureNotFound { signature } => {
+                json!({ "signature": signature.to_string() })
             }
             ApiError::LogUnreadable { run_id, reason } => {
                 json!({ "run_id": run_id, "reason": reason.as_str() })
@@ -219,6 +229,15 @@ impl From<RunsError> for ApiError {
             RunsError::NotFound { run_id, checked } => ApiError::LogNotFound { run_id, checked },
             RunsError::Unreadable { run_id, reason } => ApiError::LogUnreadable { run_id, reason },
             RunsError::StorageUnavailable { run_id } => ApiError::StorageUnavailable { run_id },
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<SignaturesError> for ApiError {
+    fn from(e: SignaturesError) -> Self {
+        match e {
+            SignaturesError::NotFound(signature) => ApiError::SignatureNotFound { signature },
             other => ApiError::Internal(other.into()),
         }
     }

@@ -7,7 +7,10 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use super::error::ApiError;
-use super::params::{self, ListRequest, LogRequest, RawParams, SearchRequest};
+use super::params::{
+    self, ListRequest, LogRequest, RawParams, RunSignaturesRequest, SearchRequest,
+    SignatureRunsRequest, SignaturesRequest,
+};
 use super::AppState;
 
 /// The path's `{run_id}`, raw; what it must be is checked with the rest of
@@ -65,5 +68,34 @@ impl FromRequestParts<AppState> for ListRequest {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         params::validate_list(&query(parts), &state.cursor_key)
+    }
+}
+
+impl FromRequestParts<AppState> for RunSignaturesRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let run_id = raw_run_id(parts, state).await?;
+        params::validate_run_signatures(&run_id, &query(parts), &state.cursor_key)
+    }
+}
+
+impl FromRequestParts<AppState> for SignaturesRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        params::validate_signatures(&query(parts), &state.cursor_key)
+    }
+}
+
+impl FromRequestParts<AppState> for SignatureRunsRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let signature = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(s)| s)
+            .map_err(|_| ApiError::RouteNotFound)?;
+        params::validate_signature_runs(&signature, &query(parts), &state.cursor_key)
     }
 }

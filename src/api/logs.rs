@@ -42,9 +42,14 @@ pub(super) struct LogLine<'a> {
 
 pub async fn get_logs(
     State(state): State<AppState>,
-    request: LogRequest,
+    mut request: LogRequest,
 ) -> Result<Response, ApiError> {
     let FoundRun { snapshot, meta } = state.runs.find(request.run_id).await?;
+    if let Some(signature) = &mut request.filters.signature {
+        // The group as it stands now: a page reads the lines of every
+        // signature merged into it so far.
+        signature.members = state.signatures.resolve(signature.id)?.members;
+    }
     if let Some(Resume::Signed { generation, .. }) = request.resume {
         if generation != meta.generation {
             return Err(ApiError::invalid(
@@ -179,7 +184,7 @@ impl<'a> LogLine<'a> {
 }
 
 /// A message cut to [`MAX_MESSAGE_CHARS`] characters, and whether it was.
-fn cut(text: &str) -> (&str, bool) {
+pub(super) fn cut(text: &str) -> (&str, bool) {
     // A character is at least a byte: a short text needs no count.
     if text.len() <= MAX_MESSAGE_CHARS {
         return (text, false);

@@ -3,6 +3,7 @@
 //! * [`logs`]: one run's lines, `GET /api/v1/runs/{run_id}/logs`;
 //! * [`raw`]: one run's file, `GET /api/v1/runs/{run_id}/logs/raw`;
 //! * [`search`]: across runs, `GET /api/v1/logs` and `GET /api/v1/logs/search`;
+//! * [`signatures`]: failure signatures, of one run and across runs;
 //! * [`health`]: `/healthz` and `/readyz`;
 //! * [`ops`]: `/metrics` and the OpenAPI document; [`limits`]: timeouts and
 //!   caps around the whole router.
@@ -32,6 +33,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod raw;
 pub mod search;
+pub mod signatures;
 
 use std::sync::Arc;
 
@@ -46,7 +48,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Tokens;
 use crate::config::HttpConfig;
-use crate::service::{RunLogs, Services, Status};
+use crate::service::{RunLogs, Services, Signatures, Status};
 use cursor::CursorKey;
 use error::ApiError;
 use ratelimit::TokenLimiter;
@@ -60,6 +62,7 @@ impl AppState {
     pub fn new(services: Services, limiter: Arc<TokenLimiter>, cursor_key: CursorKey) -> AppState {
         AppState(Arc::new(Shared {
             runs: services.runs,
+            signatures: services.signatures,
             status: services.status,
             tokens: services.tokens,
             limiter,
@@ -79,6 +82,7 @@ impl std::ops::Deref for AppState {
 /// per-token rate limits and the key cursors are signed with).
 pub struct Shared {
     pub runs: Arc<RunLogs>,
+    pub signatures: Arc<Signatures>,
     pub status: Arc<Status>,
     pub tokens: Arc<Tokens>,
     pub limiter: Arc<TokenLimiter>,
@@ -103,6 +107,12 @@ pub fn api_routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
         ("/runs/{run_id}/logs/raw", get(raw::get_raw)),
         ("/logs", get(search::list_logs)),
         ("/logs/search", get(search::search_logs)),
+        ("/runs/{run_id}/signatures", get(signatures::run_signatures)),
+        ("/signatures", get(signatures::list_signatures)),
+        (
+            "/signatures/{signature}/runs",
+            get(signatures::signature_runs),
+        ),
     ]
 }
 

@@ -6,13 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::index::grams::Needle;
-use crate::index::Filters;
+use crate::index::{Filters, SignatureFilter};
 use crate::logfiles::MAX_RUN_ID;
 use crate::parse::{Level, Source};
+use crate::signature::SignatureId;
 
 use super::cursor::{self, Binding, CursorKey, Resume};
 use super::error::ApiError;
 pub use super::query::{RawParams, LIST_PARAMS};
+use crate::service::signatures::{Kinds, RunOrder, WindowOrder};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 100;
@@ -50,10 +52,12 @@ pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<Log
     bad.no_offset(params);
     let (levels, sources) = bad.levels_and_sources(params);
     let contains = bad.contains(params, 0);
+    let signature = bad.signature(params);
     let filters = Filters {
         levels,
         sources,
         contains,
+        signature,
     };
 
     let resume = match (single(params, "cursor"), run) {
@@ -151,6 +155,7 @@ pub fn validate_search(params: &RawParams, key: &CursorKey) -> Result<SearchRequ
         levels,
         sources,
         contains,
+        signature: None,
     };
     let binding = Binding::listing(b"search").number(lines_per_run.unwrap_or_default() as u64);
     let (scope, digest) = bad.resume(params, key, scope, binding, &filters);
@@ -186,6 +191,170 @@ pub fn validate_list(params: &RawParams, key: &CursorKey) -> Result<ListRequest,
             limit,
             digest,
         }),
+        _ => Err(bad.into_error()),
+    }
+}
+
+// ---- failure signatures ----
+
+/// Default page of the signature listings.
+pub const SIGNATURES_DEFAULT_LIMIT: usize = 50;
+
+/// A validated `GET /api/v1/runs/{run_id}/signatures`.
+#[derive(Debug, Clone)]
+pub struct RunSignaturesRequest {
+    pub run_id: u64,
+    pub kinds: Kinds,
+    pub order: RunOrder,
+    pub limit: usize,
+    /// The position of the last signature served, from the cursor.
+    pub after: Option<(u64, u64)>,
+    pub digest: [u8; 8],
+}
+
+/// A validated `GET /api/v1/signatures`.
+#[derive(Debug, Clone)]
+pub struct SignaturesRequest {
+    pub kinds: Kinds,
+    pub scope: RunScope,
+    /// Lowercased.
+    pub contains: Option<String>,
+    pub order: WindowOrder,
+    pub limit: usize,
+    pub after: Option<(u64, u64, u64)>,
+    pub digest: [u8; 8],
+}
+
+/// A validated `GET /api/v1/signatures/{signature}/runs`.
+#[derive(Debug, Clone)]
+pub struct SignatureRunsRequest {
+    pub signature: SignatureId,
+    /// The runs still to cover (the cursor lowers the top).
+    pub scope: RunScope,
+    pub limit: usize,
+    pub digest: [u8; 8],
+}
+
+/// The levels the signature listings show when `level` is not given: what
+/// went wrong.
+const SIGNATURE_LEVELS: [Level; 2] = [Level::Error, Level::Critical];
+
+pub fn validate_run_signatures(
+    run_id: &str,
+    params: &RawParams,
+    key: &CursorKey,
+) -> Result<RunSignaturesRequest, ApiError> {
+    let mut bad = Problems::default();
+    let run = match parse_run_id(run_id) {
+        Ok(id) => Some(id),
+        Err(msg) => {
+            bad.fields.insert("run_id".to_owned(), msg);
+            None
+        }
+    };
+    let kinds = bad.signature_kinds(params);
+    let order = bad.choice(
+        params,
+        "sort",
+        &[("first", RunOrder::First), ("count", RunOrder::Count)],
+    );
+    let limit = bad.number(params, "limit", SIGNATURES_DEFAULT_LIMIT, 1..=MAX_LIMIT);
+    bad.no_offset(params);
+    let mut binding = Binding::listing(b"run-signatures").number(run.unwrap_or(0));
+    binding = binding.number(match order {
+        Some(RunOrder::Count) => 1,
+        _ => 0,
+    });
+    let digest = binding.kinds(&kinds).finish();
+    let after = bad.position(params, key, digest).map(|[a, b, _]| (a, b));
+    match (run, order, limit) {
+        (Some(run_id), Some(order), Some(limit)) if bad.fields.is_empty() => {
+            Ok(RunSignaturesRequest {
+                run_id,
+                kinds,
+                order,
+                limit,
+                after,
+                digest,
+            })
+        }
+        _ => Err(bad.into_error()),
+    }
+}
+
+pub fn validate_signatures(
+    params: &RawParams,
+    key: &CursorKey,
+) -> Result<SignaturesRequest, ApiError> {
+    let mut bad = Problems::default();
+    let kinds = bad.signature_kinds(params);
+    let scope = bad.scope(params);
+    let contains = bad.contains(params, 0).map(|n| n.as_str().to_owned());
+    let order = bad.choice(
+        params,
+        "sort",
+        &[("runs", WindowOrder::Runs), ("new", WindowOrder::New)],
+    );
+    let limit = bad.number(params, "limit", SIGNATURES_DEFAULT_LIMIT, 1..=MAX_LIMIT);
+    bad.no_offset(params);
+    let mut binding = Binding::listing(b"signatures").number(match order {
+        Some(WindowOrder::New) => 1,
+        _ => 0,
+    });
+    if let Some(s) = &scope {
+        binding = binding
+            .number(s.runs.0)
+            .number(s.runs.1)
+            .number(s.landed.0 as u64)
+            .number(s.landed.1 as u64);
+    }
+    let mut binding = binding.kinds(&kinds);
+    if let Some(c) = &contains {
+        binding = binding.text(c);
+    }
+    let digest = binding.finish();
+    let after = bad.position(params, key, digest).map(|[a, b, c]| (a, b, c));
+    match (scope, order, limit) {
+        (Some(scope), Some(order), Some(limit)) if bad.fields.is_empty() => Ok(SignaturesRequest {
+            kinds,
+            scope,
+            contains,
+            order,
+            limit,
+            after,
+            digest,
+        }),
+        _ => Err(bad.into_error()),
+    }
+}
+
+pub fn validate_signature_runs(
+    signature: &str,
+    params: &RawParams,
+    key: &CursorKey,
+) -> Result<SignatureRunsRequest, ApiError> {
+    let mut bad = Problems::default();
+    let id = match signature.parse::<SignatureId>() {
+        Ok(id) => Some(id),
+        Err(e) => {
+            bad.fields.insert("signature".into(), e.to_string());
+            None
+        }
+    };
+    let limit = bad.number(params, "limit", SIGNATURES_DEFAULT_LIMIT, 1..=MAX_LIMIT);
+    let scope = bad.scope(params);
+    bad.no_offset(params);
+    let binding = Binding::listing(b"signature-runs").number(id.map_or(0, |i| i.0));
+    let (scope, digest) = bad.resume(params, key, scope, binding, &Filters::default());
+    match (id, scope, limit) {
+        (Some(signature), Some(scope), Some(limit)) if bad.fields.is_empty() => {
+            Ok(SignatureRunsRequest {
+                signature,
+                scope,
+                limit,
+                digest,
+            })
+        }
         _ => Err(bad.into_error()),
     }
 }
@@ -301,6 +470,93 @@ impl Problems {
                     Some(Needle::new(c))
                 }
             }
+        }
+    }
+
+    /// `signature`: an id as the API writes them; its members are looked
+    /// up later (an unknown id is a 404, not a bad request).
+    fn signature(&mut self, params: &RawParams) -> Option<SignatureFilter> {
+        match single(params, "signature") {
+            Err(msg) => {
+                self.fields.insert("signature".into(), msg);
+                None
+            }
+            Ok(None) | Ok(Some("")) => None,
+            Ok(Some(text)) => match text.parse::<SignatureId>() {
+                Ok(id) => Some(SignatureFilter {
+                    id,
+                    members: Vec::new(),
+                }),
+                Err(e) => {
+                    self.fields.insert("signature".into(), e.to_string());
+                    None
+                }
+            },
+        }
+    }
+
+    /// `level` (default: error and critical) and `source` of a signature
+    /// listing.
+    fn signature_kinds(&mut self, params: &RawParams) -> Kinds {
+        let (mut levels, sources) = self.levels_and_sources(params);
+        if levels.is_empty() && !self.fields.contains_key("level") {
+            levels = SIGNATURE_LEVELS.into_iter().collect();
+        }
+        Kinds { levels, sources }
+    }
+
+    /// A parameter with a closed set of named values, the first the
+    /// default.
+    fn choice<T: Copy>(
+        &mut self,
+        params: &RawParams,
+        name: &str,
+        values: &[(&'static str, T)],
+    ) -> Option<T> {
+        let default = values.first().map(|v| v.1);
+        match single(params, name) {
+            Err(e) => {
+                self.fields.insert(name.into(), e);
+                None
+            }
+            Ok(None) | Ok(Some("")) => default,
+            Ok(Some(v)) => match values
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(v.trim()))
+            {
+                Some((_, t)) => Some(*t),
+                None => {
+                    let names: Vec<&'static str> = values.iter().map(|v| v.0).collect();
+                    self.fields
+                        .insert(name.into(), format!("unknown value {:?}", v));
+                    self.allowed.insert(name.into(), names);
+                    None
+                }
+            },
+        }
+    }
+
+    /// The position a listing's cursor resumes after, checked against what
+    /// the query binds.
+    fn position(
+        &mut self,
+        params: &RawParams,
+        key: &CursorKey,
+        digest: [u8; 8],
+    ) -> Option<[u64; 3]> {
+        match single(params, "cursor") {
+            Err(e) => {
+                self.fields.insert("cursor".into(), e);
+                None
+            }
+            Ok(None) | Ok(Some("")) => None,
+            Ok(Some(c)) => match cursor::decode_position(key, c, digest) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    self.fields.insert("cursor".into(), e.to_string());
+                    None
+                }
+            },
         }
     }
 

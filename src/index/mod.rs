@@ -34,7 +34,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Ta
 
 pub use block::IndexedLine;
 pub use schema::Fields;
-pub use search::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, Snapshot};
+pub use search::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SignatureFilter, Snapshot};
 pub use write::WriteBatch;
 
 #[derive(Debug, thiserror::Error)]

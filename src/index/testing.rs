@@ -5,12 +5,14 @@ use crate::parse::{Level, ParsedLine, Source};
 
 /// Line `n` as the parser hands it to the index, without a timestamp.
 pub(crate) fn line(n: u64, level: Level, source: Source, message: impl Into<String>) -> ParsedLine {
+    let message = message.into();
     ParsedLine {
         line: n,
         level,
         source,
         timestamp: None,
-        message: message.into(),
+        signature: crate::parse::line_signature(&message),
+        message,
     }
 }
 

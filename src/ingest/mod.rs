@@ -40,7 +40,7 @@ pub use skipped::{Skipped, SkippedReport};
 use crate::index::{LogIndex, WriteBatch};
 use crate::logfiles::{LogFiles, OpenLog, SkipReason};
 use crate::parse::Parser;
-use crate::store::{RunRecord, Store};
+use crate::store::{RunRecord, RunSignatures, Store};
 use plan::{FileStat, Plan, Probe};
 use read::{ParseFrom, ParseUntil, ReadError};
 use tails::PendingTails;
@@ -127,7 +127,9 @@ pub struct Ingestor {
 /// What to write to the store after a commit.
 enum Change {
     None,
-    Put(RunRecord),
+    /// A run's record, and the signature counts of the lines just indexed
+    /// (none when only the file's metadata changed).
+    Put(Box<RunRecord>, Option<Box<RunSignatures>>),
     Delete(u64),
 }
 
@@ -360,7 +362,7 @@ impl Ingestor {
         let synced = match plan {
             Plan::Unchanged => (Outcome::Unchanged, Change::None),
             Plan::Missing => (Outcome::Missing, Change::None),
-            Plan::Restat(record) => (Outcome::Unchanged, Change::Put(record)),
+            Plan::Restat(record) => (Outcome::Unchanged, Change::Put(Box::new(record), None)),
             Plan::Remove => {
                 batch.delete_run(run_id)?;
                 (Outcome::Removed, Change::Delete(run_id))
@@ -373,17 +375,24 @@ impl Ingestor {
                 };
                 batch.delete_run(run_id)?;
                 let from = ParseFrom::start();
-                let record = self.index_from(batch, run_id, file, from, stat, generation, tail)?;
+                let (record, counts) =
+                    self.index_from(batch, run_id, file, from, stat, generation, tail)?;
                 let lines = record.lines_indexed;
-                (Outcome::Indexed { lines }, Change::Put(record))
+                (
+                    Outcome::Indexed { lines },
+                    Change::Put(Box::new(record), Some(Box::new(counts))),
+                )
             }
             Plan::Append { from, section } => {
                 let (file, stat) = take_file()?;
                 let start = ParseFrom::after(&from, section);
-                let updated =
+                let (updated, counts) =
                     self.index_from(batch, run_id, file, start, stat, from.generation, tail)?;
                 let lines = updated.lines_indexed - from.lines_indexed;
-                (Outcome::Appended { lines }, Change::Put(updated))
+                (
+                    Outcome::Appended { lines },
+                    Change::Put(Box::new(updated), Some(Box::new(counts))),
+                )
             }
         };
         if let Some(change) = synced.0.change() {
@@ -398,7 +407,8 @@ impl Ingestor {
     }
 
     /// Parses `file` from `start` to the size it had when planned, stages
-    /// its lines and the run's document, and returns the run's new record.
+    /// its lines and the run's document, and returns the run's new record
+    /// and the new lines counted by signature.
     #[allow(clippy::too_many_arguments)]
     fn index_from(
         &self,
@@ -409,7 +419,7 @@ impl Ingestor {
         stat: FileStat,
         generation: u64,
         tail: Tail,
-    ) -> Result<RunRecord> {
+    ) -> Result<(RunRecord, RunSignatures)> {
         let FileStat {
             path,
             size,
@@ -425,8 +435,11 @@ impl Ingestor {
         let on_bytes = |n: u64| {
             self.progress.bytes_done.fetch_add(n, Ordering::Relaxed);
         };
+        // From the top, the counts replace the run's; else they add to them.
+        let mut counts = RunSignatures::new(start.offset == 0);
         let parsed = read::parse_into(
             batch,
+            &mut counts,
             &self.parser,
             run_id,
             &mut file,
@@ -457,7 +470,14 @@ impl Ingestor {
             path: path.clone(),
             source,
         })?;
-        Ok(RunRecord {
+        if counts.uncounted > 0 {
+            tracing::warn!(
+                run_id,
+                lines = counts.uncounted,
+                "lines with more distinct signatures than are counted per run are indexed but not counted"
+            );
+        }
+        let record = RunRecord {
             run_id,
             path,
             size,
@@ -468,7 +488,8 @@ impl Ingestor {
             generation,
             parse_section: parsed.state.section.as_u8(),
             levels: parsed.levels,
-        })
+        };
+        Ok((record, counts))
     }
 
     /// Writes what a committed batch did to the store.
@@ -476,7 +497,7 @@ impl Ingestor {
         for change in changes {
             match change {
                 Change::None => {}
-                Change::Put(record) => self.store.put_runs(&[record])?,
+                Change::Put(record, counts) => self.store.put_run(&record, counts.as_deref())?,
                 Change::Delete(run_id) => self.store.delete_runs(&[run_id])?,
             }
         }

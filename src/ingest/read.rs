@@ -17,7 +17,8 @@ use std::os::unix::fs::FileExt;
 
 use crate::index::WriteBatch;
 use crate::parse::{detect_encoding, Encoding, ParseState, Parser, Section, MAX_LINE_BYTES};
-use crate::store::RunRecord;
+use crate::parse::{message_of, ParsedLine};
+use crate::store::{RunRecord, RunSignatures};
 
 /// Bytes read from a file per parse step; bounds memory for huge logs.
 const CHUNK_BYTES: usize = 4 << 20;
@@ -75,9 +76,12 @@ pub struct ParseUntil {
 }
 
 /// Parses `file` from `from` to `until` and stages the lines of `run_id` in
-/// `batch`. `on_bytes` hears of the bytes parsed as they go (progress).
+/// `batch`, counting them by signature in `signatures`. `on_bytes` hears of
+/// the bytes parsed as they go (progress).
+#[allow(clippy::too_many_arguments)]
 pub fn parse_into(
     batch: &mut WriteBatch<'_>,
+    signatures: &mut RunSignatures,
     parser: &Parser,
     run_id: u64,
     file: &mut File,
@@ -108,7 +112,7 @@ pub fn parse_into(
         let eof = n == 0;
         let (lines, used) = parser.parse_encoded(&mut state, &buf, eof && take_tail, encoding);
         for l in &lines {
-            levels[l.level.as_u64() as usize] += 1;
+            tally(&mut levels, signatures, l);
         }
         batch.add_lines(run_id, lines)?;
         offset += used as u64;
@@ -125,7 +129,7 @@ pub fn parse_into(
                 break;
             }
             let line = parser.parse_head(&mut state, &buf, encoding);
-            levels[line.level.as_u64() as usize] += 1;
+            tally(&mut levels, signatures, &line);
             batch.add_lines(run_id, vec![line])?;
             let used = buf.len() as u64 + skipped.bytes;
             offset += used;
@@ -141,6 +145,19 @@ pub fn parse_into(
         state,
         levels,
     })
+}
+
+/// Counts a parsed line by level and by signature.
+fn tally(levels: &mut [u64; 5], signatures: &mut RunSignatures, l: &ParsedLine) {
+    let level = l.level.as_u64();
+    levels[level as usize] += 1;
+    signatures.count(
+        l.signature,
+        level as u8,
+        l.source.as_u64() as u8,
+        l.line,
+        message_of(&l.message),
+    );
 }
 
 /// The file's encoding and byte-order mark length, from its first bytes.

@@ -45,6 +45,8 @@ pub use decode::{decode_line, detect_encoding, Encoding};
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
 use regex::Regex;
+
+use crate::signature::{signature_of, SignatureId};
 use serde::{Deserialize, Serialize};
 
 /// How serious a line is. The order is the severity order (used for sorting).
@@ -264,6 +266,20 @@ pub struct ParsedLine {
     /// The whole line, decoded, without its line ending (never cut, never
     /// stripped of prefixes such as the timestamp).
     pub message: String,
+    /// The base signature of the line's message (see [`message_of`]).
+    pub signature: SignatureId,
+}
+
+/// The part of a line a signature is computed from: the line after its
+/// leading timestamp, if any (a timestamp is never part of a message's
+/// shape). The one place that says so, for the parser and the index.
+pub fn message_of(text: &str) -> &str {
+    timestamp::split(text).1
+}
+
+/// The base signature of a whole line: [`signature_of`] its message.
+pub fn line_signature(text: &str) -> SignatureId {
+    signature_of(message_of(text))
 }
 
 /// One compiled operator rule.
@@ -374,6 +390,7 @@ impl Parser {
         let (level, source) = self.classify_rest(state, &text, rest);
         // Formatted only here, so that `classify` never allocates.
         let timestamp = stamp.and_then(timestamp::format);
+        let signature = signature_of(rest);
         let line = state.next_line;
         state.next_line = state.next_line.saturating_add(1);
         ParsedLine {
@@ -382,6 +399,7 @@ impl Parser {
             source,
             timestamp,
             message: text.into_owned(),
+            signature,
         }
     }
 

@@ -4,12 +4,14 @@
 //! * [`runs`]: finding a run's log (the index, then the log folder, then the
 //!   bucket) and its not-found and unavailable outcomes, one run's download,
 //!   the searches and listings across runs;
+//! * [`signatures`]: failure signatures of one run and across runs;
 //! * [`status`]: readiness and what a metrics scrape reads.
 //!
 //! The daemon builds [`Services`] from its parts (index, ingest, store,
 //! bucket); the API's state holds the services, not the parts.
 
 pub mod runs;
+pub mod signatures;
 pub mod status;
 
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ use crate::ingest::Ingestor;
 use crate::store::Store;
 
 pub use runs::{Download, FoundRun, RunLogs, RunsError, SearchedRun};
+pub use signatures::{Signatures, SignaturesError};
 pub use status::Status;
 
 /// The parts a daemon is made of, shared by its services and by the tasks
@@ -42,6 +45,7 @@ pub struct Parts {
 #[derive(Clone)]
 pub struct Services {
     pub runs: Arc<RunLogs>,
+    pub signatures: Arc<Signatures>,
     pub status: Arc<Status>,
     pub tokens: Arc<Tokens>,
 }
@@ -52,6 +56,7 @@ impl Services {
     pub fn new(parts: &Parts, platform: Option<Platform>) -> Services {
         Services {
             runs: Arc::new(RunLogs::new(parts)),
+            signatures: Arc::new(Signatures::new(parts)),
             status: Arc::new(Status::new(parts)),
             tokens: Arc::new(Tokens::new(parts.store.clone(), platform)),
         }

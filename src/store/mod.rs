@@ -1,5 +1,6 @@
 //! Durable state in SQLite: which file version each run was indexed from, the
-//! API tokens, and per-data-directory secrets.
+//! runs' lines counted by failure signature, the API tokens, and
+//! per-data-directory secrets.
 //!
 //! The tantivy index owns the lines; this store owns everything needed to decide
 //! what to (re)index and who may read. Writes go through one connection
@@ -12,10 +13,14 @@
 mod meta;
 mod objects;
 mod runs;
+mod signatures;
 mod tokens;
 
 pub use objects::ObjectRecord;
 pub use runs::{ListedRun, RunRecord};
+pub use signatures::{
+    GroupStats, RunSignatureRow, RunSignatures, SignatureRunRow, SignatureWindowRow,
+};
 pub use tokens::TokenRecord;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/001_init.sql"),
     include_str!("../../schema/002_gcs.sql"),
     include_str!("../../schema/003_search.sql"),
+    include_str!("../../schema/004_signatures.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +69,9 @@ pub struct Store {
     /// Idle read-only connections; more are opened when all are in use.
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
+    /// The grouping of every signature template in the store (see
+    /// [`signatures`]); locked after `conn` when both are held.
+    grouping: Mutex<crate::signature::Grouping>,
 }
 
 /// Read connections kept open when idle; a burst may open more for a while.
@@ -86,10 +95,13 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&conn)?;
+        let mut conn = conn;
+        let grouping = signatures::load_grouping(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             path,
+            grouping: Mutex::new(grouping),
         })
     }
 

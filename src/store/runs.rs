@@ -90,33 +90,9 @@ impl Store {
     pub fn put_runs(&self, records: &[RunRecord]) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR REPLACE INTO runs (run_id, path, size, mtime_ns, fingerprint,
-                    bytes_indexed, lines_indexed, generation, parse_section, indexed_at,
-                    debug_lines, info_lines, warning_lines, error_lines, critical_lines)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )?;
-            let now = unix_now();
-            for r in records {
-                stmt.execute(params![
-                    r.run_id as i64,
-                    r.path.to_string_lossy(),
-                    r.size as i64,
-                    r.mtime_ns,
-                    r.fingerprint,
-                    r.bytes_indexed as i64,
-                    r.lines_indexed as i64,
-                    r.generation as i64,
-                    r.parse_section,
-                    now,
-                    r.levels[0] as i64,
-                    r.levels[1] as i64,
-                    r.levels[2] as i64,
-                    r.levels[3] as i64,
-                    r.levels[4] as i64,
-                ])?;
-            }
+        let now = unix_now();
+        for r in records {
+            put_record(&tx, r, now)?;
         }
         tx.commit()?;
         Ok(())
@@ -163,11 +139,13 @@ impl Store {
         })
     }
 
+    /// Forgets runs: their records and their signature counts.
     pub fn delete_runs(&self, run_ids: &[u64]) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         for id in run_ids {
             tx.execute("DELETE FROM runs WHERE run_id = ?1", [*id as i64])?;
+            Store::forget_run_signatures(&tx, *id)?;
         }
         tx.commit()?;
         Ok(())
@@ -198,9 +176,37 @@ impl Store {
 /// The `?1..?4` of a query over run ids `runs` (inclusive) whose files
 /// landed in `[landed.0, landed.1)` ns; run ids past SQLite's integers are
 /// clamped (none can exist).
-fn window(runs: (u64, u64), landed: (i64, i64)) -> [i64; 4] {
+pub(super) fn window(runs: (u64, u64), landed: (i64, i64)) -> [i64; 4] {
     let id = |v: u64| v.min(i64::MAX as u64) as i64;
     [id(runs.0), id(runs.1), landed.0, landed.1]
+}
+
+/// Inserts or replaces one run's record (in `tx`); `now` is when.
+pub(super) fn put_record(tx: &rusqlite::Transaction<'_>, r: &RunRecord, now: i64) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO runs (run_id, path, size, mtime_ns, fingerprint,
+            bytes_indexed, lines_indexed, generation, parse_section, indexed_at,
+            debug_lines, info_lines, warning_lines, error_lines, critical_lines)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )?;
+    stmt.execute(params![
+        r.run_id as i64,
+        r.path.to_string_lossy(),
+        r.size as i64,
+        r.mtime_ns,
+        r.fingerprint,
+        r.bytes_indexed as i64,
+        r.lines_indexed as i64,
+        r.generation as i64,
+        r.parse_section,
+        now,
+        r.levels[0] as i64,
+        r.levels[1] as i64,
+        r.levels[2] as i64,
+        r.levels[3] as i64,
+        r.levels[4] as i64,
+    ])?;
+    Ok(())
 }
 
 fn row_to_run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {

@@ -169,8 +169,16 @@ async fn every_route_served_is_in_the_document_and_every_documented_path_answers
     let ex = Example::open(|_| {}).await;
     let token = ex.token();
     let server = ex.serve(true).await;
+    // A signature run 9401 holds (computed as the indexer computes it).
+    let signature =
+        runlogd::signature::signature_of("[ERROR] Missing or invalid XDS packet, skipping");
     for path in &documented {
-        let url = format!("{}{}", server.base, path.replace("{run_id}", "9401"));
+        let url = format!(
+            "{}{}",
+            server.base,
+            path.replace("{run_id}", "9401")
+                .replace("{signature}", &signature.to_string())
+        );
         let query = if path.ends_with("/logs/search") {
             "?contains=error"
         } else {

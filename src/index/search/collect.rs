@@ -21,6 +21,8 @@ use crate::index::block::{self, IndexedLine, LineRef};
 use crate::index::grams::Needle;
 use crate::index::schema::{block_key, first_line_of, split_block_key};
 use crate::index::{IndexError, Result};
+use crate::parse::line_signature;
+use crate::signature::SignatureId;
 
 impl Snapshot {
     /// (block key, address) of the live block documents matching `query`
@@ -180,10 +182,11 @@ pub(super) struct LineFilter<'a> {
     pub(super) levels: u32,
     pub(super) sources: u32,
     needle: Option<&'a Needle>,
+    signatures: Option<&'a [SignatureId]>,
 }
 
 impl<'a> LineFilter<'a> {
-    pub(super) fn new(filters: &Filters, needle: Option<&'a Needle>) -> LineFilter<'a> {
+    pub(super) fn new(filters: &'a Filters, needle: Option<&'a Needle>) -> LineFilter<'a> {
         let mask = |codes: Vec<u64>| {
             if codes.is_empty() {
                 u32::MAX
@@ -195,6 +198,7 @@ impl<'a> LineFilter<'a> {
             levels: mask(filters.levels.iter().map(|l| l.as_u64()).collect()),
             sources: mask(filters.sources.iter().map(|s| s.as_u64()).collect()),
             needle,
+            signatures: filters.signature.as_ref().map(|s| s.members.as_slice()),
         }
     }
 
@@ -202,6 +206,9 @@ impl<'a> LineFilter<'a> {
         self.levels & (1 << (line.level.as_u64() & 31)) != 0
             && self.sources & (1 << (line.source.as_u64() & 31)) != 0
             && self.needle.is_none_or(|n| n.matches(line.text))
+            && self
+                .signatures
+                .is_none_or(|s| s.binary_search(&line_signature(line.text)).is_ok())
     }
 }
 

@@ -30,7 +30,7 @@ mod tests;
 
 use tantivy::{IndexReader, Searcher};
 
-pub use model::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage};
+pub use model::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SignatureFilter};
 use plan::{PlanLimits, PLAN_LIMITS};
 
 use super::schema::Fields;

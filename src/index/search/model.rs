@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use crate::index::block::{IndexedLine, LineRef};
 use crate::parse::{Level, Source};
+use crate::signature::SignatureId;
 
 /// What the index holds for one run, from its run document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,11 +30,27 @@ pub struct Filters {
     pub sources: BTreeSet<Source>,
     /// Already lowercased; matched as a literal substring of the lowercased line.
     pub contains: Option<Needle>,
+    /// Lines of one signature; `None` means any.
+    pub signature: Option<SignatureFilter>,
+}
+
+/// Lines of one signature, as the request named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureFilter {
+    /// The id the request gave (what a cursor is bound to).
+    pub id: SignatureId,
+    /// The base ids of the signature's group, sorted: a line whose base id
+    /// is one of them passes. Filled from the state database, as it stands
+    /// when the page is read.
+    pub members: Vec<SignatureId>,
 }
 
 impl Filters {
     pub(super) fn is_empty(&self) -> bool {
-        self.levels.is_empty() && self.sources.is_empty() && self.contains.is_none()
+        self.levels.is_empty()
+            && self.sources.is_empty()
+            && self.contains.is_none()
+            && self.signature.is_none()
     }
 }
 

@@ -46,6 +46,11 @@ pub(super) const PLAN_LIMITS: PlanLimits = PlanLimits {
     all_candidates_max: 20_000,
 };
 
+/// A query matching nothing (a signature filter with no members).
+fn empty_query() -> Box<dyn Query> {
+    Box::new(BooleanQuery::union(Vec::new()))
+}
+
 /// The blocks the index says may hold a match.
 pub(super) enum Candidates {
     /// Nothing can match (a trigram of the needle is nowhere).
@@ -177,7 +182,14 @@ impl Snapshot {
                     codes(sources, Source::ALL.len(), f.sources)?,
                 ]
             };
-        for clause in kind_clauses.into_iter().flatten() {
+        let sig_clause = match &filters.signature {
+            Some(signature) => {
+                let ids = signature.members.iter().map(|s| s.0).collect();
+                Some(codes(ids, usize::MAX, f.sigs)?.unwrap_or((0, empty_query())))
+            }
+            None => None,
+        };
+        for clause in kind_clauses.into_iter().flatten().chain(sig_clause) {
             let (df, query) = clause;
             if df == 0 {
                 return Ok(Candidates::None);

@@ -1,0 +1,636 @@
+//! The signature tables: each run's lines counted by base signature, level
+//! and source; every base signature's template and group; and per base
+//! signature, how many runs hold it and the first and last of them.
+//!
+//! A run's counts are written in the transaction that writes its record
+//! ([`Store::put_run`]), so they always describe what the index holds. The
+//! grouping of templates ([`Grouping`]) is kept in memory, rebuilt from the
+//! `signatures` table when the store opens, and grown after each commit
+//! that brings new templates; `signatures.grouped_as` mirrors it for the
+//! queries that aggregate by group.
+
+use std::sync::MutexGuard;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::{Result, Store, StoreError};
+use crate::signature::{shape_of, Grouping, Shape, SignatureId};
+
+/// Distinct (signature, level, source) counted per parse of a run. A log
+/// whose every line is a new message (random bytes, say) would otherwise
+/// hold a template per line in memory; lines past the limit are indexed
+/// and searchable, but not counted by signature.
+pub const MAX_RUN_SIGNATURES: usize = 10_000;
+
+/// The lines of one run counted by signature as they are parsed, for
+/// [`Store::put_run`].
+#[derive(Debug, Default)]
+pub struct RunSignatures {
+    /// These counts replace the run's (it was indexed from the start);
+    /// otherwise they add to them (lines were appended).
+    pub replace: bool,
+    /// (base id, level code, source code) → (lines, first line).
+    rows: FxHashMap<(u64, u8, u8), (u64, u64)>,
+    /// The template of each base id counted.
+    templates: FxHashMap<u64, String>,
+    /// Lines not counted: their signature came past [`MAX_RUN_SIGNATURES`].
+    pub uncounted: u64,
+}
+
+impl RunSignatures {
+    pub fn new(replace: bool) -> RunSignatures {
+        RunSignatures {
+            replace,
+            ..RunSignatures::default()
+        }
+    }
+
+    /// Counts line `line`, of base signature `signature`, whose message
+    /// (the line after its timestamp) is `message`.
+    pub fn count(
+        &mut self,
+        signature: SignatureId,
+        level: u8,
+        source: u8,
+        line: u64,
+        message: &str,
+    ) {
+        let key = (signature.0, level, source);
+        if let Some(row) = self.rows.get_mut(&key) {
+            row.0 += 1;
+            row.1 = row.1.min(line);
+            return;
+        }
+        if self.rows.len() >= MAX_RUN_SIGNATURES {
+            self.uncounted += 1;
+            return;
+        }
+        self.rows.insert(key, (1, line));
+        self.templates
+            .entry(signature.0)
+            .or_insert_with(|| shape_of(message).template);
+    }
+
+    /// Lines counted.
+    pub fn lines(&self) -> u64 {
+        self.rows.values().map(|r| r.0).sum()
+    }
+}
+
+/// One signature group's lines of one level and source in one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSignatureRow {
+    pub group: SignatureId,
+    pub level: u8,
+    pub source: u8,
+    pub lines: u64,
+    pub first_line: u64,
+}
+
+/// Which runs hold a group, over every indexed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupStats {
+    pub runs: u64,
+    pub first_run: u64,
+    pub first_at_ns: i64,
+    pub last_run: u64,
+    pub last_at_ns: i64,
+}
+
+/// A run holding a group: its lines of it, and the first of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureRunRow {
+    pub run_id: u64,
+    pub mtime_ns: i64,
+    pub lines: u64,
+    pub first_line: u64,
+}
+
+/// One group's lines of one level and source across a window of runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureWindowRow {
+    pub group: SignatureId,
+    pub level: u8,
+    pub source: u8,
+    /// Runs of the window holding it, and its lines there.
+    pub runs: u64,
+    pub lines: u64,
+    /// The newest run of the window holding it, and its first line there.
+    pub example_run: u64,
+    pub example_line: u64,
+}
+
+/// A JSON array of integers, for `IN (SELECT value FROM json_each(?))`.
+fn json_ints(values: impl IntoIterator<Item = i64>) -> String {
+    let items: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+    format!("[{}]", items.join(","))
+}
+
+impl Store {
+    /// Writes a run's record and, when given, its signature counts, in one
+    /// transaction.
+    pub fn put_run(
+        &self,
+        record: &super::RunRecord,
+        signatures: Option<&RunSignatures>,
+    ) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        super::runs::put_record(&tx, record, super::unix_now())?;
+        let fresh = match signatures {
+            Some(s) => write_run_signatures(&tx, record.run_id, s)?,
+            None => Vec::new(),
+        };
+        tx.commit()?;
+        self.regroup(&mut conn, fresh)
+    }
+
+    /// Forgets the signature counts of runs being deleted (in `tx`).
+    pub(super) fn forget_run_signatures(tx: &Transaction<'_>, run_id: u64) -> Result<()> {
+        let before = run_signature_ids(tx, run_id)?;
+        tx.execute(
+            "DELETE FROM run_signatures WHERE run_id = ?1",
+            [run_id as i64],
+        )?;
+        update_seen(tx, run_id, &before, &FxHashSet::default())
+    }
+
+    /// Adds new templates to the grouping and records the groups that
+    /// changed.
+    fn regroup(&self, conn: &mut MutexGuard<'_, Connection>, fresh: Vec<Shape>) -> Result<()> {
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let changed = self.grouping()?.add(fresh);
+        write_groups(conn, &changed)
+    }
+
+    fn grouping(&self) -> Result<MutexGuard<'_, Grouping>> {
+        self.grouping.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// The group of a base id, `None` for an id never indexed.
+    pub fn signature_group(&self, id: SignatureId) -> Result<Option<SignatureId>> {
+        Ok(self.grouping()?.group_of(id))
+    }
+
+    /// The base ids of a group, sorted.
+    pub fn signature_members(&self, group: SignatureId) -> Result<Vec<SignatureId>> {
+        Ok(self.grouping()?.members(group))
+    }
+
+    /// The template of a group.
+    pub fn signature_template(&self, group: SignatureId) -> Result<Option<String>> {
+        Ok(self.grouping()?.template(group))
+    }
+
+    /// A run's lines by signature group, level and source, for the levels
+    /// and sources given (codes; empty means any).
+    pub fn run_signature_rows(
+        &self,
+        run_id: u64,
+        levels: &[u8],
+        sources: &[u8],
+    ) -> Result<Vec<RunSignatureRow>> {
+        let levels = codes_or_all(levels);
+        let sources = codes_or_all(sources);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT s.grouped_as, rs.level, rs.source, SUM(rs.lines), MIN(rs.first_line)
+                 FROM run_signatures rs JOIN signatures s ON s.signature = rs.signature
+                 WHERE rs.run_id = ?1
+                   AND rs.level IN (SELECT value FROM json_each(?2))
+                   AND rs.source IN (SELECT value FROM json_each(?3))
+                 GROUP BY s.grouped_as, rs.level, rs.source",
+            )?;
+            let rows = stmt.query_map(params![run_id as i64, levels, sources], |r| {
+                Ok(RunSignatureRow {
+                    group: SignatureId::from_i64(r.get(0)?),
+                    level: r.get(1)?,
+                    source: r.get(2)?,
+                    lines: r.get::<_, i64>(3)? as u64,
+                    first_line: r.get::<_, i64>(4)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Which indexed runs hold any member of `group` (at any level), or
+    /// `None` when none does.
+    pub fn group_stats(&self, group: SignatureId) -> Result<Option<GroupStats>> {
+        let members = self.signature_members(group)?;
+        self.read(|conn| {
+            let seen: Option<(i64, i64, i64)> = match members.as_slice() {
+                [] => None,
+                [one] => conn
+                    .prepare_cached(
+                        "SELECT runs, first_run, last_run FROM signature_runs WHERE signature = ?1",
+                    )?
+                    .query_row([one.as_i64()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?,
+                many => {
+                    let ids = json_ints(many.iter().map(|m| m.as_i64()));
+                    let (runs, first, last): (i64, Option<i64>, Option<i64>) = conn
+                        .prepare_cached(
+                            "SELECT COUNT(DISTINCT run_id), MIN(run_id), MAX(run_id)
+                             FROM run_signatures
+                             WHERE signature IN (SELECT value FROM json_each(?1))",
+                        )?
+                        .query_row([ids], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                    first.zip(last).map(|(f, l)| (runs, f, l))
+                }
+            };
+            let Some((runs, first, last)) = seen.filter(|s| s.0 > 0) else {
+                return Ok(None);
+            };
+            let mut landed = conn.prepare_cached("SELECT mtime_ns FROM runs WHERE run_id = ?1")?;
+            let mut at = |run: i64| -> Result<i64> {
+                Ok(landed
+                    .query_row([run], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0))
+            };
+            Ok(Some(GroupStats {
+                runs: runs as u64,
+                first_run: first as u64,
+                first_at_ns: at(first)?,
+                last_run: last as u64,
+                last_at_ns: at(last)?,
+            }))
+        })
+    }
+
+    /// The runs holding a member of `members`, with ids in `runs` and
+    /// landed in `[landed.0, landed.1)` ns, newest first.
+    pub fn signature_run_rows(
+        &self,
+        members: &[SignatureId],
+        runs: (u64, u64),
+        landed: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<SignatureRunRow>> {
+        let ids = json_ints(members.iter().map(|m| m.as_i64()));
+        let [lo, hi, from, until] = super::runs::window(runs, landed);
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT rs.run_id, r.mtime_ns, SUM(rs.lines), MIN(rs.first_line)
+                 FROM run_signatures rs JOIN runs r ON r.run_id = rs.run_id
+                 WHERE rs.signature IN (SELECT value FROM json_each(?1))
+                   AND rs.run_id BETWEEN ?2 AND ?3
+                   AND r.mtime_ns >= ?4 AND r.mtime_ns < ?5
+                 GROUP BY rs.run_id ORDER BY rs.run_id DESC LIMIT ?6",
+            )?;
+            let limit = limit.min(i64::MAX as usize) as i64;
+            let rows = stmt.query_map(params![ids, lo, hi, from, until, limit], |r| {
+                Ok(SignatureRunRow {
+                    run_id: r.get::<_, i64>(0)? as u64,
+                    mtime_ns: r.get(1)?,
+                    lines: r.get::<_, i64>(2)? as u64,
+                    first_line: r.get::<_, i64>(3)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Every group's lines of each level and source (codes; empty means
+    /// any) over the runs with ids in `runs`, landed in `[landed.0,
+    /// landed.1)` ns when `by_landing`.
+    pub fn signature_window_rows(
+        &self,
+        levels: &[u8],
+        sources: &[u8],
+        runs: (u64, u64),
+        landed: Option<(i64, i64)>,
+    ) -> Result<Vec<SignatureWindowRow>> {
+        let levels = codes_or_all(levels);
+        let sources = codes_or_all(sources);
+        let [lo, hi, from, until] =
+            super::runs::window(runs, landed.unwrap_or((i64::MIN, i64::MAX)));
+        // Without a landing window the runs table is not read at all.
+        let sql = if landed.is_some() {
+            "SELECT s.grouped_as, rs.level, rs.source, COUNT(DISTINCT rs.run_id),
+                    SUM(rs.lines), MAX(rs.run_id)
+             FROM run_signatures rs
+             JOIN signatures s ON s.signature = rs.signature
+             JOIN runs r ON r.run_id = rs.run_id
+             WHERE rs.level IN (SELECT value FROM json_each(?1))
+               AND rs.source IN (SELECT value FROM json_each(?2))
+               AND rs.run_id BETWEEN ?3 AND ?4
+               AND r.mtime_ns >= ?5 AND r.mtime_ns < ?6
+             GROUP BY s.grouped_as, rs.level, rs.source"
+        } else {
+            "SELECT s.grouped_as, rs.level, rs.source, COUNT(DISTINCT rs.run_id),
+                    SUM(rs.lines), MAX(rs.run_id)
+             FROM run_signatures rs
+             JOIN signatures s ON s.signature = rs.signature
+             WHERE rs.level IN (SELECT value FROM json_each(?1))
+               AND rs.source IN (SELECT value FROM json_each(?2))
+               AND rs.run_id BETWEEN ?3 AND ?4
+               AND ?5 <= ?6
+             GROUP BY s.grouped_as, rs.level, rs.source"
+        };
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![levels, sources, lo, hi, from, until], |r| {
+                Ok(SignatureWindowRow {
+                    group: SignatureId::from_i64(r.get(0)?),
+                    level: r.get(1)?,
+                    source: r.get(2)?,
+                    runs: r.get::<_, i64>(3)? as u64,
+                    lines: r.get::<_, i64>(4)? as u64,
+                    example_run: r.get::<_, i64>(5)? as u64,
+                    example_line: 0,
+                })
+            })?;
+            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(stmt);
+            let mut first = conn.prepare_cached(
+                "SELECT MIN(rs.first_line) FROM run_signatures rs
+                 JOIN signatures s ON s.signature = rs.signature
+                 WHERE rs.run_id = ?1 AND s.grouped_as = ?2 AND rs.level = ?3 AND rs.source = ?4",
+            )?;
+            for row in &mut out {
+                let line: Option<i64> = first.query_row(
+                    params![
+                        row.example_run as i64,
+                        row.group.as_i64(),
+                        row.level,
+                        row.source
+                    ],
+                    |r| r.get(0),
+                )?;
+                row.example_line = line.unwrap_or(0) as u64;
+            }
+            Ok(out)
+        })
+    }
+
+    /// The first line of `group` of a level and source in a run, if any.
+    pub fn group_first_line(
+        &self,
+        run_id: u64,
+        group: SignatureId,
+        level: u8,
+        source: u8,
+    ) -> Result<Option<u64>> {
+        self.read(|conn| {
+            let line: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT MIN(rs.first_line) FROM run_signatures rs
+                     JOIN signatures s ON s.signature = rs.signature
+                     WHERE rs.run_id = ?1 AND s.grouped_as = ?2
+                       AND rs.level = ?3 AND rs.source = ?4",
+                )?
+                .query_row(params![run_id as i64, group.as_i64(), level, source], |r| {
+                    r.get(0)
+                })?;
+            Ok(line.map(|l| l as u64))
+        })
+    }
+}
+
+/// The grouping of every template in the `signatures` table, with
+/// `grouped_as` brought in line with it (the grouping rules may have
+/// changed since it was written).
+pub(super) fn load_grouping(conn: &mut Connection) -> Result<Grouping> {
+    let mut stored: FxHashMap<i64, i64> = FxHashMap::default();
+    let mut shapes = Vec::new();
+    {
+        let mut stmt = conn.prepare("SELECT signature, template, grouped_as FROM signatures")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            stored.insert(id, r.get(2)?);
+            shapes.push(Shape {
+                id: SignatureId::from_i64(id),
+                template: r.get(1)?,
+            });
+        }
+    }
+    let mut grouping = Grouping::new();
+    grouping.add(shapes);
+    let differ: Vec<(SignatureId, SignatureId)> = stored
+        .iter()
+        .filter_map(|(&id, &group)| {
+            let id = SignatureId::from_i64(id);
+            let now = grouping.group_of(id).unwrap_or(id);
+            (now.as_i64() != group).then_some((id, now))
+        })
+        .collect();
+    write_groups(conn, &differ)?;
+    Ok(grouping)
+}
+
+/// Records (member, group) pairs in `signatures.grouped_as`.
+fn write_groups(conn: &mut Connection, pairs: &[(SignatureId, SignatureId)]) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    {
+        let mut stmt =
+            tx.prepare_cached("UPDATE signatures SET grouped_as = ?2 WHERE signature = ?1")?;
+        for (member, group) in pairs {
+            stmt.execute([member.as_i64(), group.as_i64()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// All codes when none are given (level and source codes are below 8).
+fn codes_or_all(codes: &[u8]) -> String {
+    if codes.is_empty() {
+        json_ints(0..8)
+    } else {
+        json_ints(codes.iter().map(|&c| i64::from(c)))
+    }
+}
+
+/// The distinct base ids a run holds.
+fn run_signature_ids(tx: &Transaction<'_>, run_id: u64) -> Result<FxHashSet<i64>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT DISTINCT signature FROM run_signatures WHERE run_id = ?1")?;
+    let rows = stmt.query_map([run_id as i64], |r| r.get::<_, i64>(0))?;
+    Ok(rows.collect::<rusqlite::Result<FxHashSet<_>>>()?)
+}
+
+/// Writes a run's counts; returns the templates never seen before.
+fn write_run_signatures(
+    tx: &Transaction<'_>,
+    run_id: u64,
+    counts: &RunSignatures,
+) -> Result<Vec<Shape>> {
+    let before = run_signature_ids(tx, run_id)?;
+    let mut after = if counts.replace {
+        tx.execute(
+            "DELETE FROM run_signatures WHERE run_id = ?1",
+            [run_id as i64],
+        )?;
+        FxHashSet::default()
+    } else {
+        before.clone()
+    };
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO run_signatures (run_id, signature, level, source, lines, first_line)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (run_id, signature, level, source) DO UPDATE
+             SET lines = lines + excluded.lines,
+                 first_line = MIN(first_line, excluded.first_line)",
+        )?;
+        for (&(sig, level, source), &(lines, first_line)) in &counts.rows {
+            let sig = sig as i64;
+            upsert.execute(params![
+                run_id as i64,
+                sig,
+                level,
+                source,
+                lines as i64,
+                first_line as i64
+            ])?;
+            after.insert(sig);
+        }
+    }
+    update_seen(tx, run_id, &before, &after)?;
+    let mut fresh = Vec::new();
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO signatures (signature, template, grouped_as) VALUES (?1, ?2, ?1)",
+    )?;
+    for (&sig, template) in &counts.templates {
+        if insert.execute(params![sig as i64, template])? == 1 {
+            fresh.push(Shape {
+                id: SignatureId(sig),
+                template: template.clone(),
+            });
+        }
+    }
+    Ok(fresh)
+}
+
+/// Keeps `signature_runs` right when the base ids a run holds go from
+/// `before` to `after` (its rows in `run_signatures` already written).
+fn update_seen(
+    tx: &Transaction<'_>,
+    run_id: u64,
+    before: &FxHashSet<i64>,
+    after: &FxHashSet<i64>,
+) -> Result<()> {
+    let run = run_id as i64;
+    let mut gained = tx.prepare_cached(
+        "INSERT INTO signature_runs (signature, runs, first_run, last_run) VALUES (?1, 1, ?2, ?2)
+         ON CONFLICT (signature) DO UPDATE
+         SET runs = runs + 1, first_run = MIN(first_run, ?2), last_run = MAX(last_run, ?2)",
+    )?;
+    for &sig in after.difference(before) {
+        gained.execute([sig, run])?;
+    }
+    let mut bounds = tx.prepare_cached(
+        "SELECT MIN(run_id), MAX(run_id) FROM run_signatures WHERE signature = ?1",
+    )?;
+    let mut lost =
+        tx.prepare_cached("UPDATE signature_runs SET runs = runs - 1, first_run = ?2, last_run = ?3 WHERE signature = ?1")?;
+    let mut gone = tx.prepare_cached("DELETE FROM signature_runs WHERE signature = ?1")?;
+    for &sig in before.difference(after) {
+        let (first, last): (Option<i64>, Option<i64>) =
+            bounds.query_row([sig], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        match first.zip(last) {
+            Some((first, last)) => lost.execute([sig, first, last])?,
+            None => gone.execute([sig])?,
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::runs::tests::record;
+    use super::*;
+    use crate::signature::signature_of;
+
+    fn counts(replace: bool, lines: &[(u64, &str)]) -> RunSignatures {
+        let mut c = RunSignatures::new(replace);
+        for &(n, text) in lines {
+            c.count(signature_of(text), 3, 0, n, text);
+        }
+        c
+    }
+
+    #[test]
+    fn counts_follow_appends_replacements_and_deletions() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path())?;
+        let broken = signature_of("broken packet (size 7)");
+        store.put_run(
+            &record(5),
+            Some(&counts(
+                true,
+                &[(1, "broken packet (size 7)"), (3, "broken packet (size 9)")],
+            )),
+        )?;
+        store.put_run(
+            &record(9),
+            Some(&counts(true, &[(4, "broken packet (size 1)")])),
+        )?;
+        let group = store.signature_group(broken)?.unwrap_or(broken);
+        let stats = store.group_stats(group)?;
+        assert_eq!(
+            stats.map(|s| (s.runs, s.first_run, s.last_run)),
+            Some((2, 5, 9))
+        );
+        // An append adds to the counts and keeps the first line.
+        store.put_run(
+            &record(5),
+            Some(&counts(false, &[(8, "broken packet (size 70)")])),
+        )?;
+        let rows = store.run_signature_rows(5, &[], &[])?;
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].lines, rows[0].first_line), (3, 1));
+        // A replacement without it leaves run 9 alone holding it.
+        store.put_run(&record(5), Some(&counts(true, &[(1, "all good")])))?;
+        let stats = store.group_stats(group)?;
+        assert_eq!(
+            stats.map(|s| (s.runs, s.first_run, s.last_run)),
+            Some((1, 9, 9))
+        );
+        store.delete_runs(&[9])?;
+        assert_eq!(store.group_stats(group)?, None);
+        // The id still names its signature.
+        assert_eq!(store.signature_group(broken)?, Some(group));
+        Ok(())
+    }
+
+    #[test]
+    fn the_grouping_is_rebuilt_when_the_store_opens() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let users = ["alice", "bob", "carol", "dave"];
+        let lines: Vec<String> = users
+            .iter()
+            .map(|u| format!("Invalid user {u} from host"))
+            .collect();
+        let ids: Vec<SignatureId> = lines.iter().map(|l| signature_of(l)).collect();
+        let group = {
+            let store = Store::open(dir.path())?;
+            for (i, l) in lines.iter().enumerate() {
+                store.put_run(&record(i as u64 + 1), Some(&counts(true, &[(1, l)])))?;
+            }
+            let group = store.signature_group(ids[0])?;
+            for id in &ids {
+                assert_eq!(store.signature_group(*id)?, group);
+            }
+            group
+        };
+        let store = Store::open(dir.path())?;
+        assert_eq!(store.signature_group(ids[3])?, group);
+        let group = group.unwrap_or(ids[0]);
+        assert_eq!(
+            store.signature_template(group)?.as_deref(),
+            Some("Invalid user <*> from host")
+        );
+        assert_eq!(store.group_stats(group)?.map(|s| s.runs), Some(4));
+        Ok(())
+    }
+}
