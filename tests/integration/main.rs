@@ -31,4 +31,5 @@ mod paging_prop;
 mod platform;
 mod search;
 mod search_prop;
+mod signatures;
 mod startup;
