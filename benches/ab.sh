@@ -6,7 +6,8 @@
 #! machine noise falls on both; then the same queries to both builds serving
 #! the corpus, alternating too (`benches/compare/ab_queries.py`, QUERY_REPS
 #! of each, on the largest run). Prints the medians and NEW/OLD ratios as
-#! markdown tables; a ratio above 1 means NEW is slower.
+#! markdown tables; a ratio above 1 means NEW is slower (or larger: the
+#! index and state database each build left on disk).
 #!
 #! Usage: benches/ab.sh OLD_REV [NEW_REV]     (NEW_REV defaults to the work tree)
 #!   RUNS TOTAL_MB SEED  corpus shape (default 1000 runs, 100 MB: the platform's
@@ -93,6 +94,18 @@ for task, label in (("fresh", "index from scratch"), ("rescan", "rescan, all unc
     o = statistics.median(times[("old", task)])
     n = statistics.median(times[("new", task)])
     print(f"| {label} | {o * 1000:.0f} ms | {n * 1000:.0f} ms | {n / o:.2f} |")
+
+def du(path):
+    out = subprocess.run(["du", "-sb", path], check=True, capture_output=True, text=True).stdout
+    return int(out.split()[0])
+
+# What each build's last index from scratch left: the index and the state
+# database, on disk.
+o, n = du(os.path.join(work, "data-old")), du(os.path.join(work, "data-new"))
+print(f"| index + state database on disk | {o / 1e6:.1f} MB | {n / 1e6:.1f} MB | {n / o:.2f} |")
+print(f"| (throughput: MB of logs per second, from scratch) | "
+      f"{size / 1e6 / statistics.median(times[('old', 'fresh')]):.1f} | "
+      f"{size / 1e6 / statistics.median(times[('new', 'fresh')]):.1f} | |")
 EOF
 
 if [ "$QUERY_REPS" -gt 0 ]; then
