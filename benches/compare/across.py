@@ -21,7 +21,10 @@ index. Both claims are ratios against a baseline measured in the same run:
    `contains` with a needle in the run and one absent) on a daemon whose
    index holds that run alone and on the one holding every run, and the
    platform's algorithm on the same file, in-process;
-5. writes its section of `RESULTS.md`.
+5. asks for failure signatures: one ~100 KB run's and the largest run's,
+   the top 50 of all runs (by runs and by first sighting), and the runs of
+   the most widespread one (their server times against the spec's targets);
+6. writes its section of `RESULTS.md`.
 
 It refuses to write anything when two answers that must agree do not.
 """
@@ -40,7 +43,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from measure import PLATFORM, Daemon, du_bytes, fmt_ratio, fmt_time, index_once, log, machine, median_of, proc_status  # noqa: E402
+from measure import ALL_LEVELS, PLATFORM, Daemon, api, du_bytes, fmt_ratio, fmt_time, index_once, log, machine, median_of, proc_status  # noqa: E402
 from results import Mismatch, write_section  # noqa: E402
 
 
@@ -190,6 +193,34 @@ def main():
                     lambda: PLATFORM.get_logs(small_path, small, 100, None, **platform_params), a.repeat * 4)
             per_run.append((label, t_alone, t_all, t_plat, len(b_all["data"])))
             log(f"run {small} {label}: alone {t_alone * 1e3:.2f} ms, among all {t_all * 1e3:.2f} ms")
+        # 5. failure signatures, with every run indexed
+        largest = max(sizes, key=sizes.get)
+        errors = sum(len(b["data"]) for b in [daemon.logs(small, level="error,critical", limit=100)])
+        body = api(daemon, f"/runs/{small}/signatures", limit=100)
+        if errors < 100 and sum(i["count"] for i in body["data"]) != errors:
+            raise Mismatch(f"run {small}: its error signatures do not count its {errors} error lines")
+        sig_rows = []
+
+        def signature_case(label, path, target, **params):
+            for _ in range(3):
+                api(daemon, path, **params)
+            t, got = median_of(lambda: api(daemon, path, **params), a.repeat * 4)
+            sig_rows.append((label, t, target, len(got["data"])))
+            log(f"{label}: {t * 1e3:.2f} ms, {len(got['data'])} items")
+            return got
+
+        signature_case(f"one ~100 KB run's signatures, errors (run {small})", f"/runs/{small}/signatures", 2e-3)
+        signature_case(f"the same, every level", f"/runs/{small}/signatures", 2e-3, level=ALL_LEVELS, limit=100)
+        signature_case(f"the largest run's signatures, every level (run {largest}, {sizes[largest] / 1e6:.1f} MB)",
+                       f"/runs/{largest}/signatures", 20e-3, level=ALL_LEVELS, limit=100)
+        top = signature_case("top 50 signatures of all runs (`sort=runs`)", "/signatures", 50e-3, limit=50)
+        signature_case("the 50 newest signatures of all runs (`sort=new`)", "/signatures", 50e-3, limit=50, sort="new")
+        widest = top["data"][0]
+        held = signature_case(f"a signature's runs, first page of 50 (it is in {widest['runs']:,} runs)",
+                              f"/signatures/{widest['signature']}/runs", 5e-3, limit=50)
+        if len(held["data"]) != min(50, widest["runs"]):
+            raise Mismatch(f"signature {widest['signature']}: {len(held['data'])} runs on the first page, "
+                           f"the listing says {widest['runs']}")
         serving = daemon.sampler.stop()
     finally:
         daemon.stop()
@@ -237,6 +268,12 @@ def main():
          f"RssAnon peak {anon / 1e6:.0f} MB; VmHWM {hwm / 1e6:.0f} MB, of which up to "
          f"{file_backed / 1e6:.0f} MB file-backed (mmapped index files: page cache the kernel can reclaim)"),
     ]
+    for label, t, target, _ in sig_rows:
+        server = max(t - t_rtt, 0.0)
+        targets.append((f"{label} ≤ {fmt_time(target)} server time", server <= target,
+                        f"{fmt_time(server)} (HTTP {fmt_time(t)})"))
+    sig_table = "\n".join(["| query | HTTP | server time (less the round trip) | items |", "|---|---:|---:|---:|"] + [
+        f"| {label} | {fmt_time(t)} | {fmt_time(max(t - t_rtt, 0.0))} | {n} |" for label, t, _, n in sig_rows])
     tlines = ["| target | met? | measured |", "|---|---|---|"]
     for name, ok, detail in targets:
         tlines.append(f"| {name} | {'met' if ok else '**missed**'} | {detail} |")
@@ -266,6 +303,13 @@ warm caches.
 
 Both daemons answer over HTTP; their answers are checked to be identical. The HTTP
 round trip of `GET /healthz` is {fmt_time(t_rtt)}.
+
+### Failure signatures (`/runs/{{id}}/signatures`, `/signatures`, `/signatures/{{id}}/runs`)
+
+{sig_table}
+
+Over HTTP on the daemon holding every run; server time is the HTTP time less the
+round trip of `GET /healthz`.
 
 ### Indexing and memory
 
