@@ -17,6 +17,9 @@
 //! 5. `<*>`s separated only by `.:,/_-` → one `<*>` (`<*>.<*>:<*>`, an
 //!    address, a time, a version).
 //!
+//! Before these, four or more tokens in a row that are each one byte in hex
+//! (`00 25 4a 6f`, a hex dump) → `<*>` each.
+//!
 //! A token that masks to `<*>` right after another one is dropped, so a
 //! variable number of variable words is one `<*>`. The template is the
 //! tokens joined by one space, and the id the stable hash of the template.
@@ -178,8 +181,21 @@ fn for_each_token(message: &str, scratch: &mut Scratch, mut emit: impl FnMut(&st
         text: cut(message),
         pos: 0,
     };
+    // Tokens left of a hex dump being masked.
+    let mut dump_left = 0usize;
     while let Some((token, flags)) = words.next_word() {
-        let masked = mask_token(token, flags, scratch);
+        if dump_left == 0 && is_hex_byte(token) {
+            let run = 1 + hex_bytes_after(words);
+            if run >= MIN_DUMP_BYTES {
+                dump_left = run;
+            }
+        }
+        let masked = if dump_left > 0 {
+            dump_left -= 1;
+            STAR
+        } else {
+            mask_token(token, flags, scratch)
+        };
         let star = masked == STAR;
         if !(star && previous_star) {
             emit(masked);
@@ -188,8 +204,30 @@ fn for_each_token(message: &str, scratch: &mut Scratch, mut emit: impl FnMut(&st
     }
 }
 
+/// Bytes written as two hex digits in a row that make a hex dump
+/// (`00 25 4a 6f`): fewer could be words (`de`, `be`, `ad`).
+const MIN_DUMP_BYTES: usize = 4;
+
+/// Whether a token is one byte in hex (`4a`, `FF`).
+fn is_hex_byte(token: &str) -> bool {
+    token.len() == 2 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// How many tokens in a row from where `words` stands are hex bytes.
+fn hex_bytes_after(mut words: Words<'_>) -> usize {
+    let mut n = 0;
+    while let Some((token, _)) = words.next_word() {
+        if !is_hex_byte(token) {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
 /// The whitespace-separated words of a text (Unicode whitespace, and the
 /// ASCII separators `\x1c`–`\x1f` as Python's `str.split` has them).
+#[derive(Clone, Copy)]
 struct Words<'a> {
     text: &'a str,
     pos: usize,

@@ -112,6 +112,19 @@ fn compiler_and_make_positions() {
 }
 
 #[test]
+fn hex_dumps_are_one_value() {
+    // Bundled run 9405's packet dumps.
+    same(
+        "[ERROR] Dump of bad packet: 00 25 4a 6f 94 b9 de 03 28 4d 72 97 bc e1",
+        "[ERROR] Dump of bad packet: 47 1F FF 10 ab cd",
+        "[ERROR] Dump of bad packet: <*>",
+    );
+    // Fewer than four in a row may be words.
+    assert_eq!(template("we be ad fa ok"), "we be ad fa ok");
+    assert_eq!(template("bytes be ad fa de end"), "bytes <*> end");
+}
+
+#[test]
 fn fixed_words_keep_signatures_apart() {
     different("[ERROR] Path is empty", "[ERROR] Path is missing");
     different(
