@@ -604,6 +604,27 @@ mod tests {
     }
 
     #[test]
+    fn a_run_counts_a_bounded_number_of_signatures() {
+        let mut c = RunSignatures::new(true);
+        // Every line its own message (letters only: nothing is masked).
+        let word = |i: usize| -> String {
+            (0..4)
+                .map(|k| char::from(b'a' + ((i / 26usize.pow(k)) % 26) as u8))
+                .collect()
+        };
+        for i in 0..MAX_RUN_SIGNATURES + 5 {
+            let text = format!("failure {}", word(i));
+            c.count(signature_of(&text), 3, 0, i as u64 + 1, &text);
+        }
+        // An id already counted is still counted past the limit.
+        c.count(signature_of("failure aaaa"), 3, 0, 99_999, "failure aaaa");
+        assert_eq!(c.rows.len(), MAX_RUN_SIGNATURES);
+        assert_eq!(c.templates.len(), MAX_RUN_SIGNATURES);
+        assert_eq!(c.uncounted, 5);
+        assert_eq!(c.lines(), MAX_RUN_SIGNATURES as u64 + 1);
+    }
+
+    #[test]
     fn the_grouping_is_rebuilt_when_the_store_opens() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let users = ["alice", "bob", "carol", "dave"];
