@@ -111,6 +111,17 @@ pub struct RunScope {
     pub by_landing: bool,
 }
 
+impl RunScope {
+    /// Adds the scope to what a listing's cursor is bound to.
+    fn bind(&self, binding: Binding) -> Binding {
+        binding
+            .number(self.runs.0)
+            .number(self.runs.1)
+            .number(self.landed.0 as u64)
+            .number(self.landed.1 as u64)
+    }
+}
+
 /// A validated `GET /api/v1/logs/search`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchRequest {
@@ -302,11 +313,7 @@ pub fn validate_signatures(
         _ => 0,
     });
     if let Some(s) = &scope {
-        binding = binding
-            .number(s.runs.0)
-            .number(s.runs.1)
-            .number(s.landed.0 as u64)
-            .number(s.landed.1 as u64);
+        binding = s.bind(binding);
     }
     let mut binding = binding.kinds(&kinds);
     if let Some(c) = &contains {
@@ -544,14 +551,23 @@ impl Problems {
         key: &CursorKey,
         digest: [u8; 8],
     ) -> Option<[u64; 3]> {
+        self.cursor(params, |c| cursor::decode_position(key, c, digest))
+    }
+
+    /// The `cursor` parameter as `decode` reads it; absent or empty is none.
+    fn cursor<T>(
+        &mut self,
+        params: &RawParams,
+        decode: impl FnOnce(&str) -> Result<T, cursor::CursorError>,
+    ) -> Option<T> {
         match single(params, "cursor") {
             Err(e) => {
                 self.fields.insert("cursor".into(), e);
                 None
             }
             Ok(None) | Ok(Some("")) => None,
-            Ok(Some(c)) => match cursor::decode_position(key, c, digest) {
-                Ok(p) => Some(p),
+            Ok(Some(c)) => match decode(c) {
+                Ok(v) => Some(v),
                 Err(e) => {
                     self.fields.insert("cursor".into(), e.to_string());
                     None
@@ -630,27 +646,10 @@ impl Problems {
         filters: &Filters,
     ) -> (Option<RunScope>, [u8; 8]) {
         if let Some(s) = &scope {
-            binding = binding
-                .number(s.runs.0)
-                .number(s.runs.1)
-                .number(s.landed.0 as u64)
-                .number(s.landed.1 as u64);
+            binding = s.bind(binding);
         }
         let digest = binding.filters(filters).finish();
-        let last = match single(params, "cursor") {
-            Err(e) => {
-                self.fields.insert("cursor".into(), e);
-                None
-            }
-            Ok(None) | Ok(Some("")) => None,
-            Ok(Some(c)) => match cursor::decode_runs(key, c, digest) {
-                Ok(last) => Some(last),
-                Err(e) => {
-                    self.fields.insert("cursor".into(), e.to_string());
-                    None
-                }
-            },
-        };
+        let last = self.cursor(params, |c| cursor::decode_runs(key, c, digest));
         let scope = scope.map(|mut s| {
             if let Some(last) = last {
                 // Below the last run served; an empty range ends the listing.
