@@ -569,3 +569,89 @@ async fn unknown_and_malformed_signatures_are_refused_in_the_envelope() {
     }
     s.stop().await;
 }
+
+/// The bundled runs' warnings, errors and critical lines, signature by
+/// signature: the platform's own line shapes, with their exact templates
+/// (log-format.md) and counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundled_runs_read_as_their_distinct_problems() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut config = runlogd::config::Config {
+        data: dir.path().join("data"),
+        ..runlogd::config::Config::default()
+    };
+    config.rate_limit.requests_per_minute = 1_000_000;
+    let s = TestServer::start(config).await;
+    let t = s.reader();
+    let expected: &[(u64, &str, u64, &str)] = &[
+        (9401, "warning", 1, "[WARN] Provided no config or an invalid one; reverting to default config (CCExtractorTester.exe.config)"),
+        (9401, "error", 2, "[ERROR] Missing or invalid XDS packet, skipping"),
+        (9401, "error", 3, "[ERROR] Warning: Ignoring a broken PES packet (size <*>)"),
+        (9401, "error", 1, "[ERROR] Warning: Unable to find a known stream type in the first <*> bytes"),
+        (9401, "warning", 1, "[WARN] Output differs only in trailing whitespace; treating as pass"),
+        (9401, "error", 1, "[ERROR] Path is empty"),
+        (9402, "error", 1, "<*> error while loading shared libraries: libtesseract.so.<*>: cannot open shared object file: No such file or directory"),
+        (9402, "warning", 3, "Attempt <*> failed (curl exit: <*>, HTTP: <*>)"),
+        (9402, "warning", 2, "Retrying in <*> seconds..."),
+        (9402, "error", 1, "ERROR: Failed to post status after <*> attempts"),
+        (9402, "warning", 1, "[WARN] Provided no config or an invalid one; reverting to default config (CCExtractorTester.exe.config)"),
+        (9402, "error", 2, "[ERROR] <*> error while loading shared libraries: libtesseract.so.<*>: cannot open shared object file: No such file or directory"),
+        (9402, "error", 1, "[ERROR] Too many consecutive failures (<*>); the executable does not start. Aborting the test run."),
+        (9402, "warning", 1, "Artifact combined_stdout: upload failed (curl exit <*>)"),
+        (9403, "warning", 1, "[WARN] Provided no config or an invalid one; reverting to default config (CCExtractorTester.exe.config)"),
+        (9403, "error", 1, "[ERROR] Could not open <*> file name encoding"),
+        (9403, "error", 1, "[ERROR] Warning: Caption page ‘<*>’ not found – using page <*>"),
+        (9403, "warning", 1, "[WARN] Aborting CCExtractor, maximum time elapsed."),
+        (9403, "error", 1, "[ERROR] The remote server returned an error: (<*>) INTERNAL SERVER ERROR."),
+        (9403, "error", 1, "Command exited with <*>"),
+        (9404, "error", 1, "CMake Error at CMakeLists.txt:<*> (message):"),
+        (9404, "warning", 1, "WARNING worker: cmake failed, retrying the build without OCR"),
+        (9404, "warning", 1, "<*>: warning: unused variable 'x' [-Wunused-variable]"),
+        (9404, "warning", 1, "<*>: warning: comparison of integer expressions of different signedness: 'int' and 'unsigned int' [-Wsign-compare]"),
+        (9404, "error", 1, "<*>: error: implicit declaration of function 'write_wrapped' [-Werror=<*>]"),
+        (9404, "error", 1, "make[<*>]: *** [<*>: <*>] Error <*>"),
+        (9404, "error", 1, "make[<*>]: *** [CMakeFiles/Makefile2:<*>: <*>] Error <*>"),
+        (9404, "error", 1, "make: *** [Makefile:<*>] Error <*>"),
+        (9404, "error", 1, "ERROR build: Failed"),
+        (9404, "error", 1, "ERROR worker: Build step exited with <*>; no binary to test"),
+        (9404, "warning", 1, "WARNING web: Status callback slow (<*> s)"),
+        (9404, "critical", 1, "CRITICAL orchestrator: Run <*> marked as failed: build error"),
+        (9405, "warning", 1, "[WARN] Provided no config or an invalid one; reverting to default config (CCExtractorTester.exe.config)"),
+        (9405, "error", 10, "[ERROR] Error: Failed to open output file: Permission denied"),
+        (9405, "warning", 39, "[WARN] Output differs from the expected result at line <*>"),
+        (9405, "error", 2516, "[ERROR] Warning: Ignoring a broken PES packet (size <*>)"),
+        (9405, "error", 7, "[ERROR] Path is empty"),
+        (9405, "error", 11, "[ERROR] The remote server returned an error: (<*>) INTERNAL SERVER ERROR."),
+        (9405, "warning", 28, "[WARN] Aborting CCExtractor, maximum time elapsed."),
+        (9405, "error", 12, "[ERROR] Warning: Unable to find a known stream type in the first <*> bytes"),
+        (9405, "error", 5, "[ERROR] Missing or invalid XDS packet, skipping"),
+        (9405, "error", 1, "[ERROR] Dump of bad packet: <*>"),
+        (9405, "warning", 1, "Attempt <*> failed (curl exit: <*>, HTTP: <*>)"),
+        (9405, "warning", 1, "Retrying in <*> seconds..."),
+    ];
+    let mut got = Vec::new();
+    for run in 9401..=9405u64 {
+        let path = format!("/api/v1/runs/{run}/signatures?level=warning,error,critical");
+        for item in all_pages(&s, &t, &path, 100).await {
+            got.push((
+                run,
+                item["level"].as_str().unwrap_or("").to_owned(),
+                item["count"].as_u64().unwrap_or(0),
+                item["template"].as_str().unwrap_or("").to_owned(),
+            ));
+        }
+    }
+    let expected: Vec<(u64, String, u64, String)> = expected
+        .iter()
+        .map(|&(r, l, c, t)| (r, l.to_owned(), c, t.to_owned()))
+        .collect();
+    assert_eq!(got, expected);
+    // 9405's errors: 2,562 lines, a handful of problems.
+    let errors: u64 = got
+        .iter()
+        .filter(|(r, l, ..)| *r == 9405 && l == "error")
+        .map(|(_, _, c, _)| c)
+        .sum();
+    assert_eq!(errors, 2562);
+    s.stop().await;
+}
