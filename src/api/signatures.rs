@@ -193,6 +193,7 @@ fn window_item(item: WindowSignature) -> SignatureItem {
         template,
         seen,
         example,
+        ..
     } = item;
     let stats = |f: fn(&GroupStats) -> (u64, i64)| seen.as_ref().map(f);
     let first = stats(|s| (s.first_run, s.first_at_ns));

@@ -89,6 +89,8 @@ fn run_position(order: RunOrder, row: &RunSignatureRow) -> (u64, u64) {
 pub struct WindowSignature {
     pub row: SignatureWindowRow,
     pub template: String,
+    /// The lowest run holding it (0 when unknown), as `position` orders by.
+    first_run: u64,
     pub seen: Option<GroupStats>,
     /// The text of the example line (`row.example_run`, `row.example_line`).
     pub example: Option<String>,
@@ -99,7 +101,7 @@ impl WindowSignature {
     pub fn position(&self, order: WindowOrder) -> (u64, u64, u64) {
         let primary = match order {
             WindowOrder::Runs => u64::MAX - self.row.runs,
-            WindowOrder::New => u64::MAX - self.seen.map_or(0, |s| s.first_run),
+            WindowOrder::New => u64::MAX - self.first_run,
         };
         (
             primary,
@@ -209,6 +211,12 @@ impl Signatures {
         let rows = self
             .store
             .signature_window_rows(&levels, &sources, runs, landed)?;
+        // Only the order by first sighting needs every group's first run
+        // before the page is cut: all of them in one read.
+        let first_runs = match order {
+            WindowOrder::New => self.store.group_first_runs()?,
+            WindowOrder::Runs => Default::default(),
+        };
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let template = self
@@ -218,16 +226,12 @@ impl Signatures {
             if contains.is_some_and(|c| !template.to_lowercase().contains(c)) {
                 continue;
             }
-            // Only the order by first sighting needs every one's before
-            // the page is cut.
-            let seen = match order {
-                WindowOrder::New => self.store.group_stats(row.group)?,
-                WindowOrder::Runs => None,
-            };
+            let first_run = first_runs.get(&row.group).copied().unwrap_or(0);
             items.push(WindowSignature {
                 row,
                 template,
-                seen,
+                first_run,
+                seen: None,
                 example: None,
             });
         }
@@ -238,9 +242,7 @@ impl Signatures {
         let snapshot = self.index.snapshot();
         let mut blocks = BlockCache::new(&snapshot);
         for item in &mut items {
-            if item.seen.is_none() {
-                item.seen = self.store.group_stats(item.row.group)?;
-            }
+            item.seen = self.store.group_stats(item.row.group)?;
             item.example = blocks
                 .line(item.row.example_run, item.row.example_line)?
                 .map(|l| l.text);

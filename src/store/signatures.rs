@@ -262,6 +262,22 @@ impl Store {
         })
     }
 
+    /// The lowest run holding each group, for every group some run holds:
+    /// one read of `signature_runs`, for ordering by first sighting.
+    pub fn group_first_runs(&self) -> Result<FxHashMap<SignatureId, u64>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT s.grouped_as, MIN(sr.first_run)
+                 FROM signature_runs sr JOIN signatures s ON s.signature = sr.signature
+                 GROUP BY s.grouped_as",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((SignatureId::from_i64(r.get(0)?), r.get::<_, i64>(1)? as u64))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<FxHashMap<_, _>>>()?)
+        })
+    }
+
     /// The runs holding a member of `members`, with ids in `runs` and
     /// landed in `[landed.0, landed.1)` ns, newest first.
     pub fn signature_run_rows(
