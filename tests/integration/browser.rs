@@ -1650,3 +1650,505 @@ async fn viewer_perf() {
     println!("{text}");
     write_results_section("web viewer", &text);
 }
+
+// ---- failure signatures: the Problems panel and the front page's failures ----
+
+const PES: &str = "Ignoring a broken PES packet";
+
+/// A count as the pages write it (`Intl.NumberFormat("en-US")`): 2,516.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `n word` or `n words`, as the pages write it.
+fn counted(n: u64, word: &str) -> String {
+    format!("{} {word}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// Brute force over a bundled file: the numbers of its error and critical
+/// lines whose text contains `needle`.
+fn error_lines_containing(s: &TestServer, run: u64, needle: &str) -> Vec<u64> {
+    let path = s.repo.join("LogFiles").join(format!("{run}.txt"));
+    let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_else(|e| panic!("{e}")))
+        .into_owned();
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            (l.starts_with("[ERROR]") || l.starts_with("[CRITICAL]")) && l.contains(needle)
+        })
+        .map(|(i, _)| i as u64 + 1)
+        .collect()
+}
+
+/// The entries of a list of the pages (`#problems-list` or a failure list)
+/// with what each shows.
+async fn entries(b: &Browser, list: &str) -> Vec<Value> {
+    let v = b
+        .js(&format!(
+            "return [...document.querySelectorAll({} + ' > li')].map(li => {{
+               const t = (css) => {{ const e = li.querySelector(css); return e ? e.textContent : null; }};
+               const a = li.querySelector('.seen a, .first a');
+               return {{ signature: li.dataset.signature, template: t('.tpl'), count: t('.count'),
+                 runs: t('.runs'), lines: t('.lines'), isNew: Boolean(li.querySelector('.badge-new')),
+                 seen: t('.seen'), first: t('.first'), href: a ? a.getAttribute('href') : null }};
+             }})",
+            json!(list)
+        ))
+        .await;
+    v.as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("entries: {v}"))
+}
+
+/// Run 9405's Problems panel: its signatures in order of first occurrence,
+/// with counts that match the API and a count over the file itself, "new"
+/// and "seen in N runs since run X" as the API and the other bundled files
+/// say, and `n` / `N` stepping through the chosen problem's lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_problems_panel_lists_a_runs_failures_in_order_and_n_steps_through_one() {
+    let _serial = SERIAL.lock().await;
+    let (_dirs, s) = bundled().await;
+    let t = s.reader();
+
+    let api = s
+        .get("/api/v1/runs/9405/signatures?limit=100", Some(&t))
+        .await;
+    assert_eq!(api.status, 200, "{}", api.body);
+    assert_eq!(api.body["pagination"]["has_more"], json!(false));
+    let items = api.body["data"].as_array().cloned().unwrap_or_default();
+    assert!(items.len() >= 3, "{}", api.body);
+    let firsts: Vec<u64> = items
+        .iter()
+        .map(|i| i["first_line"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        firsts.windows(2).all(|w| w[0] < w[1]),
+        "in order of first occurrence: {firsts:?}"
+    );
+    let pes = items
+        .iter()
+        .find(|i| i["template"].as_str().is_some_and(|t| t.contains(PES)))
+        .unwrap_or_else(|| panic!("no broken-PES signature in {}", api.body));
+    let pes_id = pes["signature"].as_str().unwrap_or_default().to_owned();
+
+    // The count, three ways: the file, the logs API's text search, and the
+    // lines the logs API gives for the signature.
+    let in_file = error_lines_containing(&s, 9405, PES);
+    assert_eq!(in_file.len(), 2516, "the bundled file");
+    let (by_text, _) = s
+        .walk(
+            9405,
+            &format!("level=error,critical&contains={}", common::enc(PES)),
+            &t,
+        )
+        .await;
+    let (by_signature, _) = s
+        .walk(
+            9405,
+            &format!("signature={pes_id}&level=error,critical"),
+            &t,
+        )
+        .await;
+    let numbers = |lines: &[Value]| -> Vec<u64> {
+        lines
+            .iter()
+            .map(|l| l["line"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    assert_eq!(numbers(&by_text), in_file);
+    assert_eq!(numbers(&by_signature), in_file);
+    assert_eq!(pes["count"], json!(in_file.len()));
+    assert_eq!(pes["first_line"], json!(in_file[0]));
+    // Seen before: the runs whose file has it, brute force.
+    let runs_with: Vec<u64> = (9401..=9405)
+        .filter(|r| !error_lines_containing(&s, *r, PES).is_empty())
+        .collect();
+    assert_eq!(runs_with, vec![9401, 9405]);
+    assert_eq!(pes["runs_seen"], json!(runs_with.len()));
+    assert_eq!(pes["first_seen_run"], json!(runs_with[0]));
+    assert_eq!(pes["new"], json!(false));
+    // A signature the API calls new has no fixed part in an earlier file's
+    // error lines.
+    let new_one = items
+        .iter()
+        .find(|i| i["new"] == json!(true))
+        .unwrap_or_else(|| panic!("run 9405 has a new signature: {}", api.body));
+    let template = new_one["template"].as_str().unwrap_or_default();
+    let fixed = template
+        .split("<*>")
+        .max_by_key(|p| p.len())
+        .unwrap_or_default()
+        .trim_start_matches("[ERROR]")
+        .trim_start_matches("[CRITICAL]")
+        .trim();
+    assert!(fixed.len() >= 8, "a fixed part to look for in {template:?}");
+    for run in 9401..9405 {
+        assert!(
+            error_lines_containing(&s, run, fixed).is_empty(),
+            "{fixed:?} is new in 9405 but in run {run}"
+        );
+    }
+
+    // The page.
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/runs/9405").await;
+    b.until("the first lines", "return document.getElementById('L1')")
+        .await;
+    b.until(
+        "the problems",
+        &format!(
+            "return document.querySelectorAll('#problems-list > li').length === {}",
+            items.len()
+        ),
+    )
+    .await;
+    let shown = entries(&b, "#problems-list").await;
+    for (item, entry) in items.iter().zip(&shown) {
+        let count = item["count"].as_u64().unwrap_or(0);
+        let runs_seen = item["runs_seen"].as_u64().unwrap_or(0);
+        let first_seen = item["first_seen_run"].as_u64().unwrap_or(0);
+        let signature = item["signature"].as_str().unwrap_or_default();
+        assert_eq!(entry["signature"], item["signature"]);
+        assert_eq!(entry["template"], item["template"]);
+        assert_eq!(entry["count"], json!(counted(count, "line")));
+        assert_eq!(entry["isNew"], item["new"]);
+        assert_eq!(
+            entry["seen"],
+            json!(format!(
+                "seen in {} since run {first_seen}",
+                counted(runs_seen, "run")
+            ))
+        );
+        assert_eq!(
+            entry["href"],
+            json!(format!("/runs/{first_seen}?signature={signature}"))
+        );
+    }
+    let pes_entry = shown
+        .iter()
+        .find(|e| e["signature"] == json!(pes_id))
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert_eq!(pes_entry["count"], json!("2,516 lines"));
+    assert_eq!(pes_entry["seen"], json!("seen in 2 runs since run 9401"));
+    assert_eq!(pes_entry["isNew"], json!(false));
+    let new_entry = shown
+        .iter()
+        .find(|e| e["signature"] == new_one["signature"])
+        .unwrap_or_else(|| panic!("{shown:?}"));
+    assert_eq!(new_entry["isNew"], json!(true));
+    b.screenshot("problems").await;
+
+    // Choosing the broken-PES problem steps onto its first line; n and N
+    // go on through its lines, counted against the API's count.
+    let pick = format!("#problems-list > li[data-signature='{pes_id}'] button.pick");
+    b.click(&pick).await;
+    let at = |k: usize| {
+        format!(
+            "return document.getElementById('find-count').textContent === '{} of 2,516'
+               && document.querySelector(\"#problems-list > li[data-signature='{pes_id}'] .pos\").textContent === '{} of 2,516'
+               && document.getElementById('L{}') && document.getElementById('L{}').classList.contains('current')",
+            k + 1,
+            k + 1,
+            in_file[k],
+            in_file[k]
+        )
+    };
+    b.until("the problem's first line", &at(0)).await;
+    assert!(b.row_on_screen(in_file[0]).await);
+    assert_eq!(
+        b.js(&format!(
+            "return document.querySelector({}).getAttribute('aria-pressed')",
+            json!(pick)
+        ))
+        .await,
+        json!("true")
+    );
+    let url = b
+        .client
+        .current_url()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        url.as_str().contains(&format!("signature={pes_id}")),
+        "{url}"
+    );
+    let log = b
+        .client
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until("the problem's second line", &at(1)).await;
+    log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until("the problem's third line", &at(2)).await;
+    log.send_keys("N").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until("back to the second line", &at(1)).await;
+    // One line is the current one.
+    let between = b
+        .js("return [...document.querySelectorAll('#lines .row.current')].map(r => Number(r.dataset.line))")
+        .await;
+    assert_eq!(between, json!([in_file[1]]));
+    b.screenshot("problems-stepping").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+/// The front page's failures over the bundled runs: the broken-PES failure
+/// with its runs and lines, its runs listed, and a run's link opening the
+/// run page positioned on that failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_page_lists_failures_and_links_to_a_run_opened_on_one() {
+    let _serial = SERIAL.lock().await;
+    let (_dirs, s) = bundled().await;
+    let t = s.reader();
+    let per_run: Vec<(u64, Vec<u64>)> = (9401..=9405)
+        .map(|r| (r, error_lines_containing(&s, r, PES)))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let total: usize = per_run.iter().map(|(_, l)| l.len()).sum();
+    assert_eq!(total, 2519, "the bundled files");
+
+    // The default window: the last 100 runs, from the highest run id down.
+    let run_min = 9405 - 100 + 1;
+    let api = |sort: &str| {
+        let path = format!("/api/v1/signatures?sort={sort}&run_min={run_min}&limit=10");
+        let t = t.clone();
+        let s = &s;
+        async move {
+            let r = s.get(&path, Some(&t)).await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["data"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let frequent = api("runs").await;
+    let new = api("new").await;
+    let pes = frequent
+        .iter()
+        .find(|i| i["template"].as_str().is_some_and(|t| t.contains(PES)))
+        .unwrap_or_else(|| panic!("no broken-PES failure in {frequent:?}"));
+    let pes_id = pes["signature"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(pes["runs"], json!(per_run.len()));
+    assert_eq!(pes["lines"], json!(total));
+
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &t, "/").await;
+    b.until(
+        "both failure lists",
+        &format!(
+            "return document.querySelectorAll('#frequent > li').length === {} &&
+               document.querySelectorAll('#new-failures > li').length === {}",
+            frequent.len(),
+            new.len()
+        ),
+    )
+    .await;
+    assert_eq!(
+        b.text("#fail-window-note").await,
+        format!("runs {run_min} to 9405")
+    );
+    for (list, items) in [("#frequent", &frequent), ("#new-failures", &new)] {
+        let shown = entries(&b, list).await;
+        assert_eq!(shown.len(), items.len());
+        for (item, entry) in items.iter().zip(&shown) {
+            assert_eq!(entry["signature"], item["signature"], "{list}");
+            assert_eq!(entry["template"], item["template"], "{list}");
+            let runs = item["runs"].as_u64().unwrap_or(0);
+            let lines = item["lines"].as_u64().unwrap_or(0);
+            assert_eq!(entry["runs"], json!(format!("in {}", counted(runs, "run"))));
+            assert_eq!(entry["lines"], json!(counted(lines, "line")));
+            assert_eq!(
+                entry["first"],
+                json!(format!("first seen in run {}", item["first_seen_run"]))
+            );
+        }
+    }
+    let li = format!("#frequent > li[data-signature='{pes_id}']");
+    assert_eq!(b.text(&format!("{li} .runs")).await, "in 2 runs");
+    assert_eq!(b.text(&format!("{li} .lines")).await, "2,519 lines");
+    assert_eq!(
+        b.text(&format!("{li} .first")).await,
+        "first seen in run 9401"
+    );
+
+    // Its runs, newest first, each with its count and first line.
+    b.click(&format!("{li} button.show-runs")).await;
+    b.until(
+        "the failure's runs",
+        &format!(
+            "return document.querySelectorAll(\"{li} .sig-runs > li[data-run]\").length === {}",
+            per_run.len()
+        ),
+    )
+    .await;
+    let runs = b
+        .js(&format!(
+            "return [...document.querySelectorAll(\"{li} .sig-runs > li[data-run]\")].map(r => r.textContent)"
+        ))
+        .await;
+    let expected: Vec<String> = per_run
+        .iter()
+        .rev()
+        .map(|(run, lines)| {
+            format!(
+                "Run {run} · {}, first at line {}",
+                counted(lines.len() as u64, "line"),
+                thousands(lines[0])
+            )
+        })
+        .collect();
+    let runs: Vec<String> = runs
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.split(" · landed").next().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(runs, expected);
+    assert_eq!(
+        b.js(&format!(
+            "return document.querySelector(\"{li} button.show-runs\").getAttribute('aria-expanded')"
+        ))
+        .await,
+        json!("true")
+    );
+    b.screenshot("failures").await;
+
+    // A narrower window is computed from the highest run id.
+    b.js(
+        "const s = document.getElementById('fail-window'); s.value = '10';
+          s.dispatchEvent(new Event('change')); return true",
+    )
+    .await;
+    b.until(
+        "the window of the last 10 runs",
+        "return document.getElementById('fail-window-note').textContent === 'runs 9396 to 9405'",
+    )
+    .await;
+    b.until(
+        "the failure in the narrower window",
+        &format!("return document.querySelector(\"{li} .runs\")"),
+    )
+    .await;
+
+    // Through to run 9405, opened on the failure.
+    b.click(&format!("{li} button.show-runs")).await;
+    let link = format!("{li} .sig-runs > li[data-run='9405'] a");
+    b.until(
+        "the run link",
+        &format!("return document.querySelector(\"{link}\")"),
+    )
+    .await;
+    assert_eq!(
+        b.js(&format!(
+            "return document.querySelector(\"{link}\").getAttribute('href')"
+        ))
+        .await,
+        json!(format!("/runs/9405?signature={pes_id}"))
+    );
+    b.click(&link).await;
+    let first = per_run[per_run.len() - 1].1[0];
+    b.until(
+        "the run page on the failure's first line",
+        &format!(
+            "const b = document.querySelector(\"#problems-list > li[data-signature='{pes_id}'] button.pick\");
+             return b && b.getAttribute('aria-pressed') === 'true'
+               && document.getElementById('find-count').textContent === '1 of 2,516'
+               && document.getElementById('L{first}') && document.getElementById('L{first}').classList.contains('current')"
+        ),
+    )
+    .await;
+    assert!(b.row_on_screen(first).await, "line {first} is on screen");
+    assert_eq!(
+        b.js("return location.pathname + location.search").await,
+        json!(format!("/runs/9405?signature={pes_id}"))
+    );
+    b.stop().await;
+    s.stop().await;
+}
+
+/// A failure whose message is markup is shown as text, in the Problems
+/// panel and on the front page, and runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_a_failure_template_is_shown_as_text_and_runs_nothing() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    let content = "[INFO] start\n\
+                   [ERROR] <img src=x onerror=window.pwned=1> failed after 12 tries\n\
+                   [ERROR] <img src=x onerror=window.pwned=1> failed after 30 tries\n\
+                   [CRITICAL] <script>window.pwned=2</script>\n\
+                   [INFO] end\n";
+    dirs.write_log(60, content);
+    let (s, b) = serve_and_open(&dirs, "/runs/60").await;
+    let t = s.reader();
+    let api = s.get("/api/v1/runs/60/signatures", Some(&t)).await;
+    assert_eq!(api.status, 200, "{}", api.body);
+    let items = api.body["data"].as_array().cloned().unwrap_or_default();
+    let templates: Vec<String> = items
+        .iter()
+        .map(|i| i["template"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(templates.len(), 2, "{templates:?}");
+    assert!(
+        templates[0].contains("<img src=") && templates[0].contains(" onerror="),
+        "{templates:?}"
+    );
+    assert!(templates[1].contains("<script>"), "{templates:?}");
+    assert_eq!(items[0]["count"], json!(2));
+
+    b.until(
+        "the problems",
+        "return document.querySelectorAll('#problems-list > li').length === 2",
+    )
+    .await;
+    let shown = entries(&b, "#problems-list").await;
+    let shown: Vec<Value> = shown.iter().map(|e| e["template"].clone()).collect();
+    assert_eq!(shown, vec![json!(templates[0]), json!(templates[1])]);
+    assert_eq!(
+        b.js("return document.querySelectorAll('#problems img, #problems script').length")
+            .await,
+        json!(0)
+    );
+    // Stepping through the markup problem marks its lines.
+    b.click("#problems-list > li:first-child button.pick").await;
+    b.until(
+        "the markup problem's first line",
+        "return document.getElementById('find-count').textContent === '1 of 2'
+           && document.getElementById('L2').classList.contains('current')",
+    )
+    .await;
+
+    b.goto(&format!("{}/", s.base)).await;
+    b.until(
+        "the failures",
+        "return document.querySelectorAll('#frequent > li').length === 2",
+    )
+    .await;
+    let frequent: Vec<Value> = entries(&b, "#frequent")
+        .await
+        .iter()
+        .map(|e| e["template"].clone())
+        .collect();
+    let mut expected: Vec<Value> = templates.iter().map(|t| json!(t)).collect();
+    let mut got = frequent.clone();
+    expected.sort_by_key(|v| v.to_string());
+    got.sort_by_key(|v| v.to_string());
+    assert_eq!(got, expected);
+    assert_eq!(
+        b.js("return document.querySelectorAll('.failures img, .failures script').length")
+            .await,
+        json!(0)
+    );
+    assert_eq!(b.js("return typeof window.pwned").await, json!("undefined"));
+    b.stop().await;
+    s.stop().await;
+}

@@ -10,6 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const runId = location.pathname.split("/").filter(Boolean)[1] || "";
   const LOGS = "/api/v1/runs/" + encodeURIComponent(runId) + "/logs";
+  const SIGNATURES = "/api/v1/runs/" + encodeURIComponent(runId) + "/signatures";
   const PAGE = RL.limits.pageLines;
   const MAX_PAGES = 8;
   const EDGE_PX = 1500;
@@ -26,6 +27,8 @@
     contains: urlParams.get("contains") || "",
   };
   const filtered = Boolean(filters.level || filters.source || filters.contains);
+  // A problem to open on (`?signature=ID`, as the front page links them).
+  const wantedSignature = urlParams.get("signature") || "";
 
   const state = {
     pages: [], // {first, last, el}, in line order
@@ -36,7 +39,8 @@
     total: null, // lines in the file, from the listing
     target: null, // [from, to] of the permalink
     find: "",
-    findSeq: null,
+    findSeq: null, // what n and N step through: the find text's matches, or a problem's lines
+    problem: null, // the problem chosen in the panel: {signature, button, pos}
     errSeq: null,
     current: null, // line of the current match or error
     currentFind: false, // whether that line is a find match
@@ -603,20 +607,27 @@
     return 0;
   }
 
+  // `find` steps through the find text's matches or, with a problem chosen
+  // in the panel, through that problem's lines; `err` through the errors.
   async function step(kind, dir) {
     const seq = kind === "find" ? state.findSeq : state.errSeq;
     const countEl = kind === "find" ? $("find-count") : $("err-count");
     if (!seq) return;
+    const problem = kind === "find" ? state.problem : null;
+    const noun = kind === "find" ? (problem ? "line" : "match") : "error";
     const from = dir === "first" ? 0 : origin();
     try {
       const hit = dir === "prev" ? await seq.prev(from) : await seq.next(from);
+      if (seq !== (kind === "find" ? state.findSeq : state.errSeq)) return;
       if (!hit) {
-        countEl.textContent = (dir === "prev" ? "no earlier " : "no later ") + (kind === "find" ? "match" : "error");
+        countEl.textContent = (dir === "prev" ? "no earlier " : "no later ") + noun;
+        if (problem) problem.pos.textContent = countEl.textContent;
         return;
       }
-      await goTo(hit.line, kind === "find");
+      await goTo(hit.line, kind === "find" && !problem);
       RL.clearNotice("step");
-      showCount(seq, countEl, hit.index, kind === "find" ? "match" : "error", hit.line);
+      showCount(seq, countEl, hit.index, noun, hit.line);
+      if (problem && problem === state.problem) showCount(seq, problem.pos, hit.index, noun, hit.line);
     } catch (e) {
       RL.fail(e, null, "step");
     }
@@ -626,6 +637,7 @@
   function setFind(value) {
     const v = value.trim();
     if (v === state.find) return;
+    if (state.problem) unchooseProblem();
     state.find = v;
     state.current = null;
     state.currentFind = false;
@@ -666,6 +678,150 @@
     else if (ev.key === "e") { ev.preventDefault(); step("err", "next"); }
     else if (ev.key === "E") { ev.preventDefault(); step("err", "prev"); }
   });
+
+  // ---- problems ------------------------------------------------------------
+
+  // The panel lists the run's failure signatures (error and critical, or
+  // those of them the level filter keeps, from the filtered source) in the
+  // order they first appear. Choosing one makes n and N step through its
+  // lines: its lines become what find steps through (the same Seq, asking
+  // the logs endpoint with `signature=`), counted by the panel's count.
+  const problems = { cursor: null };
+
+  function problemParams() {
+    const levels = errorLevels();
+    if (!levels.length) return null;
+    return { level: levels.join(","), source: filters.source, sort: "first", limit: 50 };
+  }
+
+  function renderProblem(item) {
+    const level = LEVELS.includes(item.level) ? item.level : "info";
+    const li = RL.el("li", {
+      class: "problem",
+      "data-signature": item.signature,
+      "data-level": level,
+      "data-source": item.source,
+      "data-count": item.count,
+      "data-first-line": item.first_line,
+      "data-new": item.new ? "true" : "false",
+    });
+    const button = RL.el("button", { type: "button", class: "pick", "aria-pressed": "false" });
+    button.appendChild(RL.el("span", { class: "tpl" }, item.template));
+    const facts = RL.el("span", { class: "facts" });
+    facts.appendChild(RL.el("span", { class: "count" }, RL.num(item.count) + (item.count === 1 ? " line" : " lines")));
+    facts.appendChild(RL.el("span", { class: "lvl " + level }, level));
+    facts.appendChild(RL.el("span", { class: "src" }, item.source));
+    if (item.new) facts.appendChild(RL.el("span", { class: "badge-new", title: "No earlier run has this message" }, "new"));
+    button.appendChild(facts);
+    li.appendChild(button);
+    if (item.first_seen_run !== null && item.first_seen_run !== undefined) {
+      const runs = Number(item.runs_seen);
+      const seen = RL.el("div", { class: "seen" }, "seen in " + RL.num(runs) + (runs === 1 ? " run" : " runs") + " since ");
+      seen.appendChild(RL.el("a", {
+        href: "/runs/" + encodeURIComponent(item.first_seen_run) + "?signature=" + encodeURIComponent(item.signature),
+        title: item.first_seen_at ? "landed " + RL.when(item.first_seen_at) : null,
+      }, "run " + item.first_seen_run));
+      li.appendChild(seen);
+    }
+    const pos = RL.el("div", { class: "pos", "aria-live": "polite" });
+    li.appendChild(pos);
+    button.addEventListener("click", () => {
+      if (state.problem && state.problem.button === button) unchooseProblem();
+      else chooseProblem(item, button, pos);
+    });
+    return li;
+  }
+
+  function setSignatureInUrl(id) {
+    const q = new URLSearchParams(location.search);
+    if (id) q.set("signature", id);
+    else q.delete("signature");
+    const s = q.toString();
+    history.replaceState(null, "", location.pathname + (s ? "?" + s : "") + location.hash);
+  }
+
+  function chooseProblem(item, button, pos) {
+    if (state.problem) unchooseProblem();
+    clearTimeout(findTimer);
+    $("find").value = "";
+    state.find = "";
+    state.current = null;
+    state.currentFind = false;
+    rehighlight();
+    const params = Object.assign({}, filters, { signature: item.signature, level: item.level, source: item.source });
+    if (!params.contains) delete params.contains;
+    if (![...$("f-source").options].some((o) => o.value && o.value === params.source)) delete params.source;
+    const seq = new Seq(params, null, null);
+    // The panel's count is exact for the run (the view's text filter, when
+    // there is one, narrows it: that count is then walked).
+    if (!filters.contains) seq.count = Number(item.count);
+    state.findSeq = seq;
+    state.problem = { signature: item.signature, button, pos };
+    button.setAttribute("aria-pressed", "true");
+    $("find").placeholder = "Problem chosen: n, N";
+    setSignatureInUrl(item.signature);
+    step("find", "first");
+  }
+
+  function unchooseProblem() {
+    const p = state.problem;
+    if (!p) return;
+    state.problem = null;
+    state.findSeq = null;
+    p.button.setAttribute("aria-pressed", "false");
+    p.pos.textContent = "";
+    $("find-count").textContent = "";
+    $("find").placeholder = "Search this log  ( / )";
+    setSignatureInUrl("");
+  }
+
+  // One page of the panel; resolves to whether it loaded.
+  async function loadProblems(cursor) {
+    const status = $("problems-status");
+    const p = problemParams();
+    if (!p) {
+      status.textContent = "The level filter leaves out error and critical lines.";
+      return false;
+    }
+    if (cursor) p.cursor = cursor;
+    else status.textContent = "Loading…";
+    try {
+      const page = await RL.api(SIGNATURES, p);
+      RL.clearNotice("problems");
+      const list = $("problems-list");
+      if (!cursor) list.textContent = "";
+      for (const item of page.data) list.appendChild(renderProblem(item));
+      problems.cursor = page.pagination.next_cursor;
+      $("problems-more").hidden = !problems.cursor;
+      const n = list.children.length;
+      status.textContent = n === 0
+        ? "No errors or critical lines" + (filters.source ? " from " + filters.source : "") + "."
+        : RL.num(n) + (n === 1 ? " distinct message" : " distinct messages") + (problems.cursor ? " so far" : "");
+      return true;
+    } catch (e) {
+      status.textContent = "";
+      RL.fail(e, () => loadProblems(cursor), "problems");
+      return false;
+    }
+  }
+  $("problems-more").addEventListener("click", () => { if (problems.cursor) loadProblems(problems.cursor); });
+
+  // The panel's first page, then, for `?signature=ID`, that problem chosen
+  // (paging the panel on until it is there).
+  async function startProblems() {
+    if (!(await loadProblems(null))) return;
+    if (!wantedSignature) return;
+    for (let pages = 0; pages < 20; pages++) {
+      const li = [...$("problems-list").children].find((e) => e.dataset.signature === wantedSignature);
+      if (li) {
+        li.querySelector("button.pick").click();
+        li.scrollIntoView({ block: "nearest" });
+        return;
+      }
+      if (!problems.cursor || !(await loadProblems(problems.cursor))) break;
+    }
+    $("problems-status").textContent += " · the linked problem is not among them";
+  }
 
   // ---- filters -------------------------------------------------------------
 
@@ -823,6 +979,8 @@
       }
       if (totalFailed) refreshTotal().then(() => updateEdges()).catch(() => { /* as above */ });
       showCount(state.errSeq, $("err-count"), -1, "error");
+      // After the first lines, so as not to hold them up.
+      startProblems();
     };
     openAt(t ? t[0] : 1);
   }

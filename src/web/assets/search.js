@@ -1,4 +1,5 @@
-// The front page: search across runs, and the most recent logs.
+// The front page: search across runs, the failures of the latest runs, and
+// the most recent logs.
 "use strict";
 
 (() => {
@@ -84,7 +85,9 @@
     }
   }
 
-  async function recent(cursor) {
+  // Resolves to whether the page loaded; a refused token retries `retry`
+  // (by default this page again) once a new one is entered.
+  async function recent(cursor, retry) {
     try {
       const page = await RL.api("/api/v1/logs", { limit: 20, cursor });
       RL.clearNotice("recent");
@@ -108,16 +111,154 @@
       }
       recentCursor = page.pagination.next_cursor;
       $("more-recent").hidden = !recentCursor;
+      return true;
     } catch (e) {
-      RL.fail(e, () => recent(cursor), "recent");
+      RL.fail(e, retry || (() => recent(cursor)), "recent");
+      return false;
     }
   }
+
+  // ---- failures ------------------------------------------------------------
+
+  // Two lists of failure signatures over a window of runs the reader picks:
+  // the last N runs are those from the highest run id (the newest log of
+  // the listing) down, so `run_min` is that id - N + 1.
+  const FAILURES = 10;
+  const failures = { gen: 0, runMin: "", cursors: { runs: null, new: null } };
+  const lists = {
+    runs: { list: "frequent", status: "frequent-status", more: "more-frequent" },
+    new: { list: "new-failures", status: "new-status", more: "more-new" },
+  };
+
+  function plural(n, word) { return RL.num(n) + " " + word + (n === 1 ? "" : "s"); }
+
+  function renderFailure(item) {
+    const li = RL.el("li", {
+      class: "failure",
+      "data-signature": item.signature,
+      "data-runs": item.runs,
+      "data-lines": item.lines,
+    });
+    li.appendChild(RL.el("span", { class: "tpl" }, item.template));
+    const facts = RL.el("div", { class: "facts" });
+    facts.appendChild(RL.el("span", { class: "runs" }, "in " + plural(item.runs, "run")));
+    facts.appendChild(RL.el("span", { class: "lines" }, plural(item.lines, "line")));
+    if (item.first_seen_run !== null && item.first_seen_run !== undefined) {
+      const first = RL.el("span", { class: "first" }, "first seen in ");
+      first.appendChild(RL.el("a", {
+        href: "/runs/" + encodeURIComponent(item.first_seen_run) + "?signature=" + encodeURIComponent(item.signature),
+        title: item.first_seen_at ? "landed " + RL.when(item.first_seen_at) : null,
+      }, "run " + item.first_seen_run));
+      facts.appendChild(first);
+    }
+    const toggle = RL.el("button", { type: "button", class: "show-runs", "aria-expanded": "false" }, "Runs");
+    facts.appendChild(toggle);
+    li.appendChild(facts);
+    const runs = RL.el("ul", { class: "sig-runs", hidden: true });
+    li.appendChild(runs);
+    toggle.addEventListener("click", () => {
+      const open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      runs.hidden = !open;
+      if (open && !runs.dataset.loaded) signatureRuns(item.signature, runs, null);
+    });
+    return li;
+  }
+
+  // The runs holding one signature in the window, newest first, each
+  // linking to its run page opened on that signature.
+  async function signatureRuns(signature, ul, cursor) {
+    try {
+      const page = await RL.api("/api/v1/signatures/" + encodeURIComponent(signature) + "/runs",
+        { run_min: failures.runMin, limit: 20, cursor });
+      RL.clearNotice("failures");
+      ul.dataset.loaded = "true";
+      const more = ul.querySelector("li.more-runs");
+      if (more) more.remove();
+      for (const run of page.data) {
+        const li = RL.el("li", { "data-run": run.run_id });
+        li.appendChild(RL.el("a", {
+          href: "/runs/" + encodeURIComponent(run.run_id) + "?signature=" + encodeURIComponent(signature),
+        }, "Run " + run.run_id));
+        li.appendChild(RL.el("span", { class: "meta" }, " · " + plural(run.count, "line") +
+          ", first at line " + RL.num(run.first_line) + (run.landed_at ? " · landed " + RL.when(run.landed_at) : "")));
+        ul.appendChild(li);
+      }
+      if (page.pagination.next_cursor) {
+        const li = RL.el("li", { class: "more-runs" });
+        const b = RL.el("button", { type: "button" }, "More runs");
+        b.addEventListener("click", () => signatureRuns(signature, ul, page.pagination.next_cursor));
+        li.appendChild(b);
+        ul.appendChild(li);
+      }
+    } catch (e) {
+      RL.fail(e, () => signatureRuns(signature, ul, cursor), "failures");
+    }
+  }
+
+  async function failureList(sort, cursor, gen) {
+    const ids = lists[sort];
+    const status = $(ids.status);
+    if (!cursor) status.textContent = "Loading…";
+    try {
+      const page = await RL.api("/api/v1/signatures", { sort, run_min: failures.runMin, limit: FAILURES, cursor });
+      if (gen !== failures.gen) return;
+      RL.clearNotice("failures");
+      const list = $(ids.list);
+      if (!cursor) list.textContent = "";
+      for (const item of page.data) list.appendChild(renderFailure(item));
+      failures.cursors[sort] = page.pagination.next_cursor;
+      $(ids.more).hidden = !failures.cursors[sort];
+      status.textContent = list.children.length ? "" : "No error or critical line in these runs.";
+    } catch (e) {
+      status.textContent = "";
+      RL.fail(e, () => failureList(sort, cursor, gen), "failures");
+    }
+  }
+
+  async function loadFailures() {
+    const gen = ++failures.gen;
+    const size = $("fail-window").value;
+    const note = $("fail-window-note");
+    try {
+      let runMin = "";
+      if (size) {
+        const newest = (await RL.api("/api/v1/logs", { limit: 1 })).data[0];
+        if (newest) {
+          runMin = Math.max(1, Number(newest.run_id) - Number(size) + 1);
+          note.textContent = "runs " + runMin + " to " + newest.run_id;
+        } else note.textContent = "";
+      } else note.textContent = "";
+      if (gen !== failures.gen) return;
+      failures.runMin = runMin;
+      await Promise.all([failureList("runs", null, gen), failureList("new", null, gen)]);
+    } catch (e) {
+      RL.fail(e, loadFailures, "failures");
+    }
+  }
+
+  try {
+    const kept = localStorage.getItem("runlogd.failures");
+    if (kept !== null && [...$("fail-window").options].some((o) => o.value === kept)) $("fail-window").value = kept;
+  } catch (_) { /* private mode */ }
+  $("fail-window").addEventListener("change", () => {
+    try { localStorage.setItem("runlogd.failures", $("fail-window").value); } catch (_) { /* private mode */ }
+    loadFailures();
+  });
+  $("more-frequent").addEventListener("click", () => {
+    if (failures.cursors.runs) failureList("runs", failures.cursors.runs, failures.gen);
+  });
+  $("more-new").addEventListener("click", () => {
+    if (failures.cursors.new) failureList("new", failures.cursors.new, failures.gen);
+  });
 
   function start() {
     fromUrl();
     const p = formParams();
     if (hasQuery(p)) { lastParams = p; search(p, null); }
-    recent(null);
+    // The failures after the recent logs: one token check at a time, and a
+    // refused token starts the whole page again once a new one is entered.
+    recent(null, start).then((ok) => { if (ok) loadFailures(); });
   }
 
   form.addEventListener("submit", (ev) => {
