@@ -29,6 +29,10 @@
 #!   WORK=DIR            scratch folder (default: a new one under /tmp, removed at the end
 #!                       unless KEEP=1); the corpus is reused if WORK already holds it
 #!   RESULTS=benches/RESULTS.md
+#!   BASELINE_REV=REV    many-runs: also build REV and time its `runlogd index` of the
+#!                       corpus beside this build's, alternating INDEX_REPEAT times
+#!                       (indexing throughput and index size, this build against REV;
+#!                       e.g. the revision before failure signatures)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,6 +114,21 @@ say "building the release binary and the corpus generator"
 BIN=$ROOT/target/release/runlogd
 CORPUS=$ROOT/target/release/examples/corpus
 
+# ---- a baseline build, timed beside this one (many-runs; BASELINE_REV=rev)
+BASELINE_ARGS=()
+if [[ -n ${BASELINE_REV:-} && $SUITE == many-runs ]]; then
+    say "building the baseline $BASELINE_REV (release)"
+    src="$WORK/src-baseline"
+    [[ -d $src ]] || git -C "$ROOT" worktree add --detach -q "$src" "$BASELINE_REV"
+    (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked --quiet --bin runlogd)
+    cp "$ROOT/target/release/runlogd" "$WORK/runlogd-baseline"
+    git -C "$ROOT" worktree remove --force "$src"
+    # The release binary of this tree again (the baseline's replaced it).
+    (cd "$ROOT" && cargo build --release --bin runlogd)
+    BASELINE_ARGS=(--baseline "$WORK/runlogd-baseline" --baseline-name "$BASELINE_REV"
+        --index-repeat "$INDEX_REPEAT")
+fi
+
 # ---- corpus
 REPO=$WORK/repo
 STAMP="$RUNS $TOTAL_MB $LARGE $LARGE_MB $SEED"
@@ -126,12 +145,13 @@ else
 fi
 
 # ---- measure
-command="SUITE=$SUITE RUNS=$RUNS TOTAL_MB=$TOTAL_MB LARGE=$LARGE LARGE_MB=$LARGE_MB SEED=$SEED REPEAT=$REPEAT benches/compare.sh"
+command="${BASELINE_REV:+BASELINE_REV=$BASELINE_REV }SUITE=$SUITE RUNS=$RUNS TOTAL_MB=$TOTAL_MB LARGE=$LARGE LARGE_MB=$LARGE_MB SEED=$SEED REPEAT=$REPEAT benches/compare.sh"
 if [[ $SUITE == many-runs ]]; then
     python3 "$ROOT/benches/compare/across.py" \
         --binary "$BIN" --repo "$REPO" --work "$WORK" \
         --rare "$RARE" --common "$COMMON" --absent "$ABSENT" \
-        --repeat "$REPEAT" --port "$PORT" --command "$command" --results "$RESULTS"
+        --repeat "$REPEAT" --port "$PORT" --command "$command" --results "$RESULTS" \
+        "${BASELINE_ARGS[@]}"
     exit 0
 fi
 python3 "$ROOT/benches/compare/measure.py" \

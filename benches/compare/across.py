@@ -108,6 +108,10 @@ def main():
     ap.add_argument("--port", type=int, default=18741)
     ap.add_argument("--command", default="benches/across.sh")
     ap.add_argument("--results", required=True)
+    ap.add_argument("--baseline", default=None,
+                    help="another build (BASELINE_REV) whose indexing is timed beside this one's")
+    ap.add_argument("--baseline-name", default="baseline")
+    ap.add_argument("--index-repeat", type=int, default=1)
     a = ap.parse_args()
 
     log_dir = os.path.join(a.repo, "LogFiles")
@@ -117,12 +121,23 @@ def main():
     corpus_du = du_bytes(log_dir)
     log(f"corpus: {len(sizes)} runs, {corpus / 1e6:.1f} MB")
 
-    # 1. indexing speed and size
-    data = os.path.join(a.work, "data-index")
-    idx_wall, idx_cpu = index_once(a.binary, a.repo, data)
-    data_bytes = du_bytes(data)
-    log(f"runlogd index: {idx_wall:.1f} s wall, {idx_cpu:.1f} s CPU, {data_bytes / 1e6:.0f} MB")
-    shutil.rmtree(data, ignore_errors=True)
+    # 1. indexing speed and size; with a baseline build, both alternately
+    builds = {"this": a.binary}
+    if a.baseline:
+        builds["baseline"] = a.baseline
+    timings = {which: [] for which in builds}
+    sizes_on_disk = {}
+    for rep in range(max(1, a.index_repeat)):
+        for which in (list(builds) if rep % 2 == 0 else list(reversed(list(builds)))):
+            data = os.path.join(a.work, f"data-index-{which}")
+            wall, cpu = index_once(builds[which], a.repo, data)
+            timings[which].append((wall, cpu))
+            sizes_on_disk[which] = du_bytes(data)
+            log(f"{which} index: {wall:.1f} s wall, {cpu:.1f} s CPU, {sizes_on_disk[which] / 1e6:.0f} MB")
+            shutil.rmtree(data, ignore_errors=True)
+    idx_wall = statistics.median(w for w, _ in timings["this"])
+    idx_cpu = statistics.median(c for _, c in timings["this"])
+    data_bytes = sizes_on_disk["this"]
 
     # 2. serve: index in the start-up scan while memory is sampled, then serve
     full_data = os.path.join(a.work, "data-serve")
@@ -274,6 +289,24 @@ def main():
                         f"{fmt_time(server)} (HTTP {fmt_time(t)})"))
     sig_table = "\n".join(["| query | HTTP | server time (less the round trip) | items |", "|---|---:|---:|---:|"] + [
         f"| {label} | {fmt_time(t)} | {fmt_time(max(t - t_rtt, 0.0))} | {n} |" for label, t, _, n in sig_rows])
+    baseline_table = ""
+    if a.baseline:
+        b_wall = statistics.median(w for w, _ in timings["baseline"])
+        b_cpu = statistics.median(c for _, c in timings["baseline"])
+        b_bytes = sizes_on_disk["baseline"]
+        rows = [f"| `runlogd index` of the corpus (median of {len(timings['this'])}, alternating) | "
+                f"{a.baseline_name} | this build | this / {a.baseline_name} |", "|---|---:|---:|---:|",
+                f"| wall time | {b_wall:.1f} s | {idx_wall:.1f} s | {idx_wall / b_wall:.2f} |",
+                f"| CPU time | {b_cpu:.1f} s | {idx_cpu:.1f} s | {idx_cpu / b_cpu:.2f} |",
+                f"| MB of logs per CPU-second | {corpus / 1e6 / b_cpu:.1f} | {corpus / 1e6 / idx_cpu:.1f} | "
+                f"{b_cpu / idx_cpu:.2f} |",
+                f"| index + state database | {b_bytes / 1e6:.0f} MB | {data_bytes / 1e6:.0f} MB | "
+                f"{data_bytes / b_bytes:.2f} |"]
+        baseline_table = "\n".join(rows) + "\n\n"
+        targets.append((f"indexing throughput ≥ 90% of {a.baseline_name}'s (CPU time)", b_cpu / idx_cpu >= 0.9,
+                        f"{b_cpu / idx_cpu:.0%}"))
+        targets.append((f"index ≤ 10% larger than {a.baseline_name}'s", data_bytes <= 1.1 * b_bytes,
+                        f"{data_bytes / b_bytes - 1:+.1%}"))
     tlines = ["| target | met? | measured |", "|---|---|---|"]
     for name, ok, detail in targets:
         tlines.append(f"| {name} | {'met' if ok else '**missed**'} | {detail} |")
@@ -313,6 +346,7 @@ round trip of `GET /healthz`.
 
 ### Indexing and memory
 
+{baseline_table}
 - `runlogd index` of the corpus: {idx_wall:.1f} s wall, {idx_cpu:.1f} s CPU =
   **{mbs_cpu:.1f} MB/s per CPU-second** ({corpus / 1e6 / idx_wall:.1f} MB/s wall).
 - Index + state database: {data_bytes / 1e6:.0f} MB = **{data_bytes / corpus_du:.2f}×** the raw logs.

@@ -116,7 +116,8 @@ fn kind(level: u8, source: u8) -> u64 {
     (u64::from(level) << 8) | u64::from(source)
 }
 
-/// Which levels and sources, and where a window of runs is.
+/// The levels and sources of the lines a signature listing counts (empty:
+/// any).
 #[derive(Debug, Clone, Default)]
 pub struct Kinds {
     pub levels: BTreeSet<Level>,
