@@ -14,6 +14,7 @@ use super::pagination::Pagination;
 use super::params::LogRequest;
 use super::AppState;
 use crate::index::block::LineRef;
+use crate::index::grams::template_grams;
 use crate::index::{IndexedLine, Page, RunMeta};
 use crate::service::FoundRun;
 
@@ -47,8 +48,11 @@ pub async fn get_logs(
     let FoundRun { snapshot, meta } = state.runs.find(request.run_id).await?;
     if let Some(signature) = &mut request.filters.signature {
         // The group as it stands now: a page reads the lines of every
-        // signature merged into it so far.
-        signature.members = state.signatures.resolve(signature.id)?.members;
+        // signature merged into it so far, in the blocks holding its
+        // template's literal text.
+        let resolved = state.signatures.resolve(signature.id)?;
+        signature.grams = template_grams(&resolved.template);
+        signature.members = resolved.members;
     }
     if let Some(Resume::Signed { generation, .. }) = request.resume {
         if generation != meta.generation {
@@ -58,7 +62,10 @@ pub async fn get_logs(
             ));
         }
     }
-    let bound = lanes::for_page(request.filters.contains.is_some(), meta.lines);
+    // A signature, like a needle, names blocks that may not hold it.
+    let filtered_by_text =
+        request.filters.contains.is_some() || request.filters.signature.is_some();
+    let bound = lanes::for_page(filtered_by_text, meta.lines);
     let (page, request) = lanes::run(bound, move || {
         let after = request.resume.map(Resume::after).unwrap_or(0);
         let page = snapshot.page(request.run_id, meta, &request.filters, after, request.limit);

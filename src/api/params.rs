@@ -493,6 +493,7 @@ impl Problems {
                 Ok(id) => Some(SignatureFilter {
                     id,
                     members: Vec::new(),
+                    grams: Vec::new(),
                 }),
                 Err(e) => {
                     self.fields.insert("signature".into(), e.to_string());

@@ -20,6 +20,18 @@ fn pack(a: char, b: char, c: char) -> u64 {
     ((a as u64) << 42) | ((b as u64) << 21) | (c as u64)
 }
 
+/// The trigram codes every line of a signature holds: those of its
+/// template's literal pieces (see [`crate::signature::literal_fragments`]),
+/// matched as `contains` matches, sorted.
+pub fn template_grams(template: &str) -> Vec<u64> {
+    let mut grams: Vec<u64> = crate::signature::literal_fragments(template)
+        .flat_map(|piece| Needle::new(piece).trigrams().to_vec())
+        .collect();
+    grams.sort_unstable();
+    grams.dedup();
+    grams
+}
+
 /// Calls `f` with each trigram code of `text` (not yet lowercased), in
 /// order, duplicates included.
 pub fn for_each_trigram(text: &str, mut f: impl FnMut(u64)) {

@@ -11,9 +11,6 @@
 //!   intersects the postings of its rarest trigrams, so a rare or absent
 //!   needle touches few documents whatever the size of the index; candidate
 //!   blocks are then checked line by line against their stored text.
-//! * `sigs` holds the distinct base signatures of the block's lines (see
-//!   [`crate::signature`]), so `?signature=` reads only blocks with one of
-//!   the signature's members.
 //! * `levels` and `sources` hold the distinct levels and sources of the
 //!   block's lines, so `level`/`source` filters skip blocks without them.
 //!
@@ -39,8 +36,8 @@ const BLOCK_BITS: u32 = 32;
 /// The layout this build writes. Stored in the state database; an index
 /// written with another layout is rebuilt at start (see [`crate::daemon`]).
 /// v2: the body is stored as text, and blocks carry their (level, source)
-/// pairs. v3: blocks carry their lines' signatures (and the state database
-/// the runs' signature counts, filled by the same rebuild).
+/// pairs. v3: the state database counts every run's lines by failure
+/// signature (filled by the same rebuild; the blocks are as in v2).
 pub const LAYOUT_VERSION: &str = "blocks-v3";
 
 /// Handles to the schema's fields.
@@ -53,8 +50,6 @@ pub struct Fields {
     pub block: Field,
     /// Trigram codes of the block's lines (indexed only).
     pub grams: Field,
-    /// Base signature ids of the block's lines (indexed only).
-    pub sigs: Field,
     /// Level codes present in the block (indexed only).
     pub levels: Field,
     /// Source codes present in the block (indexed only).
@@ -80,7 +75,6 @@ pub fn build() -> (Schema, Fields) {
         block: b.add_u64_field("block", INDEXED | FAST),
         grams: b.add_u64_field("grams", indexed.clone()),
         levels: b.add_u64_field("levels", indexed.clone()),
-        sigs: b.add_u64_field("sigs", indexed.clone()),
         sources: b.add_u64_field("sources", indexed.clone()),
         kinds: b.add_u64_field("kinds", indexed.clone()),
         body: b.add_text_field("body", STORED),
@@ -104,7 +98,6 @@ impl Fields {
             block: get("block")?,
             grams: get("grams")?,
             levels: get("levels")?,
-            sigs: get("sigs")?,
             sources: get("sources")?,
             kinds: get("kinds")?,
             body: get("body")?,

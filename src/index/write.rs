@@ -18,7 +18,7 @@ use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY
 use super::schema::{block_key, block_of, first_line_of, kind_code, Fields, BLOCK_LINES};
 use super::search::{RunMeta, Snapshot};
 use super::{IndexError, Result};
-use crate::parse::{line_signature, ParsedLine};
+use crate::parse::ParsedLine;
 
 pub struct WriteBatch<'a> {
     /// `None` once the index is closed; [`super::LogIndex::batch`] hands
@@ -46,9 +46,6 @@ const STAGED_OPS: usize = 256;
 struct OpenBlock {
     block: u64,
     lines: Vec<IndexedLine>,
-    /// The base signature of each line, in order (computed by the parser;
-    /// recomputed for lines read back from the index).
-    sigs: Vec<u64>,
     /// The committed index holds an older, shorter copy of this block.
     replaces: bool,
 }
@@ -99,7 +96,6 @@ impl<'a> WriteBatch<'a> {
                     "lines must be added in order, right after the last indexed line",
                 ));
             }
-            open.sigs.push(l.signature.0);
             open.lines.push(IndexedLine {
                 line: l.line,
                 level: l.level,
@@ -166,7 +162,6 @@ impl<'a> WriteBatch<'a> {
             return Ok(OpenBlock {
                 block,
                 lines: Vec::with_capacity(BLOCK_LINES as usize),
-                sigs: Vec::with_capacity(BLOCK_LINES as usize),
                 replaces: false,
             });
         }
@@ -174,11 +169,9 @@ impl<'a> WriteBatch<'a> {
         let lines = snapshot.block(run_id, block)?.ok_or(IndexError::Malformed(
             "a run grew, but its last block is not in the index",
         ))?;
-        let sigs = lines.iter().map(|l| line_signature(&l.text).0).collect();
         Ok(OpenBlock {
             block,
             lines,
-            sigs,
             replaces: true,
         })
     }
@@ -230,14 +223,6 @@ impl<'a> WriteBatch<'a> {
             if kinds & (1 << code) != 0 {
                 d.add_u64(f.kinds, code);
             }
-        }
-        // Few distinct per block: a sort of 128 words is cheap next to
-        // the trigrams.
-        let mut sigs = open.sigs;
-        sigs.sort_unstable();
-        sigs.dedup();
-        for sig in sigs {
-            d.add_u64(f.sigs, sig);
         }
         let mut grams = self.scratch.take();
         if grams.len() > MAX_BLOCK_TRIGRAMS {

@@ -40,7 +40,7 @@ pub use skipped::{Skipped, SkippedReport};
 use crate::index::{LogIndex, WriteBatch};
 use crate::logfiles::{LogFiles, OpenLog, SkipReason};
 use crate::parse::Parser;
-use crate::store::{RunRecord, RunSignatures, Store};
+use crate::store::{RunChange, RunRecord, RunSignatures, Store};
 use plan::{FileStat, Plan, Probe};
 use read::{ParseFrom, ParseUntil, ReadError};
 use tails::PendingTails;
@@ -492,14 +492,18 @@ impl Ingestor {
         Ok((record, counts))
     }
 
-    /// Writes what a committed batch did to the store.
+    /// Writes what a committed batch did to the store, in one transaction.
     fn record_all(&self, changes: Vec<Change>) -> Result<()> {
-        for change in changes {
-            match change {
-                Change::None => {}
-                Change::Put(record, counts) => self.store.put_run(&record, counts.as_deref())?,
-                Change::Delete(run_id) => self.store.delete_runs(&[run_id])?,
-            }
+        let changes: Vec<RunChange<'_>> = changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::None => None,
+                Change::Put(record, counts) => Some(RunChange::Put(record, counts.as_deref())),
+                Change::Delete(run_id) => Some(RunChange::Delete(*run_id)),
+            })
+            .collect();
+        if !changes.is_empty() {
+            self.store.record_changes(&changes)?;
         }
         Ok(())
     }

@@ -156,7 +156,7 @@ fn tally(levels: &mut [u64; 5], signatures: &mut RunSignatures, l: &ParsedLine) 
         level as u8,
         l.source.as_u64() as u8,
         l.line,
-        message_of(&l.message),
+        || message_of(&l.message),
     );
 }
 

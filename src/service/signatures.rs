@@ -37,6 +37,7 @@ pub struct Resolved {
     pub group: SignatureId,
     /// The group's base ids, sorted.
     pub members: Vec<SignatureId>,
+    pub template: String,
 }
 
 /// The order of one run's signatures.
@@ -153,7 +154,12 @@ impl Signatures {
             .signature_group(id)?
             .ok_or(SignaturesError::NotFound(id))?;
         let members = self.store.signature_members(group)?;
-        Ok(Resolved { group, members })
+        let template = self.store.signature_template(group)?.unwrap_or_default();
+        Ok(Resolved {
+            group,
+            members,
+            template,
+        })
     }
 
     /// One run's signatures of `kinds`, in `order`, after `after` (a

@@ -37,7 +37,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use grouping::Grouping;
-pub use mask::{shape_of, signature_of, MAX_SIGNATURE_BYTES};
+pub use mask::{shape_of, signature_of, template_id, MAX_SIGNATURE_BYTES};
 
 /// A signature id: 64 bits, shown as 16 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +80,17 @@ impl FromStr for SignatureId {
             .map(SignatureId)
             .map_err(|_| MalformedSignature)
     }
+}
+
+/// The literal text of a template: its pieces between spaces and `<*>`s.
+/// Each is a substring of every message the template stands for (masking
+/// only replaces ranges of a token, and merging only turns whole tokens
+/// into `<*>`), so an index can look for them.
+pub fn literal_fragments(template: &str) -> impl Iterator<Item = &str> {
+    template
+        .split(' ')
+        .flat_map(|token| token.split(mask::STAR))
+        .filter(|piece| !piece.is_empty())
 }
 
 /// The template and base id of one message.

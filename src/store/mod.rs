@@ -19,7 +19,7 @@ mod tokens;
 pub use objects::ObjectRecord;
 pub use runs::{ListedRun, RunRecord};
 pub use signatures::{
-    GroupStats, RunSignatureRow, RunSignatures, SignatureRunRow, SignatureWindowRow,
+    GroupStats, RunChange, RunSignatureRow, RunSignatures, SignatureRunRow, SignatureWindowRow,
 };
 pub use tokens::TokenRecord;
 

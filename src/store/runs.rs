@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use rusqlite::{params, OptionalExtension};
 
-use super::{unix_now, Result, Store, StoreError};
+use super::{unix_now, Result, RunChange, Store, StoreError};
 
 /// What the store remembers about one indexed run log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,14 +141,8 @@ impl Store {
 
     /// Forgets runs: their records and their signature counts.
     pub fn delete_runs(&self, run_ids: &[u64]) -> Result<()> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        for id in run_ids {
-            tx.execute("DELETE FROM runs WHERE run_id = ?1", [*id as i64])?;
-            Store::forget_run_signatures(&tx, *id)?;
-        }
-        tx.commit()?;
-        Ok(())
+        let changes: Vec<RunChange<'_>> = run_ids.iter().map(|&id| RunChange::Delete(id)).collect();
+        self.record_changes(&changes)
     }
 
     /// Hands out a generation number never handed out before in this data

@@ -46,15 +46,16 @@ impl RunSignatures {
         }
     }
 
-    /// Counts line `line`, of base signature `signature`, whose message
-    /// (the line after its timestamp) is `message`.
-    pub fn count(
+    /// Counts line `line`, of base signature `signature`; `message` gives
+    /// its message (the line after its timestamp), asked for only when the
+    /// signature is new to the run (for its template).
+    pub fn count<'m>(
         &mut self,
         signature: SignatureId,
         level: u8,
         source: u8,
         line: u64,
-        message: &str,
+        message: impl FnOnce() -> &'m str,
     ) {
         let key = (signature.0, level, source);
         if let Some(row) = self.rows.get_mut(&key) {
@@ -69,13 +70,22 @@ impl RunSignatures {
         self.rows.insert(key, (1, line));
         self.templates
             .entry(signature.0)
-            .or_insert_with(|| shape_of(message).template);
+            .or_insert_with(|| shape_of(message()).template);
     }
 
     /// Lines counted.
     pub fn lines(&self) -> u64 {
         self.rows.values().map(|r| r.0).sum()
     }
+}
+
+/// What an index commit did to a run, for [`Store::record_changes`].
+pub enum RunChange<'a> {
+    /// Its new record, and the counts of the lines just indexed (none when
+    /// only the file's metadata changed).
+    Put(&'a super::RunRecord, Option<&'a RunSignatures>),
+    /// It is gone.
+    Delete(u64),
 }
 
 /// One signature group's lines of one level and source in one run.
@@ -135,13 +145,35 @@ impl Store {
         record: &super::RunRecord,
         signatures: Option<&RunSignatures>,
     ) -> Result<()> {
+        self.record_changes(&[RunChange::Put(record, signatures)])
+    }
+
+    /// Writes what one index commit did to its runs, in order, in one
+    /// transaction (one write of the log for the whole batch).
+    pub fn record_changes(&self, changes: &[RunChange<'_>]) -> Result<()> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        super::runs::put_record(&tx, record, super::unix_now())?;
-        let fresh = match signatures {
-            Some(s) => write_run_signatures(&tx, record.run_id, s)?,
-            None => Vec::new(),
-        };
+        let now = super::unix_now();
+        let mut fresh = Vec::new();
+        {
+            // Templates the grouping holds are in the table already.
+            let grouping = self.grouping()?;
+            let known = |id: u64| grouping.group_of(SignatureId(id)).is_some();
+            for change in changes {
+                match change {
+                    RunChange::Put(record, signatures) => {
+                        super::runs::put_record(&tx, record, now)?;
+                        if let Some(s) = signatures {
+                            fresh.extend(write_run_signatures(&tx, record.run_id, s, &known)?);
+                        }
+                    }
+                    RunChange::Delete(run_id) => {
+                        tx.execute("DELETE FROM runs WHERE run_id = ?1", [*run_id as i64])?;
+                        Store::forget_run_signatures(&tx, *run_id)?;
+                    }
+                }
+            }
+        }
         tx.commit()?;
         self.regroup(&mut conn, fresh)
     }
@@ -479,6 +511,7 @@ fn write_run_signatures(
     tx: &Transaction<'_>,
     run_id: u64,
     counts: &RunSignatures,
+    known: &dyn Fn(u64) -> bool,
 ) -> Result<Vec<Shape>> {
     let before = run_signature_ids(tx, run_id)?;
     let mut after = if counts.replace {
@@ -517,7 +550,7 @@ fn write_run_signatures(
         "INSERT OR IGNORE INTO signatures (signature, template, grouped_as) VALUES (?1, ?2, ?1)",
     )?;
     for (&sig, template) in &counts.templates {
-        if insert.execute(params![sig as i64, template])? == 1 {
+        if !known(sig) && insert.execute(params![sig as i64, template])? == 1 {
             fresh.push(Shape {
                 id: SignatureId(sig),
                 template: template.clone(),
@@ -570,7 +603,7 @@ mod tests {
     fn counts(replace: bool, lines: &[(u64, &str)]) -> RunSignatures {
         let mut c = RunSignatures::new(replace);
         for &(n, text) in lines {
-            c.count(signature_of(text), 3, 0, n, text);
+            c.count(signature_of(text), 3, 0, n, || text);
         }
         c
     }
@@ -630,10 +663,12 @@ mod tests {
         };
         for i in 0..MAX_RUN_SIGNATURES + 5 {
             let text = format!("failure {}", word(i));
-            c.count(signature_of(&text), 3, 0, i as u64 + 1, &text);
+            c.count(signature_of(&text), 3, 0, i as u64 + 1, || &text);
         }
         // An id already counted is still counted past the limit.
-        c.count(signature_of("failure aaaa"), 3, 0, 99_999, "failure aaaa");
+        c.count(signature_of("failure aaaa"), 3, 0, 99_999, || {
+            "failure aaaa"
+        });
         assert_eq!(c.rows.len(), MAX_RUN_SIGNATURES);
         assert_eq!(c.templates.len(), MAX_RUN_SIGNATURES);
         assert_eq!(c.uncounted, 5);

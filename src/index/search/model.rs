@@ -43,9 +43,27 @@ pub struct SignatureFilter {
     /// is one of them passes. Filled from the state database, as it stands
     /// when the page is read.
     pub members: Vec<SignatureId>,
+    /// Trigram codes every line of the signature holds (those of its
+    /// template's literal text, see [`crate::index::grams::template_grams`]):
+    /// they name the candidate blocks, as a needle's do.
+    pub grams: Vec<u64>,
 }
 
 impl Filters {
+    /// The trigram codes every matching line holds: the needle's and the
+    /// signature's, sorted.
+    pub(super) fn required_grams(&self) -> Vec<u64> {
+        let mut grams: Vec<u64> = self
+            .contains
+            .iter()
+            .flat_map(|n| n.trigrams().iter().copied())
+            .chain(self.signature.iter().flat_map(|s| s.grams.iter().copied()))
+            .collect();
+        grams.sort_unstable();
+        grams.dedup();
+        grams
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.levels.is_empty()
             && self.sources.is_empty()

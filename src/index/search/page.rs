@@ -99,7 +99,7 @@ impl Snapshot {
             let candidates = if filters.is_empty() {
                 Candidates::All
             } else {
-                self.candidates(Some(run_id), filters, needle, &segments)?
+                self.candidates(Some(run_id), filters, &filters.required_grams(), &segments)?
             };
             match candidates {
                 Candidates::None => {}

@@ -12,7 +12,7 @@ use tantivy::Term;
 
 use super::model::Filters;
 use super::Snapshot;
-use crate::index::grams::{is_alnum_gram, Needle, NO_GRAMS, ONLY_ALNUM_GRAMS};
+use crate::index::grams::{is_alnum_gram, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use crate::index::schema::kind_code;
 use crate::index::Result;
 use crate::parse::{Level, Source};
@@ -46,11 +46,6 @@ pub(super) const PLAN_LIMITS: PlanLimits = PlanLimits {
     all_candidates_max: 20_000,
 };
 
-/// A query matching nothing (a signature filter with no members).
-fn empty_query() -> Box<dyn Query> {
-    Box::new(BooleanQuery::union(Vec::new()))
-}
-
 /// The blocks the index says may hold a match.
 pub(super) enum Candidates {
     /// Nothing can match (a trigram of the needle is nowhere).
@@ -63,12 +58,13 @@ pub(super) enum Candidates {
 
 impl Snapshot {
     /// The query naming candidate blocks for `filters` (in one run, or in
-    /// all), rarest clauses first.
+    /// all), rarest clauses first. `grams` are the trigram codes every
+    /// matching line holds ([`Filters::required_grams`]).
     pub(super) fn candidates(
         &self,
         run_id: Option<u64>,
         filters: &Filters,
-        needle: Option<&Needle>,
+        grams: &[u64],
         segments: &[u32],
     ) -> Result<Candidates> {
         let doc_freq = |term: &Term| -> Result<u64> {
@@ -85,10 +81,11 @@ impl Snapshot {
         let f = &self.fields;
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let mut estimate = u64::MAX;
-        if let Some(needle) = needle.filter(|n| !n.trigrams().is_empty()) {
-            let mut grams = Vec::with_capacity(needle.trigrams().len());
+        if !grams.is_empty() {
+            let required = grams;
+            let mut grams = Vec::with_capacity(required.len());
             let mut absent = false;
-            for &g in needle.trigrams() {
+            for &g in required {
                 let term = Term::from_field_u64(f.grams, g);
                 let df = doc_freq(&term)?;
                 absent |= df == 0;
@@ -182,14 +179,7 @@ impl Snapshot {
                     codes(sources, Source::ALL.len(), f.sources)?,
                 ]
             };
-        let sig_clause = match &filters.signature {
-            Some(signature) => {
-                let ids = signature.members.iter().map(|s| s.0).collect();
-                Some(codes(ids, usize::MAX, f.sigs)?.unwrap_or((0, empty_query())))
-            }
-            None => None,
-        };
-        for clause in kind_clauses.into_iter().flatten().chain(sig_clause) {
+        for clause in kind_clauses.into_iter().flatten() {
             let (df, query) = clause;
             if df == 0 {
                 return Ok(Candidates::None);
