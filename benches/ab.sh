@@ -62,7 +62,7 @@ if [ ! -d "$REPO/LogFiles" ]; then
 fi
 
 python3 - "$WORK" "$REPO" "$REPS" "$OLD" "${NEW:-work tree}" <<'EOF'
-import os, shutil, statistics, subprocess, sys, time
+import os, resource, shutil, statistics, subprocess, sys, time
 
 work, repo, reps, old_name, new_name = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 bins = {"old": os.path.join(work, "runlogd-old"), "new": os.path.join(work, "runlogd-new")}
@@ -70,19 +70,27 @@ env = dict(os.environ, RUST_LOG="warn")
 for k in ("RUNLOGD_CONFIG", "RUNLOGD_DATA", "RUNLOGD_REPOSITORY"):
     env.pop(k, None)
 
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
 def index(which, data):
+    cpu = children_cpu()
     started = time.perf_counter()
     subprocess.run([bins[which], "index", "--data", data, "--repository", repo],
                    check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 times = {(w, t): [] for w in bins for t in ("fresh", "rescan")}
+cpu = {w: [] for w in bins}
 for rep in range(reps):
     for which in (("old", "new") if rep % 2 == 0 else ("new", "old")):
         data = os.path.join(work, f"data-{which}")
         shutil.rmtree(data, ignore_errors=True)
-        times[(which, "fresh")].append(index(which, data))
-        times[(which, "rescan")].append(index(which, data))
+        wall, used = index(which, data)
+        times[(which, "fresh")].append(wall)
+        cpu[which].append(used)
+        times[(which, "rescan")].append(index(which, data)[0])
 
 size = sum(os.path.getsize(os.path.join(repo, "LogFiles", f)) for f in os.listdir(os.path.join(repo, "LogFiles")))
 print(f"Corpus: {len(os.listdir(os.path.join(repo, 'LogFiles')))} runs, {size / 1e6:.1f} MB; "
@@ -103,9 +111,11 @@ def du(path):
 # database, on disk.
 o, n = du(os.path.join(work, "data-old")), du(os.path.join(work, "data-new"))
 print(f"| index + state database on disk | {o / 1e6:.1f} MB | {n / 1e6:.1f} MB | {n / o:.2f} |")
-print(f"| (throughput: MB of logs per second, from scratch) | "
-      f"{size / 1e6 / statistics.median(times[('old', 'fresh')]):.1f} | "
-      f"{size / 1e6 / statistics.median(times[('new', 'fresh')]):.1f} | |")
+o, n = statistics.median(cpu["old"]), statistics.median(cpu["new"])
+print(f"| index from scratch: CPU time | {o * 1000:.0f} ms | {n * 1000:.0f} ms | {n / o:.2f} |")
+print(f"| (throughput: MB of logs per second, from scratch; per CPU-second) | "
+      f"{size / 1e6 / statistics.median(times[('old', 'fresh')]):.1f}; {size / 1e6 / o:.1f} | "
+      f"{size / 1e6 / statistics.median(times[('new', 'fresh')]):.1f}; {size / 1e6 / n:.1f} | |")
 EOF
 
 if [ "$QUERY_REPS" -gt 0 ]; then

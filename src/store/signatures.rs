@@ -353,35 +353,39 @@ impl Store {
         runs: (u64, u64),
         landed: Option<(i64, i64)>,
     ) -> Result<Vec<SignatureWindowRow>> {
+        let level_codes = levels;
         let levels = codes_or_all(levels);
         let sources = codes_or_all(sources);
         let [lo, hi, from, until] =
             super::runs::window(runs, landed.unwrap_or((i64::MIN, i64::MAX)));
-        // Without a landing window the runs table is not read at all.
-        let sql = if landed.is_some() {
-            "SELECT s.grouped_as, rs.level, rs.source, COUNT(DISTINCT rs.run_id),
-                    SUM(rs.lines), MAX(rs.run_id)
-             FROM run_signatures rs
-             JOIN signatures s ON s.signature = rs.signature
-             JOIN runs r ON r.run_id = rs.run_id
-             WHERE rs.level IN (SELECT value FROM json_each(?1))
-               AND rs.source IN (SELECT value FROM json_each(?2))
-               AND rs.run_id BETWEEN ?3 AND ?4
-               AND r.mtime_ns >= ?5 AND r.mtime_ns < ?6
-             GROUP BY s.grouped_as, rs.level, rs.source"
-        } else {
-            "SELECT s.grouped_as, rs.level, rs.source, COUNT(DISTINCT rs.run_id),
-                    SUM(rs.lines), MAX(rs.run_id)
-             FROM run_signatures rs
-             JOIN signatures s ON s.signature = rs.signature
-             WHERE rs.level IN (SELECT value FROM json_each(?1))
-               AND rs.source IN (SELECT value FROM json_each(?2))
-               AND rs.run_id BETWEEN ?3 AND ?4
-               AND ?5 <= ?6
-             GROUP BY s.grouped_as, rs.level, rs.source"
+        // Without a landing window the runs table is not read at all; for
+        // errors and critical lines only, the partial index of them is.
+        let (runs_join, landed_filter) = match landed {
+            Some(_) => (
+                "JOIN runs r ON r.run_id = rs.run_id",
+                "r.mtime_ns >= ?5 AND r.mtime_ns < ?6",
+            ),
+            None => ("", "?5 <= ?6"),
         };
+        let errors_only = if all_errors(&level_codes) {
+            "AND rs.level >= 3"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT s.grouped_as, rs.level, rs.source, COUNT(DISTINCT rs.run_id),
+                    SUM(rs.lines), MAX(rs.run_id)
+             FROM run_signatures rs
+             JOIN signatures s ON s.signature = rs.signature
+             {runs_join}
+             WHERE rs.level IN (SELECT value FROM json_each(?1)) {errors_only}
+               AND rs.source IN (SELECT value FROM json_each(?2))
+               AND rs.run_id BETWEEN ?3 AND ?4
+               AND {landed_filter}
+             GROUP BY s.grouped_as, rs.level, rs.source"
+        );
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(sql)?;
+            let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![levels, sources, lo, hi, from, until], |r| {
                 Ok(SignatureWindowRow {
                     group: SignatureId::from_i64(r.get(0)?),
@@ -487,6 +491,12 @@ fn write_groups(conn: &mut Connection, pairs: &[(SignatureId, SignatureId)]) -> 
     }
     tx.commit()?;
     Ok(())
+}
+
+/// Whether only error and critical levels (codes 3 and 4) are asked for:
+/// the partial index `run_signatures_errors` holds those rows.
+fn all_errors(levels: &[u8]) -> bool {
+    !levels.is_empty() && levels.iter().all(|&l| l >= 3)
 }
 
 /// All codes when none are given (level and source codes are below 8).

@@ -265,11 +265,26 @@ async fn check_across(
     reference: &Reference,
     window: Option<(u64, u64)>,
 ) {
+    // Every level, and the default: errors and critical lines.
+    for levels in [Some(ALL_LEVELS), None] {
+        check_across_levels(s, t, expected, reference, window, levels).await;
+    }
+}
+
+async fn check_across_levels(
+    s: &TestServer,
+    t: &str,
+    expected: &Expected,
+    reference: &Reference,
+    window: Option<(u64, u64)>,
+    levels: Option<&str>,
+) {
     let (lo, hi) = window.unwrap_or((1, u64::MAX));
+    let wanted: Vec<&str> = levels.unwrap_or("error,critical").split(',').collect();
     // (group, level, source) → (runs, lines, newest run, its first line).
     let mut want: BTreeMap<WindowKey, (u64, u64, u64, u64)> = BTreeMap::new();
     for (&(run, group, level, source), &(lines, first)) in &expected.items {
-        if run < lo || run > hi {
+        if run < lo || run > hi || !wanted.contains(&level) {
             continue;
         }
         let w = want
@@ -287,7 +302,8 @@ async fn check_across(
         None => String::new(),
     };
     for sort in ["runs", "new"] {
-        let path = format!("/api/v1/signatures?level={ALL_LEVELS}&sort={sort}{range}");
+        let level = levels.map(|l| format!("&level={l}")).unwrap_or_default();
+        let path = format!("/api/v1/signatures?sort={sort}{range}{level}");
         let items = all_pages(s, t, &path, 4).await;
         let mut got = BTreeMap::new();
         let mut keys = Vec::new();
@@ -324,7 +340,10 @@ async fn check_across(
                 _ => u64::MAX - first_run.unwrap_or(0),
             });
         }
-        assert_eq!(got, want, "signatures across {window:?}, sort={sort}");
+        assert_eq!(
+            got, want,
+            "signatures across {window:?}, sort={sort}, levels {levels:?}"
+        );
         assert!(
             keys.windows(2).all(|w| w[0] <= w[1]),
             "sort={sort}: {keys:?}"
