@@ -120,7 +120,8 @@ EOF
 
 if [ "$QUERY_REPS" -gt 0 ]; then
     echo
-    LARGEST=$(ls -S "$REPO/LogFiles" | head -n 1)
+    # (sed reads everything: `head` would end ls early, a failure under pipefail)
+    LARGEST=$(ls -S "$REPO/LogFiles" | sed -n 1p)
     python3 "$ROOT/benches/compare/ab_queries.py" "$WORK/runlogd-old" "$WORK/runlogd-new" \
         "$REPO" "$WORK" "${LARGEST%.txt}" "$QUERY_REPS"
 fi
