@@ -111,7 +111,10 @@ say "scratch folder: $WORK"
 # ---- build
 say "building the release binary and the corpus generator"
 (cd "$ROOT" && cargo build --release --bin runlogd --example corpus)
-BIN=$ROOT/target/release/runlogd
+# Copied at once: a baseline build below replaces target/release/runlogd,
+# and cargo does not put this tree's binary back while it is up to date.
+cp "$ROOT/target/release/runlogd" "$WORK/runlogd"
+BIN=$WORK/runlogd
 CORPUS=$ROOT/target/release/examples/corpus
 
 # ---- a baseline build, timed beside this one (many-runs; BASELINE_REV=rev)
@@ -123,8 +126,6 @@ if [[ -n ${BASELINE_REV:-} && $SUITE == many-runs ]]; then
     (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked --quiet --bin runlogd)
     cp "$ROOT/target/release/runlogd" "$WORK/runlogd-baseline"
     git -C "$ROOT" worktree remove --force "$src"
-    # The release binary of this tree again (the baseline's replaced it).
-    (cd "$ROOT" && cargo build --release --bin runlogd)
     BASELINE_ARGS=(--baseline "$WORK/runlogd-baseline" --baseline-name "$BASELINE_REV"
         --index-repeat "$INDEX_REPEAT")
 fi
