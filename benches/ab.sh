@@ -43,6 +43,9 @@ build() { # rev dest
         src="$WORK/src-$rev"
         [ -d "$src" ] || git -C "$ROOT" worktree add --detach -q "$src" "$rev"
     fi
+    # Linked again (main.rs touched): cargo leaves the other revision's
+    # binary in target/release when it finds this one up to date.
+    touch "$src/src/main.rs"
     (cd "$src" && cargo build --release --locked --quiet --bin runlogd)
     cp "$CARGO_TARGET_DIR/release/runlogd" "$dest"
 }
