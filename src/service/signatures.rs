@@ -250,6 +250,11 @@ impl Signatures {
         let mut blocks = BlockCache::new(&snapshot);
         for item in &mut items {
             item.seen = self.store.group_stats(item.row.group)?;
+            let row = &mut item.row;
+            row.example_line = self
+                .store
+                .group_first_line(row.example_run, row.group, row.level, row.source)?
+                .unwrap_or(0);
             item.example = blocks
                 .line(item.row.example_run, item.row.example_line)?
                 .map(|l| l.text);

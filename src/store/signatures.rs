@@ -311,7 +311,12 @@ impl Store {
     }
 
     /// The runs holding a member of `members`, with ids in `runs` and
-    /// landed in `[landed.0, landed.1)` ns, newest first.
+    /// landed in `[landed.0, landed.1)` ns, newest first, at most `limit`.
+    ///
+    /// Each member's runs are read newest first along the index by
+    /// signature, at most `limit` of them, and merged: a run among the
+    /// `limit` newest of all is among the `limit` newest of each member it
+    /// holds, so its counts are whole.
     pub fn signature_run_rows(
         &self,
         members: &[SignatureId],
@@ -319,33 +324,54 @@ impl Store {
         landed: (i64, i64),
         limit: usize,
     ) -> Result<Vec<SignatureRunRow>> {
-        let ids = json_ints(members.iter().map(|m| m.as_i64()));
         let [lo, hi, from, until] = super::runs::window(runs, landed);
+        let limit = limit.min(i64::MAX as usize);
+        let mut merged: std::collections::BTreeMap<u64, SignatureRunRow> = Default::default();
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT rs.run_id, r.mtime_ns, SUM(rs.lines), MIN(rs.first_line)
                  FROM run_signatures rs JOIN runs r ON r.run_id = rs.run_id
-                 WHERE rs.signature IN (SELECT value FROM json_each(?1))
-                   AND rs.run_id BETWEEN ?2 AND ?3
+                 WHERE rs.signature = ?1 AND rs.run_id BETWEEN ?2 AND ?3
                    AND r.mtime_ns >= ?4 AND r.mtime_ns < ?5
                  GROUP BY rs.run_id ORDER BY rs.run_id DESC LIMIT ?6",
             )?;
-            let limit = limit.min(i64::MAX as usize) as i64;
-            let rows = stmt.query_map(params![ids, lo, hi, from, until, limit], |r| {
-                Ok(SignatureRunRow {
-                    run_id: r.get::<_, i64>(0)? as u64,
-                    mtime_ns: r.get(1)?,
-                    lines: r.get::<_, i64>(2)? as u64,
-                    first_line: r.get::<_, i64>(3)? as u64,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+            for member in members {
+                let rows = stmt.query_map(
+                    params![member.as_i64(), lo, hi, from, until, limit as i64],
+                    |r| {
+                        Ok(SignatureRunRow {
+                            run_id: r.get::<_, i64>(0)? as u64,
+                            mtime_ns: r.get(1)?,
+                            lines: r.get::<_, i64>(2)? as u64,
+                            first_line: r.get::<_, i64>(3)? as u64,
+                        })
+                    },
+                )?;
+                for row in rows {
+                    let row = row?;
+                    merged
+                        .entry(row.run_id)
+                        .and_modify(|m| {
+                            m.lines += row.lines;
+                            m.first_line = m.first_line.min(row.first_line);
+                        })
+                        .or_insert(row);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(merged.into_values().rev().take(limit).collect())
     }
 
     /// Every group's lines of each level and source (codes; empty means
     /// any) over the runs with ids in `runs`, landed in `[landed.0,
-    /// landed.1)` ns when `by_landing`.
+    /// landed.1)` ns when given; `example_line` is left 0 (see
+    /// [`Store::group_first_line`]).
+    ///
+    /// Counted per base signature in one pass over the rows (a row is one
+    /// run's lines of one base id, level and source, so its runs are a
+    /// count of rows), then summed into groups here; only a group of
+    /// several base ids has its runs counted again, as distinct runs.
     pub fn signature_window_rows(
         &self,
         levels: &[u8],
@@ -353,70 +379,84 @@ impl Store {
         runs: (u64, u64),
         landed: Option<(i64, i64)>,
     ) -> Result<Vec<SignatureWindowRow>> {
-        let level_codes = levels;
-        let levels = codes_or_all(levels);
-        let sources = codes_or_all(sources);
-        let [lo, hi, from, until] =
-            super::runs::window(runs, landed.unwrap_or((i64::MIN, i64::MAX)));
-        // Without a landing window the runs table is not read at all; for
-        // errors and critical lines only, the partial index of them is.
-        let (runs_join, landed_filter) = match landed {
-            Some(_) => (
-                "JOIN runs r ON r.run_id = rs.run_id",
-                "r.mtime_ns >= ?5 AND r.mtime_ns < ?6",
-            ),
-            None => ("", "?5 <= ?6"),
-        };
-        let errors_only = if all_errors(&level_codes) {
-            "AND rs.level >= 3"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "SELECT s.grouped_as, rs.level, rs.source, COUNT(DISTINCT rs.run_id),
-                    SUM(rs.lines), MAX(rs.run_id)
-             FROM run_signatures rs
-             JOIN signatures s ON s.signature = rs.signature
-             {runs_join}
-             WHERE rs.level IN (SELECT value FROM json_each(?1)) {errors_only}
-               AND rs.source IN (SELECT value FROM json_each(?2))
-               AND rs.run_id BETWEEN ?3 AND ?4
-               AND {landed_filter}
-             GROUP BY s.grouped_as, rs.level, rs.source"
+        let window = Window::new(levels, sources, runs, landed);
+        let sql = window.sql(
+            "rs.signature, rs.level, rs.source, COUNT(*), SUM(rs.lines), MAX(rs.run_id)",
+            "",
+            "GROUP BY rs.signature, rs.level, rs.source",
+        );
+        let base: Vec<(SignatureId, u8, u8, u64, u64, u64)> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(window.params(), |r| {
+                Ok((
+                    SignatureId::from_i64(r.get(0)?),
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, i64>(3)? as u64,
+                    r.get::<_, i64>(4)? as u64,
+                    r.get::<_, i64>(5)? as u64,
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        // (group, level, source) → the row, and how many base ids it sums.
+        let mut groups: FxHashMap<(SignatureId, u8, u8), (SignatureWindowRow, usize)> =
+            FxHashMap::default();
+        {
+            let grouping = self.grouping()?;
+            for (id, level, source, runs, lines, last) in base {
+                let group = grouping.group_of(id).unwrap_or(id);
+                let entry = groups.entry((group, level, source)).or_insert((
+                    SignatureWindowRow {
+                        group,
+                        level,
+                        source,
+                        runs: 0,
+                        lines: 0,
+                        example_run: 0,
+                        example_line: 0,
+                    },
+                    0,
+                ));
+                entry.0.runs += runs;
+                entry.0.lines += lines;
+                entry.0.example_run = entry.0.example_run.max(last);
+                entry.1 += 1;
+            }
+        }
+        let mut out = Vec::with_capacity(groups.len());
+        for (_, (mut row, bases)) in groups {
+            if bases > 1 {
+                // A run may hold two of the group's base ids.
+                row.runs = self.group_window_runs(&window, row.group, row.level, row.source)?;
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// The distinct runs of the window holding `group` at a level and source.
+    fn group_window_runs(
+        &self,
+        window: &Window,
+        group: SignatureId,
+        level: u8,
+        source: u8,
+    ) -> Result<u64> {
+        let members = json_ints(self.signature_members(group)?.iter().map(|m| m.as_i64()));
+        let sql = window.sql(
+            "COUNT(DISTINCT rs.run_id)",
+            "AND rs.signature IN (SELECT value FROM json_each(?7)) AND rs.level = ?8 AND rs.source = ?9",
+            "",
         );
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![levels, sources, lo, hi, from, until], |r| {
-                Ok(SignatureWindowRow {
-                    group: SignatureId::from_i64(r.get(0)?),
-                    level: r.get(1)?,
-                    source: r.get(2)?,
-                    runs: r.get::<_, i64>(3)? as u64,
-                    lines: r.get::<_, i64>(4)? as u64,
-                    example_run: r.get::<_, i64>(5)? as u64,
-                    example_line: 0,
-                })
-            })?;
-            let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-            drop(stmt);
-            let mut first = conn.prepare_cached(
-                "SELECT MIN(rs.first_line) FROM run_signatures rs
-                 JOIN signatures s ON s.signature = rs.signature
-                 WHERE rs.run_id = ?1 AND s.grouped_as = ?2 AND rs.level = ?3 AND rs.source = ?4",
-            )?;
-            for row in &mut out {
-                let line: Option<i64> = first.query_row(
-                    params![
-                        row.example_run as i64,
-                        row.group.as_i64(),
-                        row.level,
-                        row.source
-                    ],
-                    |r| r.get(0),
-                )?;
-                row.example_line = line.unwrap_or(0) as u64;
-            }
-            Ok(out)
+            let [a, b, c, d, e, f] = window.values();
+            let n: i64 = conn
+                .prepare_cached(&sql)?
+                .query_row(params![a, b, c, d, e, f, members, level, source], |r| {
+                    r.get(0)
+                })?;
+            Ok(n as u64)
         })
     }
 
@@ -441,6 +481,73 @@ impl Store {
                 })?;
             Ok(line.map(|l| l as u64))
         })
+    }
+}
+
+/// The rows of a listing across runs: levels and sources (as JSON arrays
+/// of codes), a run id range and, when given, a landing window.
+struct Window {
+    levels: String,
+    sources: String,
+    errors_only: bool,
+    landed: bool,
+    bounds: [i64; 4],
+}
+
+impl Window {
+    fn new(levels: &[u8], sources: &[u8], runs: (u64, u64), landed: Option<(i64, i64)>) -> Window {
+        Window {
+            levels: codes_or_all(levels),
+            sources: codes_or_all(sources),
+            errors_only: all_errors(levels),
+            landed: landed.is_some(),
+            bounds: super::runs::window(runs, landed.unwrap_or((i64::MIN, i64::MAX))),
+        }
+    }
+
+    /// `SELECT columns` over the window's rows of `run_signatures rs`, with
+    /// `more` conditions (from `?7` on) and a `tail`. Without a landing
+    /// window the runs table is not read at all; for errors and critical
+    /// lines only, the partial index of them is.
+    fn sql(&self, columns: &str, more: &str, tail: &str) -> String {
+        let (runs_join, landed_filter) = if self.landed {
+            (
+                "JOIN runs r ON r.run_id = rs.run_id",
+                "r.mtime_ns >= ?5 AND r.mtime_ns < ?6",
+            )
+        } else {
+            ("", "?5 <= ?6")
+        };
+        let errors_only = if self.errors_only {
+            "AND rs.level >= 3"
+        } else {
+            ""
+        };
+        format!(
+            "SELECT {columns} FROM run_signatures rs {runs_join}
+             WHERE rs.level IN (SELECT value FROM json_each(?1)) {errors_only}
+               AND rs.source IN (SELECT value FROM json_each(?2))
+               AND rs.run_id BETWEEN ?3 AND ?4 AND {landed_filter} {more}
+             {tail}"
+        )
+    }
+
+    /// `?1` to `?6`.
+    fn values(&self) -> [rusqlite::types::Value; 6] {
+        use rusqlite::types::Value;
+        let [lo, hi, from, until] = self.bounds;
+        [
+            Value::Text(self.levels.clone()),
+            Value::Text(self.sources.clone()),
+            Value::Integer(lo),
+            Value::Integer(hi),
+            Value::Integer(from),
+            Value::Integer(until),
+        ]
+    }
+
+    fn params(&self) -> rusqlite::ParamsFromIter<[rusqlite::types::Value; 6]> {
+        rusqlite::params_from_iter(self.values())
     }
 }
 
