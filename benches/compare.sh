@@ -18,10 +18,14 @@
 #!   many-runs  the platform's real shape, 10,000 runs of ~100 KB: search
 #!              across runs vs `rg -l`, one run alone vs among all, indexing
 #!              and memory while indexing and serving (`benches/compare/across.py`)
+#!   ten-x      the same at ten times the platform, 100,000 runs / 10 GB (run by
+#!              hand: about an hour on 2 cores, 10 GB of corpus and 4 GB of data
+#!              directory on disk), writing its own section of RESULTS.md
 #!
 #! Environment (all optional):
 #!   RUNS TOTAL_MB LARGE LARGE_MB SEED   corpus shape; one-run: 201 130 1 120 1,
-#!                       many-runs: 10000 1000 5 1 1 (the rare needle is in the large runs only)
+#!                       many-runs: 10000 1000 5 1 1, ten-x: 100000 10000 5 1 1 (the rare needle
+#!                       is in the large runs only)
 #!   REPEAT=5            repetitions of each query measurement (median reported)
 #!   INDEX_REPEAT, FTS_REPEAT, WALK_REPEAT   repetitions of those (default REPEAT)
 #!   PLATFORM_DEPTHS=5   pages of the platform's walk measured (then extrapolated)
@@ -40,8 +44,9 @@ SUITE=${SUITE:-one-run}
 case $SUITE in
 one-run) shape=(201 130 1 120) ;;
 many-runs) shape=(10000 1000 5 1) ;;
+ten-x) shape=(100000 10000 5 1) ;;
 *)
-    echo "[compare] unknown SUITE=$SUITE (one-run or many-runs)" >&2
+    echo "[compare] unknown SUITE=$SUITE (one-run, many-runs or ten-x)" >&2
     exit 2
     ;;
 esac
@@ -122,7 +127,7 @@ CORPUS=$ROOT/target/release/examples/corpus
 
 # ---- a baseline build, timed beside this one (many-runs; BASELINE_REV=rev)
 BASELINE_ARGS=()
-if [[ -n ${BASELINE_REV:-} && $SUITE == many-runs ]]; then
+if [[ -n ${BASELINE_REV:-} && $SUITE != one-run ]]; then
     say "building the baseline $BASELINE_REV (release)"
     src="$WORK/src-baseline"
     [[ -d $src ]] || git -C "$ROOT" worktree add --detach -q "$src" "$BASELINE_REV"
@@ -150,12 +155,14 @@ fi
 
 # ---- measure
 command="${BASELINE_REV:+BASELINE_REV=$BASELINE_REV }SUITE=$SUITE RUNS=$RUNS TOTAL_MB=$TOTAL_MB LARGE=$LARGE LARGE_MB=$LARGE_MB SEED=$SEED REPEAT=$REPEAT benches/compare.sh"
-if [[ $SUITE == many-runs ]]; then
+if [[ $SUITE != one-run ]]; then
+    section="many runs"
+    [[ $SUITE == ten-x ]] && section="ten times the platform"
     python3 "$ROOT/benches/compare/across.py" \
         --binary "$BIN" --repo "$REPO" --work "$WORK" \
         --rare "$RARE" --common "$COMMON" --absent "$ABSENT" \
         --repeat "$REPEAT" --port "$PORT" --command "$command" --results "$RESULTS" \
-        "${BASELINE_ARGS[@]}"
+        --section "$section" "${BASELINE_ARGS[@]}"
     exit 0
 fi
 python3 "$ROOT/benches/compare/measure.py" \
