@@ -46,7 +46,7 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
 use regex::Regex;
 
-use crate::signature::{signature_of, SignatureId};
+use crate::signature::{signature_of, signature_of_recent, SignatureId};
 use serde::{Deserialize, Serialize};
 
 /// How serious a line is. The order is the severity order (used for sorting).
@@ -390,7 +390,7 @@ impl Parser {
         let (level, source) = self.classify_rest(state, &text, rest);
         // Formatted only here, so that `classify` never allocates.
         let timestamp = stamp.and_then(timestamp::format);
-        let signature = signature_of(rest);
+        let signature = signature_of_recent(rest);
         let line = state.next_line;
         state.next_line = state.next_line.saturating_add(1);
         ParsedLine {

@@ -43,10 +43,17 @@ pub(super) const STAR: &str = "<*>";
 
 /// The base id of a message: the stable hash of its template (equal to
 /// `shape_of(message).id`, without allocating: the template is built in a
-/// buffer kept per thread). A log repeats whole lines (two lines in three
-/// of the benchmark corpus repeat one of the 256 lines before them), so the
-/// ids of recent short messages are remembered per thread ([`Recent`]).
+/// buffer kept per thread).
 pub fn signature_of(message: &str) -> SignatureId {
+    compute_signature(message)
+}
+
+/// [`signature_of`], for a thread that reads a whole log (the indexer's):
+/// a log repeats whole lines (two lines in three of the benchmark corpus
+/// repeat one of the 256 lines before them), so the ids of the thread's
+/// recent short messages are remembered ([`Recent`], at most 256 KiB a
+/// thread; request threads, which are many, use [`signature_of`]).
+pub fn signature_of_recent(message: &str) -> SignatureId {
     if message.len() > RECENT_MESSAGE_BYTES {
         return compute_signature(message);
     }
@@ -107,7 +114,7 @@ impl Recent {
     }
 }
 
-/// [`signature_of`], computed.
+/// The id of a message, computed.
 fn compute_signature(message: &str) -> SignatureId {
     with_template(|template| {
         template.clear();
