@@ -27,8 +27,8 @@
 //! Each rewrite is a hand-written scan (these are the regular expressions
 //! of the prototype the rules were tuned with, rewritten so that a token
 //! without digits, `/`, `=` or a long `-` run is passed through untouched):
-//! [`signature_of`] hashes the tokens as they are produced, with no
-//! allocation after a thread's first call.
+//! [`signature_of`] writes the tokens into a buffer kept per thread and
+//! hashes it, with no allocation after a thread's first call.
 
 use std::cell::RefCell;
 
