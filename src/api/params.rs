@@ -41,13 +41,7 @@ pub fn parse_run_id(run_id: &str) -> Result<u64, String> {
 pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<LogRequest, ApiError> {
     let mut bad = Problems::default();
 
-    let run = match parse_run_id(run_id) {
-        Ok(id) => Some(id),
-        Err(msg) => {
-            bad.fields.insert("run_id".to_owned(), msg);
-            None
-        }
-    };
+    let run = bad.run_id(run_id);
     let limit = bad.number(params, "limit", DEFAULT_LIMIT, 1..=MAX_LIMIT);
     bad.no_offset(params);
     let (levels, sources) = bad.levels_and_sources(params);
@@ -256,13 +250,7 @@ pub fn validate_run_signatures(
     key: &CursorKey,
 ) -> Result<RunSignaturesRequest, ApiError> {
     let mut bad = Problems::default();
-    let run = match parse_run_id(run_id) {
-        Ok(id) => Some(id),
-        Err(msg) => {
-            bad.fields.insert("run_id".to_owned(), msg);
-            None
-        }
-    };
+    let run = bad.run_id(run_id);
     let kinds = bad.signature_kinds(params);
     let order = bad.choice(
         params,
@@ -378,6 +366,17 @@ impl Problems {
         ApiError::Validation {
             fields: self.fields,
             allowed: self.allowed,
+        }
+    }
+
+    /// The path's run id.
+    fn run_id(&mut self, run_id: &str) -> Option<u64> {
+        match parse_run_id(run_id) {
+            Ok(id) => Some(id),
+            Err(msg) => {
+                self.fields.insert("run_id".to_owned(), msg);
+                None
+            }
         }
     }
 

@@ -84,6 +84,14 @@ struct SignatureRun {
     first_line: u64,
 }
 
+/// A page of `items` items of about `item_bytes` of JSON each.
+fn sized<T>(page: T, items: usize, item_bytes: usize) -> SizedJson<T> {
+    SizedJson {
+        value: page,
+        capacity: 256 + items * item_bytes,
+    }
+}
+
 fn level_name(code: u8) -> &'static str {
     Level::from_u64(u64::from(code)).map_or("info", Level::as_str)
 }
@@ -123,11 +131,8 @@ pub async fn run_signatures(
         Ok(RunSignaturesPage { data, pagination })
     })
     .await??;
-    let capacity = 256 + page.data.len() * 1024;
-    Ok(SizedJson {
-        value: page,
-        capacity,
-    })
+    let items = page.data.len();
+    Ok(sized(page, items, 1024))
 }
 
 fn run_item(run_id: u64, item: RunSignature) -> RunSignatureItem {
@@ -180,11 +185,8 @@ pub async fn list_signatures(
         Ok(SignaturesPage { data, pagination })
     })
     .await??;
-    let capacity = 256 + page.data.len() * 1024;
-    Ok(SizedJson {
-        value: page,
-        capacity,
-    })
+    let items = page.data.len();
+    Ok(sized(page, items, 1024))
 }
 
 fn window_item(item: WindowSignature) -> SignatureItem {
@@ -246,9 +248,6 @@ pub async fn signature_runs(
         Ok(SignatureRunsPage { data, pagination })
     })
     .await??;
-    let capacity = 256 + page.data.len() * 120;
-    Ok(SizedJson {
-        value: page,
-        capacity,
-    })
+    let items = page.data.len();
+    Ok(sized(page, items, 120))
 }

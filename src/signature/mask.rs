@@ -216,32 +216,31 @@ thread_local! {
     static RECENT: RefCell<Recent> = const { RefCell::new(Recent::new()) };
 }
 
-/// Runs `f` on the thread's template buffer (or a new one, should it be
-/// in use or gone).
+/// Runs `f` on the thread's template buffer.
 fn with_template<R>(f: impl FnOnce(&mut String) -> R) -> R {
-    let mut f = Some(f);
-    let done = TEMPLATE.try_with(|cell| match cell.try_borrow_mut() {
-        Ok(mut template) => f.take().map(|f| f(&mut template)),
-        Err(_) => None,
-    });
-    match (done, f) {
-        (Ok(Some(r)), _) => r,
-        (_, Some(f)) => f(&mut String::new()),
-        (_, None) => unreachable!("the closure ran but returned nothing"),
-    }
+    with_local(&TEMPLATE, String::new, f)
 }
 
 fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    with_local(&SCRATCH, Scratch::new, f)
+}
+
+/// Runs `f` on the thread's value in `key`, or on a `fresh` one of its own
+/// should the thread's be in use (a reentrant call) or gone (thread-local
+/// storage being torn down).
+fn with_local<T: 'static, R>(
+    key: &'static std::thread::LocalKey<RefCell<T>>,
+    fresh: impl FnOnce() -> T,
+    f: impl FnOnce(&mut T) -> R,
+) -> R {
     let mut f = Some(f);
-    let done = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => f.take().map(|f| f(&mut scratch)),
+    let done = key.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut value) => f.take().map(|f| f(&mut value)),
         Err(_) => None,
     });
     match (done, f) {
         (Ok(Some(r)), _) => r,
-        // Thread-local storage being torn down (or a reentrant call): a
-        // scratch of its own.
-        (_, Some(f)) => f(&mut Scratch::new()),
+        (_, Some(f)) => f(&mut fresh()),
         (_, None) => unreachable!("the closure ran but returned nothing"),
     }
 }
