@@ -43,9 +43,11 @@ build() { # rev dest
         src="$WORK/src-$rev"
         [ -d "$src" ] || git -C "$ROOT" worktree add --detach -q "$src" "$rev"
     fi
-    # Linked again (main.rs touched): cargo leaves the other revision's
-    # binary in target/release when it finds this one up to date.
-    touch "$src/src/main.rs"
+    # Every source touched: the revisions share target/, and cargo judges
+    # the crate up to date by the times of the files its last build read,
+    # which were the other revision's. Touching main.rs alone relinked
+    # the binary against the other revision's library.
+    find "$src/src" "$src/schema" -type f -exec touch {} +
     (cd "$src" && cargo build --release --locked --quiet --bin runlogd)
     cp "$CARGO_TARGET_DIR/release/runlogd" "$dest"
 }

@@ -115,10 +115,10 @@ say "scratch folder: $WORK"
 
 # ---- build
 say "building the release binary and the corpus generator"
-# The binary is linked again (main.rs touched): after another revision's
-# build in the same target/ (a baseline, benches/ab.sh), cargo finds this
-# tree up to date and leaves that revision's binary in target/release.
-touch "$ROOT/src/main.rs"
+# Every source touched: a baseline build (below, or benches/ab.sh) shares
+# target/, and cargo judges the crate up to date by the times of the files
+# its last build read, which were the other revision's.
+find "$ROOT/src" "$ROOT/schema" -type f -exec touch {} +
 (cd "$ROOT" && cargo build --release --bin runlogd --example corpus)
 # Copied at once: a baseline build below replaces target/release/runlogd.
 cp "$ROOT/target/release/runlogd" "$WORK/runlogd"
@@ -131,6 +131,7 @@ if [[ -n ${BASELINE_REV:-} && $SUITE != one-run ]]; then
     say "building the baseline $BASELINE_REV (release)"
     src="$WORK/src-baseline"
     [[ -d $src ]] || git -C "$ROOT" worktree add --detach -q "$src" "$BASELINE_REV"
+    find "$src/src" "$src/schema" -type f -exec touch {} +
     (cd "$src" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --locked --quiet --bin runlogd)
     cp "$ROOT/target/release/runlogd" "$WORK/runlogd-baseline"
     git -C "$ROOT" worktree remove --force "$src"

@@ -84,20 +84,56 @@ pub fn is_alnum_gram(code: u64) -> bool {
 /// The distinct trigram codes of one block, gathered line by line.
 ///
 /// Most of a block's trigrams repeat (log lines are alike), so the set is on
-/// the indexing hot path: ASCII trigrams (21 bits) are checked in a bitmap
-/// that is cleared code by code, the rest in a hash set.
+/// the indexing hot path. Trigrams of printable ASCII (and tab) are checked
+/// in a bitmap indexed by the three characters' [`CLASS`]es: 71³ bits, 45
+/// KB, which stays in the L1 cache where a bitmap of every ASCII trigram
+/// (2²¹ bits) did not, and measured three times slower. Every other
+/// trigram is kept in a hash set.
 pub struct TrigramSet {
-    ascii: Vec<u64>,
+    printable: Vec<u64>,
     other: FxHashSet<u64>,
     codes: Vec<u64>,
 }
 
-const ASCII_BITS: usize = 1 << 21;
+/// Lowercased printable ASCII and tab: 69 + 1 characters.
+const CLASSES: usize = 70;
+/// The class of every other byte: its trigrams go to the hash set.
+const NOT_PRINTABLE: u8 = CLASSES as u8;
+const PRINTABLE_BITS: usize = (CLASSES + 1) * (CLASSES + 1) * (CLASSES + 1);
+
+/// Each byte's class: its place among the lowercased printable ASCII
+/// characters and tab (an upper-case letter shares its lower-case letter's
+/// class, as `contains` matches), or [`NOT_PRINTABLE`].
+const CLASS: [u8; 256] = {
+    let mut class = [NOT_PRINTABLE; 256];
+    let mut next = 0u8;
+    let mut b = 0usize;
+    while b < 128 {
+        let byte = b as u8;
+        let printable = (byte >= b' ' && byte <= b'~') || byte == b'\t';
+        if printable && !byte.is_ascii_uppercase() {
+            class[b] = next;
+            next += 1;
+        }
+        b += 1;
+    }
+    let mut b = b'A';
+    while b <= b'Z' {
+        class[b as usize] = class[b.to_ascii_lowercase() as usize];
+        b += 1;
+    }
+    class
+};
+
+/// The bitmap position of three classes (none [`NOT_PRINTABLE`]).
+fn printable_bit(a: u8, b: u8, c: u8) -> usize {
+    (a as usize * (CLASSES + 1) + b as usize) * (CLASSES + 1) + c as usize
+}
 
 impl Default for TrigramSet {
     fn default() -> Self {
         TrigramSet {
-            ascii: vec![0; ASCII_BITS / 64],
+            printable: vec![0; PRINTABLE_BITS.div_ceil(64)],
             other: FxHashSet::default(),
             codes: Vec::new(),
         }
@@ -107,31 +143,44 @@ impl Default for TrigramSet {
 impl TrigramSet {
     /// Adds the trigrams of `text` (not yet lowercased).
     pub fn insert_text(&mut self, text: &str) {
-        if text.is_ascii() {
-            for w in text.as_bytes().windows(3) {
-                let (a, b, c) = (
-                    w[0].to_ascii_lowercase(),
-                    w[1].to_ascii_lowercase(),
-                    w[2].to_ascii_lowercase(),
-                );
-                let bit = ((a as usize) << 14) | ((b as usize) << 7) | c as usize;
-                let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-                if self.ascii[word] & mask == 0 {
-                    self.ascii[word] |= mask;
-                    self.codes.push(pack(a as char, b as char, c as char));
-                }
-            }
-        } else {
+        if !text.is_ascii() {
             for_each_trigram(text, |g| self.insert(g));
+            return;
+        }
+        // Split borrows: the bitmap is not reloaded after every push.
+        let TrigramSet {
+            printable, codes, ..
+        } = self;
+        let mut pending = Vec::new();
+        for w in text.as_bytes().windows(3) {
+            let (a, b, c) = (
+                CLASS[w[0] as usize],
+                CLASS[w[1] as usize],
+                CLASS[w[2] as usize],
+            );
+            let lower = |x: u8| char::from(x.to_ascii_lowercase());
+            if a == NOT_PRINTABLE || b == NOT_PRINTABLE || c == NOT_PRINTABLE {
+                pending.push(pack(lower(w[0]), lower(w[1]), lower(w[2])));
+                continue;
+            }
+            let bit = printable_bit(a, b, c);
+            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+            if printable[word] & mask == 0 {
+                printable[word] |= mask;
+                codes.push(pack(lower(w[0]), lower(w[1]), lower(w[2])));
+            }
+        }
+        for code in pending {
+            self.insert(code);
         }
     }
 
     pub fn insert(&mut self, code: u64) {
-        match ascii_bit(code) {
+        match printable_bit_of(code) {
             Some(bit) => {
                 let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-                if self.ascii[word] & mask == 0 {
-                    self.ascii[word] |= mask;
+                if self.printable[word] & mask == 0 {
+                    self.printable[word] |= mask;
                     self.codes.push(code);
                 }
             }
@@ -143,23 +192,36 @@ impl TrigramSet {
         }
     }
 
-    /// The distinct codes inserted since the last call, in first-seen order;
-    /// the set is empty afterwards.
-    pub fn take(&mut self) -> Vec<u64> {
-        for &code in &self.codes {
-            if let Some(bit) = ascii_bit(code) {
-                self.ascii[bit / 64] &= !(1u64 << (bit % 64));
-            }
-        }
+    /// The distinct codes inserted since the last [`TrigramSet::clear`],
+    /// in first-seen order.
+    pub fn codes(&self) -> &[u64] {
+        &self.codes
+    }
+
+    /// Empties the set, keeping its memory for the next block.
+    pub fn clear(&mut self) {
+        // Zeroing the whole bitmap (45 KB) is cheaper than finding the
+        // bit of each of a block's thousand-odd codes.
+        self.printable.fill(0);
         self.other.clear();
-        std::mem::take(&mut self.codes)
+        self.codes.clear();
     }
 }
 
-/// The bitmap position of an all-ASCII trigram code.
-fn ascii_bit(code: u64) -> Option<usize> {
-    let (a, b, c) = (code >> 42, (code >> 21) & 0x1F_FFFF, code & 0x1F_FFFF);
-    (a < 128 && b < 128 && c < 128).then_some(((a << 14) | (b << 7) | c) as usize)
+/// The bitmap position of a trigram code of three printable characters.
+fn printable_bit_of(code: u64) -> Option<usize> {
+    // Codes are lowercased; an upper-case letter here (a caller's own
+    // code) must not share its lower-case letter's bit.
+    let class = |c: u64| match u8::try_from(c) {
+        Ok(byte) if !byte.is_ascii_uppercase() => CLASS[byte as usize],
+        _ => NOT_PRINTABLE,
+    };
+    let (a, b, c) = (
+        class(code >> 42),
+        class((code >> 21) & 0x1F_FFFF),
+        class(code & 0x1F_FFFF),
+    );
+    (a != NOT_PRINTABLE && b != NOT_PRINTABLE && c != NOT_PRINTABLE).then(|| printable_bit(a, b, c))
 }
 
 /// A `contains` needle, lowercased once (here, when the request is
@@ -329,23 +391,66 @@ mod tests {
     }
 
     #[test]
-    fn the_trigram_set_keeps_each_code_once_and_empties_on_take() {
+    fn the_trigram_set_keeps_each_code_once_and_empties_on_clear() {
         let mut set = TrigramSet::default();
         for text in ["abcabc ABC", "straße STRASSE", "abc"] {
             set.insert_text(text);
         }
-        let mut got = set.take();
+        let mut got = set.codes().to_vec();
+        set.clear();
         got.sort_unstable();
         let mut want = grams("abcabc ABC");
         want.extend(grams("straße STRASSE"));
         want.sort_unstable();
         want.dedup();
         assert_eq!(got, want);
-        assert!(set.take().is_empty());
+        assert!(set.codes().is_empty());
         set.insert_text("abc");
-        assert_eq!(set.take(), grams("abc"), "a taken code can come back");
+        assert_eq!(set.codes(), grams("abc"), "a cleared code can come back");
+        set.clear();
         for_each_trigram("xyz", |g| set.insert(g));
-        assert_eq!(set.take(), grams("xyz"));
+        assert_eq!(set.codes(), grams("xyz"));
+    }
+
+    #[test]
+    fn the_printable_bitmap_agrees_with_the_plain_extraction() {
+        // Pseudo-random ASCII lines over every byte value below 128, both
+        // cases included, one block at a time.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut set = TrigramSet::default();
+        for round in 0..200 {
+            let lines: Vec<String> = (0..8)
+                .map(|_| {
+                    let len = (x % 40) as usize;
+                    (0..len)
+                        .map(|_| {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            char::from((x % 128) as u8)
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut want = Vec::new();
+            for (i, line) in lines.iter().enumerate() {
+                // Both ways in, one set: a code is kept once whichever way
+                // it came.
+                if i % 2 == 0 {
+                    set.insert_text(line);
+                } else {
+                    for_each_trigram(line, |g| set.insert(g));
+                }
+                want.extend(grams(line));
+            }
+            want.sort_unstable();
+            want.dedup();
+            let mut got = set.codes().to_vec();
+            got.sort_unstable();
+            assert_eq!(got, want, "round {round}: {lines:?}");
+            assert_eq!(set.codes().len(), want.len(), "each code once");
+            set.clear();
+        }
     }
 
     #[test]

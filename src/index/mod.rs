@@ -14,6 +14,7 @@
 //! * [`search`] answers a page of one run, and a search across runs.
 
 pub mod block;
+pub mod document;
 pub mod grams;
 pub mod schema;
 pub mod search;
@@ -24,17 +25,21 @@ pub(crate) mod testing;
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::LogMergePolicy;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError};
+
+use document::IndexDoc;
 
 pub use block::IndexedLine;
 pub use schema::Fields;
-pub use search::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SignatureFilter, Snapshot};
+pub use search::{
+    Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SegmentRuns, SignatureFilter, Snapshot,
+};
 pub use write::WriteBatch;
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +68,10 @@ pub type Result<T> = std::result::Result<T, IndexError>;
 pub struct LogIndex {
     reader: IndexReader,
     /// Taken out by [`LogIndex::close`].
-    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    writer: Mutex<Option<IndexWriter<IndexDoc>>>,
     fields: Fields,
+    /// Which runs each segment holds, shared by every snapshot.
+    segment_runs: Arc<SegmentRuns>,
 }
 
 /// Segments are merged by size in *blocks*, not in tantivy's default
@@ -129,12 +136,17 @@ impl LogIndex {
             reader,
             writer: Mutex::new(Some(writer)),
             fields,
+            segment_runs: Arc::default(),
         })
     }
 
     /// A consistent view of the index as of the last commit.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::new(self.reader.searcher(), self.fields.clone())
+        Snapshot::new(
+            self.reader.searcher(),
+            self.fields.clone(),
+            self.segment_runs.clone(),
+        )
     }
 
     /// Takes the writer for a batch of changes, made visible together by
@@ -144,7 +156,12 @@ impl LogIndex {
         if writer.is_none() {
             return Err(IndexError::Closed);
         }
-        Ok(WriteBatch::new(writer, &self.reader, self.fields.clone()))
+        Ok(WriteBatch::new(
+            writer,
+            &self.reader,
+            self.fields.clone(),
+            self.segment_runs.clone(),
+        ))
     }
 
     /// Stops writing and waits for background merges to finish; called on
@@ -167,7 +184,7 @@ fn writer_waiting_for_lock(
     dir: &Path,
     threads: usize,
     memory: usize,
-) -> Result<IndexWriter<TantivyDocument>> {
+) -> Result<IndexWriter<IndexDoc>> {
     let started = Instant::now();
     let mut waiting = false;
     loop {

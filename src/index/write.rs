@@ -7,32 +7,41 @@
 //! run grows, its partial last block is read back from the committed index,
 //! completed, and replaced in the same commit as the run's new record.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::sync::MutexGuard;
+use std::hash::BuildHasher;
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
+use std::sync::{Arc, MutexGuard};
 
 use tantivy::indexer::UserOperation;
-use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
+use tantivy::{IndexReader, IndexWriter, Term};
 
 use super::block::{self, IndexedLine};
+use super::document::IndexDoc;
 use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{block_key, block_of, first_line_of, kind_code, Fields, BLOCK_LINES};
-use super::search::{RunMeta, Snapshot};
+use super::search::{RunMeta, SegmentRuns, Snapshot};
 use super::{IndexError, Result};
 use crate::parse::ParsedLine;
 
 pub struct WriteBatch<'a> {
     /// `None` once the index is closed; [`super::LogIndex::batch`] hands
     /// out no batch then.
-    writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
+    writer: MutexGuard<'a, Option<IndexWriter<IndexDoc>>>,
     reader: &'a IndexReader,
     fields: Fields,
+    segment_runs: Arc<SegmentRuns>,
     changed: bool,
     /// Per run, the block being filled, not yet handed to the writer.
     open: HashMap<u64, OpenBlock>,
     /// Reused for every block's distinct trigram codes.
     scratch: TrigramSet,
+    /// Reused for every block: a hash of each distinct line's text, with
+    /// where the line is in the block.
+    block_texts: FxHashMap<u64, usize>,
     /// Deletions and additions not yet handed to the writer, in order.
-    staged: Vec<UserOperation<TantivyDocument>>,
+    staged: Vec<UserOperation<IndexDoc>>,
 }
 
 /// Operations are handed to the writer in groups of this many. tantivy puts
@@ -52,17 +61,20 @@ struct OpenBlock {
 
 impl<'a> WriteBatch<'a> {
     pub(super) fn new(
-        writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
+        writer: MutexGuard<'a, Option<IndexWriter<IndexDoc>>>,
         reader: &'a IndexReader,
         fields: Fields,
+        segment_runs: Arc<SegmentRuns>,
     ) -> Self {
         WriteBatch {
             writer,
             reader,
             fields,
+            segment_runs,
             changed: false,
             open: HashMap::new(),
             scratch: TrigramSet::default(),
+            block_texts: FxHashMap::default(),
             staged: Vec::new(),
         }
     }
@@ -120,7 +132,7 @@ impl<'a> WriteBatch<'a> {
         }
         let f = &self.fields;
         let term = Term::from_field_u64(f.run_doc, run_id);
-        let mut d = TantivyDocument::default();
+        let mut d = IndexDoc::with_capacity(4);
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.run_doc, run_id);
         d.add_u64(f.generation, meta.generation);
@@ -165,7 +177,8 @@ impl<'a> WriteBatch<'a> {
                 replaces: false,
             });
         }
-        let snapshot = Snapshot::from_reader(self.reader, self.fields.clone());
+        let snapshot =
+            Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_runs.clone());
         let lines = snapshot.block(run_id, block)?.ok_or(IndexError::Malformed(
             "a run grew, but its last block is not in the index",
         ))?;
@@ -176,11 +189,11 @@ impl<'a> WriteBatch<'a> {
         })
     }
 
-    fn writer(&mut self) -> Result<&mut IndexWriter<TantivyDocument>> {
+    fn writer(&mut self) -> Result<&mut IndexWriter<IndexDoc>> {
         self.writer.as_mut().ok_or(IndexError::Closed)
     }
 
-    fn stage(&mut self, op: UserOperation<TantivyDocument>) -> Result<()> {
+    fn stage(&mut self, op: UserOperation<IndexDoc>) -> Result<()> {
         self.changed = true;
         self.staged.push(op);
         if self.staged.len() >= STAGED_OPS {
@@ -205,48 +218,68 @@ impl<'a> WriteBatch<'a> {
         if open.replaces {
             self.stage(UserOperation::Delete(Term::from_field_u64(f.block, key)))?;
         }
-        let mut d = TantivyDocument::default();
-        d.add_u64(f.run_id, run_id);
-        d.add_u64(f.block, key);
         let mut levels = 0u8;
         let mut sources = 0u8;
         let mut kinds = 0u64;
         // A set, not a sort and dedup: measured, sorting each block's codes
         // took a fifth of the indexing CPU.
-        for l in &open.lines {
+        self.block_texts.clear();
+        for (at, l) in open.lines.iter().enumerate() {
             levels |= 1 << l.level.as_u64();
             sources |= 1 << l.source.as_u64();
             kinds |= 1 << kind_code(l.level.as_u64(), l.source.as_u64());
+            // A line repeated in its block adds no trigram: about half of
+            // a block's lines are, and hashing a line costs a fraction of
+            // taking its trigrams. Equal hashes are compared in full, so a
+            // collision never skips a line.
+            match self.block_texts.entry(FxBuildHasher.hash_one(&l.text)) {
+                Entry::Occupied(first) if open.lines[*first.get()].text == l.text => continue,
+                Entry::Occupied(_) => {}
+                Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
+            }
             self.scratch.insert_text(&l.text);
+        }
+        // Values in the schema's field order: tantivy sorts them by field,
+        // and sorted input is the cheap case.
+        let grams = self.scratch.codes();
+        let mut d = IndexDoc::with_capacity(grams.len() + 24);
+        d.add_u64(f.run_id, run_id);
+        d.add_u64(f.block, key);
+        if grams.len() > MAX_BLOCK_TRIGRAMS {
+            let kept: Vec<u64> = grams
+                .iter()
+                .copied()
+                .filter(|&g| is_alnum_gram(g))
+                .collect();
+            if kept.len() > MAX_BLOCK_TRIGRAMS {
+                d.add_u64(f.grams, NO_GRAMS);
+            } else {
+                d.add_u64(f.grams, ONLY_ALNUM_GRAMS);
+                for g in kept {
+                    d.add_u64(f.grams, g);
+                }
+            }
+        } else {
+            for &g in grams {
+                d.add_u64(f.grams, g);
+            }
+        }
+        self.scratch.clear();
+        for (field, mask) in [(f.levels, levels), (f.sources, sources)] {
+            for code in 0..8u64 {
+                if mask & (1 << code) != 0 {
+                    d.add_u64(field, code);
+                }
+            }
         }
         for code in 0..64u64 {
             if kinds & (1 << code) != 0 {
                 d.add_u64(f.kinds, code);
             }
         }
-        let mut grams = self.scratch.take();
-        if grams.len() > MAX_BLOCK_TRIGRAMS {
-            grams.retain(|&g| is_alnum_gram(g));
-            let marker = if grams.len() > MAX_BLOCK_TRIGRAMS {
-                grams.clear();
-                NO_GRAMS
-            } else {
-                ONLY_ALNUM_GRAMS
-            };
-            d.add_u64(f.grams, marker);
-        }
-        for g in grams {
-            d.add_u64(f.grams, g);
-        }
-        for code in 0..8u64 {
-            if levels & (1 << code) != 0 {
-                d.add_u64(f.levels, code);
-            }
-            if sources & (1 << code) != 0 {
-                d.add_u64(f.sources, code);
-            }
-        }
-        d.add_text(f.body, block::encode(&open.lines));
+        d.set_text(f.body, block::encode(&open.lines));
         self.stage(UserOperation::Add(d))
     }
 }

@@ -25,13 +25,18 @@ mod model;
 mod page;
 mod plan;
 mod runs;
+mod segment_runs;
 #[cfg(test)]
 mod tests;
+
+use std::sync::{Arc, OnceLock};
 
 use tantivy::{IndexReader, Searcher};
 
 pub use model::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SignatureFilter};
 use plan::{PlanLimits, PLAN_LIMITS};
+pub use segment_runs::SegmentRuns;
+use segment_runs::{segments_holding, RunIds};
 
 use super::schema::Fields;
 
@@ -40,22 +45,49 @@ pub struct Snapshot {
     searcher: Searcher,
     fields: Fields,
     limits: PlanLimits,
+    segment_runs: Arc<SegmentRuns>,
+    /// The run ids of each segment, taken from `segment_runs` when first
+    /// needed (a snapshot taken for a write may never need them).
+    runs_by_segment: OnceLock<Vec<RunIds>>,
 }
 
 impl Snapshot {
-    pub(super) fn new(searcher: Searcher, fields: Fields) -> Snapshot {
+    pub(super) fn new(
+        searcher: Searcher,
+        fields: Fields,
+        segment_runs: Arc<SegmentRuns>,
+    ) -> Snapshot {
         Snapshot {
             searcher,
             fields,
             limits: PLAN_LIMITS,
+            segment_runs,
+            runs_by_segment: OnceLock::new(),
         }
     }
 
-    pub(super) fn from_reader(reader: &IndexReader, fields: Fields) -> Snapshot {
-        Snapshot::new(reader.searcher(), fields)
+    pub(super) fn from_reader(
+        reader: &IndexReader,
+        fields: Fields,
+        segment_runs: Arc<SegmentRuns>,
+    ) -> Snapshot {
+        Snapshot::new(reader.searcher(), fields, segment_runs)
     }
 
     fn all_segments(&self) -> Vec<u32> {
         (0..self.searcher.segment_readers().len() as u32).collect()
+    }
+
+    /// The segments holding documents of the run: a query on one run looks
+    /// nowhere else, so its cost does not grow with the other runs.
+    fn segments_of(&self, run_id: u64) -> super::Result<Vec<u32>> {
+        let lists = match self.runs_by_segment.get() {
+            Some(lists) => lists,
+            None => {
+                let lists = self.segment_runs.of(&self.searcher, self.fields.run_id)?;
+                self.runs_by_segment.get_or_init(|| lists)
+            }
+        };
+        Ok(segments_holding(lists, run_id))
     }
 }

@@ -13,7 +13,7 @@ use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery};
 use tantivy::schema::Value;
 use tantivy::{TantivyDocument, Term};
 
-use super::collect::{live_doc, LineFilter, Walk};
+use super::collect::{LineFilter, Walk};
 use super::model::{Filters, Page, RunMeta};
 use super::plan::Candidates;
 use super::Snapshot;
@@ -24,7 +24,8 @@ use crate::index::{IndexError, Result};
 impl Snapshot {
     /// The run's record in this snapshot, or `None` when the run is not indexed.
     pub fn run_meta(&self, run_id: u64) -> Result<Option<RunMeta>> {
-        let Some(addr) = self.find_live(self.fields.run_doc, run_id, &self.all_segments())? else {
+        let Some(addr) = self.find_live(self.fields.run_doc, run_id, &self.segments_of(run_id)?)?
+        else {
             return Ok(None);
         };
         let doc: TantivyDocument = self.searcher.doc(addr)?;
@@ -41,8 +42,8 @@ impl Snapshot {
 
     /// The lines of one block of a run, or `None` when it is not indexed.
     pub fn block(&self, run_id: u64, block: u64) -> Result<Option<Vec<IndexedLine>>> {
-        let all = self.all_segments();
-        self.block_in(run_id, block, &all)
+        let segments = self.segments_of(run_id)?;
+        self.block_in(run_id, block, &segments)
     }
 
     fn block_in(
@@ -55,19 +56,6 @@ impl Snapshot {
             Some(addr) => self.read_block(addr, block).map(Some),
             None => Ok(None),
         }
-    }
-
-    /// The segments holding documents of the run: a query on one run looks
-    /// nowhere else, so its cost does not grow with the other runs.
-    fn segments_of(&self, run_id: u64) -> Result<Vec<u32>> {
-        let term = Term::from_field_u64(self.fields.run_id, run_id);
-        let mut out = Vec::new();
-        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
-            if live_doc(segment, self.fields.run_id, &term)?.is_some() {
-                out.push(ord as u32);
-            }
-        }
-        Ok(out)
     }
 
     /// The first `limit` lines of the run after line `after` passing `filters`,
