@@ -24,7 +24,9 @@ index. Both claims are ratios against a baseline measured in the same run:
 5. asks for failure signatures: one ~100 KB run's and the largest run's,
    the top 50 of all runs (by runs and by first sighting), and the runs of
    the most widespread one (their server times against the spec's targets);
-6. writes its section of `RESULTS.md`.
+6. restarts the daemon on the data directory it built, every run
+   unchanged: time to ready, and the CPU used by then (a reconcile pass);
+7. writes its section of `RESULTS.md`.
 
 It refuses to write anything when two answers that must agree do not.
 """
@@ -243,7 +245,20 @@ def main():
         daemon.stop()
         alone.stop()
 
-    # 5. report
+    # 6. restart on the same data directory, every run unchanged: the
+    # start-up scan is a reconcile pass over every run (each file's size and
+    # time checked against the state database), so the CPU the daemon has
+    # used when it is ready bounds what a reconcile pass costs.
+    restarts = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        again = Daemon(a.binary, a.repo, full_data, a.port, a.work)
+        restarts.append((time.perf_counter() - t0, cpu_seconds(again.proc.pid)))
+        again.stop()
+    restart_wall, restart_cpu = min(restarts)
+    log(f"restart to ready, {len(sizes)} runs unchanged: {restart_wall:.1f} s wall, {restart_cpu:.1f} s CPU")
+
+    # 7. report
     m = machine()
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mbs_cpu = corpus / 1e6 / idx_cpu
@@ -266,8 +281,8 @@ def main():
     file_backed = max(at_ready.get("RssFile", 0), serving.get("RssFile", 0))
     hwm = max(at_ready.get("VmHWM", 0), serving.get("VmHWM", 0))
     targets = [
-        ("a query on one run costs the same alone or among all runs (within 1.5×)",
-         all(t_all <= 1.5 * t_alone for _, t_alone, t_all, _, _ in per_run),
+        ("a query on one run costs the same alone or among all runs (within 1.2×)",
+         all(t_all <= 1.2 * t_alone for _, t_alone, t_all, _, _ in per_run),
          ", ".join(f"{l} {t_all / t_alone:.2f}" for l, t_alone, t_all, _, _ in per_run)),
         ("first page on a ~100 KB run ≤ 1 ms over HTTP, filtered or not",
          all(t_all <= 1e-3 for _, _, t_all, _, _ in per_run),
@@ -278,9 +293,18 @@ def main():
          fmt_ratio(across["absent"]["runlogd"], across["absent"]["rg"])),
         ("across runs, common needle (every run) ≤ 20 ms for 20 runs", across["common"]["runlogd"] <= 20e-3,
          fmt_time(across["common"]["runlogd"])),
-        ("indexing ≥ 25 MB/s per CPU-second", mbs_cpu >= 25,
+        ("across runs, rare ≤ 3 ms, absent ≤ 1 ms, common ≤ 20 ms (HTTP)",
+         across["rare"]["runlogd"] <= 3e-3 and across["absent"]["runlogd"] <= 1e-3
+         and across["common"]["runlogd"] <= 20e-3,
+         f"{fmt_time(across['rare']['runlogd'])} / {fmt_time(across['absent']['runlogd'])} / "
+         f"{fmt_time(across['common']['runlogd'])}"),
+        ("indexing ≥ 40 MB/s per CPU-second", mbs_cpu >= 40,
          f"{mbs_cpu:.1f} MB/s per CPU-second ({corpus / 1e6 / idx_wall:.1f} MB/s wall on {m['cores']} cores)"),
-        ("index ≤ 1.5× the raw logs", data_bytes <= 1.5 * corpus_du, f"{data_bytes / corpus_du:.2f}×"),
+        ("index + state database ≤ 0.3× the raw logs", data_bytes <= 0.3 * corpus_du,
+         f"{data_bytes / corpus_du:.2f}×"),
+        ("restart to ready ≤ 10 s, every run unchanged", restart_wall <= 10, f"{restart_wall:.1f} s"),
+        ("a reconcile pass over every run ≤ 5 s of CPU", restart_cpu <= 5,
+         f"≤ {restart_cpu:.1f} s (all the CPU used from start to ready)"),
         ("peak anonymous memory ≤ 300 MB while indexing and serving", anon <= 300e6,
          f"RssAnon peak {anon / 1e6:.0f} MB; VmHWM {hwm / 1e6:.0f} MB, of which up to "
          f"{file_backed / 1e6:.0f} MB file-backed (mmapped index files: page cache the kernel can reclaim)"),
@@ -357,6 +381,9 @@ round trip of `GET /healthz`.
   50 ms throughout: peak anonymous RSS **{anon / 1e6:.0f} MB**; peak VmHWM {hwm / 1e6:.0f} MB;
   peak file-backed RSS {file_backed / 1e6:.0f} MB (the mmapped index and doc store: page cache
   shared with the kernel, reclaimable under pressure).
+- Restarted on that data directory with every run unchanged: ready in **{restart_wall:.1f} s**, having
+  used {restart_cpu:.1f} s of CPU (opening the index and state database, and the start-up scan, which
+  is a reconcile pass over all {len(sizes):,} runs; best of {len(restarts)}).
 
 ### Targets
 
