@@ -62,6 +62,10 @@ fn query(c: &mut Criterion) {
         contains: Some(Needle::new(needle)),
         ..Filters::default()
     };
+    let regex = |pattern: &str| Filters {
+        regex: Some(runlogd::index::pattern::Pattern::new(pattern).expect("a valid pattern")),
+        ..Filters::default()
+    };
     let cases: Vec<(&str, Filters, u64)> = vec![
         ("first_page", Filters::default(), 0),
         ("depth_10000", Filters::default(), 10_000),
@@ -83,9 +87,14 @@ fn query(c: &mut Criterion) {
                 sources: BTreeSet::from([Source::TestRunner]),
                 contains: Some(Needle::new(corpus::COMMON_NEEDLE)),
                 signature: None,
+                regex: None,
             },
             0,
         ),
+        // A pattern whose required literal is the rare needle's prefix,
+        // and one that requires nothing (the run is read).
+        ("regex_rare", regex(r"ccx_rare_[0-9a-f]{6}"), 0),
+        ("regex_no_trigram", regex(r"\d{4}-\d{2}"), 0),
     ];
 
     let mut group = c.benchmark_group("query");

@@ -67,7 +67,7 @@ impl Resume {
 pub enum CursorError {
     #[error("malformed cursor; use next_cursor from a previous response as it is")]
     Malformed,
-    #[error("cursor was issued for another run or other filters; send the same run_id, level, source, contains and signature as the request that returned it")]
+    #[error("cursor was issued for another run or other filters; send the same run_id, level, source, contains, regex and signature as the request that returned it")]
     Mismatch,
     #[error("cursor was issued for other parameters; send the same parameters (all but limit) as the request that returned it")]
     QueryMismatch,
@@ -103,13 +103,17 @@ impl Binding {
     }
 
     /// Levels and sources (closed sets, each name ended by a comma), the
-    /// signature (fixed width), then `contains`, which must come last.
+    /// signature (fixed width), the regex (length first), then `contains`,
+    /// which must come last.
     pub fn filters(mut self, filters: &Filters) -> Binding {
         self = self.levels_and_sources(&filters.levels, &filters.sources);
         // Written only when given, so cursors without it keep their bytes.
         if let Some(s) = &filters.signature {
             self.0.update(b"s");
             self.0.update(s.id.0.to_be_bytes());
+        }
+        if let Some(r) = &filters.regex {
+            self = self.regex(r.as_str());
         }
         if let Some(c) = &filters.contains {
             self.0.update(b"c");
@@ -139,6 +143,15 @@ impl Binding {
             self.0.update(b",");
         }
         self.0.update(b"|");
+        self
+    }
+
+    /// A regular expression: a second free text, so its length goes
+    /// first and it cannot run into the text that follows.
+    pub fn regex(mut self, source: &str) -> Binding {
+        self.0.update(b"r");
+        self.0.update((source.len() as u64).to_be_bytes());
+        self.0.update(source.as_bytes());
         self
     }
 

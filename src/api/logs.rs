@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::cursor::{self, Resume};
 use super::error::ApiError;
+use super::highlight;
 use super::json::{json_response, write_str, write_u64, LINE_OVERHEAD};
 use super::lanes;
 use super::pagination::Pagination;
@@ -15,7 +16,7 @@ use super::params::LogRequest;
 use super::AppState;
 use crate::index::block::LineRef;
 use crate::index::grams::template_grams;
-use crate::index::{IndexedLine, Page, RunMeta};
+use crate::index::{Filters, IndexedLine, Page, RunMeta};
 use crate::service::FoundRun;
 
 /// Served messages are cut to this many characters (the published maximum).
@@ -39,6 +40,10 @@ pub(super) struct LogLine<'a> {
     truncated: bool,
     run_id: u64,
     sample_id: Option<u64>,
+    /// With `highlight=true`: where the filters matched, in UTF-16 units
+    /// of `message` (see [`super::highlight`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matches: Option<Vec<[usize; 2]>>,
 }
 
 pub async fn get_logs(
@@ -63,8 +68,9 @@ pub async fn get_logs(
         }
     }
     // A signature, like a needle, names blocks that may not hold it.
-    let filtered_by_text =
-        request.filters.contains.is_some() || request.filters.signature.is_some();
+    let filtered_by_text = request.filters.contains.is_some()
+        || request.filters.signature.is_some()
+        || request.filters.regex.is_some();
     let bound = lanes::for_page(filtered_by_text, meta.lines);
     let (page, request) = lanes::run(bound, move || {
         let after = request.resume.map(Resume::after).unwrap_or(0);
@@ -92,9 +98,10 @@ fn render<'a>(
             &request.filters,
         )
     });
+    let highlight = request.highlight.then_some(&request.filters);
     let data = page
         .lines()
-        .map(|l| LogLine::borrowed(l, request.run_id))
+        .map(|l| LogLine::borrowed(l, request.run_id, highlight))
         .collect();
     LogPage { data, pagination }
 }
@@ -148,12 +155,32 @@ impl<'a> LogLine<'a> {
             Some(id) => write_u64(out, id),
             None => out.extend_from_slice(b"null"),
         }
+        if let Some(ranges) = &self.matches {
+            out.extend_from_slice(b",\"matches\":[");
+            for (i, [from, to]) in ranges.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                write_u64(out, *from as u64);
+                out.push(b',');
+                write_u64(out, *to as u64);
+                out.push(b']');
+            }
+            out.push(b']');
+        }
         out.push(b'}');
     }
 
-    /// A line of a page, borrowed from it.
-    pub(super) fn borrowed(l: LineRef<'a>, run_id: u64) -> LogLine<'a> {
+    /// A line of a page, borrowed from it; with `highlight`, the matches
+    /// of those filters.
+    pub(super) fn borrowed(
+        l: LineRef<'a>,
+        run_id: u64,
+        highlight: Option<&Filters>,
+    ) -> LogLine<'a> {
         let (message, truncated) = cut(l.text);
+        let matches = highlight.map(|f| highlight::matches(l.text, message.len(), f));
         LogLine {
             line: l.line,
             timestamp: (!l.timestamp.is_empty()).then_some(Cow::Borrowed(l.timestamp)),
@@ -163,11 +190,18 @@ impl<'a> LogLine<'a> {
             truncated,
             run_id,
             sample_id: None,
+            matches,
         }
     }
 
-    /// A line read out on its own (search across runs).
-    pub(super) fn owned(l: IndexedLine, run_id: u64) -> LogLine<'static> {
+    /// A line read out on its own (search across runs); with
+    /// `highlight`, the matches of those filters.
+    pub(super) fn owned(
+        l: IndexedLine,
+        run_id: u64,
+        highlight: Option<&Filters>,
+    ) -> LogLine<'static> {
+        let matches = highlight.map(|f| highlight::matches(&l.text, cut(&l.text).0.len(), f));
         let (message, truncated) = match cut(&l.text) {
             (_, false) => (l.text, false),
             (cut, true) => (cut.to_owned(), true),
@@ -181,12 +215,16 @@ impl<'a> LogLine<'a> {
             truncated,
             run_id,
             sample_id: None,
+            matches,
         }
     }
 
     /// About how many bytes the line takes in JSON.
     pub(super) fn size_hint(&self) -> usize {
-        LINE_OVERHEAD + self.message.len() + self.timestamp.as_ref().map_or(0, |t| t.len())
+        LINE_OVERHEAD
+            + self.message.len()
+            + self.timestamp.as_ref().map_or(0, |t| t.len())
+            + self.matches.as_ref().map_or(0, |m| 16 + m.len() * 16)
     }
 }
 
@@ -237,12 +275,21 @@ mod tests {
                 text: texts[(i % 4) as usize].repeat(1 + i as usize * 400),
             })
             .collect();
-        for next_cursor in [None, Some("AQID\"x".to_owned())] {
+        // Highlighted (`matches` written) and not (left out).
+        let highlight = Filters {
+            contains: Some(crate::index::grams::Needle::new("b")),
+            ..Filters::default()
+        };
+        for (next_cursor, highlight) in [
+            (None, None),
+            (Some("AQID\"x".to_owned()), None),
+            (None, Some(&highlight)),
+        ] {
             let page = LogPage {
                 data: lines
                     .iter()
                     .cloned()
-                    .map(|l| LogLine::owned(l, 9401))
+                    .map(|l| LogLine::owned(l, 9401, highlight))
                     .collect(),
                 pagination: Pagination::new(12, next_cursor.is_some(), next_cursor, |c| c),
             };
@@ -253,7 +300,7 @@ mod tests {
         }
         let sampled = LogLine {
             sample_id: Some(77),
-            ..LogLine::owned(lines[0].clone(), 1)
+            ..LogLine::owned(lines[0].clone(), 1, None)
         };
         let mut out = Vec::new();
         sampled.write_json(&mut out);

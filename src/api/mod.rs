@@ -22,6 +22,7 @@ pub mod cursor;
 pub mod error;
 pub mod extract;
 pub mod health;
+mod highlight;
 pub mod json;
 pub mod lanes;
 pub mod limits;

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::index::grams::Needle;
+use crate::index::pattern::{Pattern, PatternError};
 use crate::index::{Filters, SignatureFilter};
 use crate::logfiles::MAX_RUN_ID;
 use crate::parse::{Level, Source};
@@ -14,11 +15,19 @@ use crate::signature::SignatureId;
 use super::cursor::{self, Binding, CursorKey, Resume};
 use super::error::ApiError;
 pub use super::query::{RawParams, LIST_PARAMS};
-use crate::service::signatures::{Kinds, RunOrder, WindowOrder};
+use crate::service::signatures::{Kinds, RunOrder, TemplateText, WindowOrder};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 100;
 pub const MAX_CONTAINS_CHARS: usize = 100;
+
+/// Where a filter is applied: a pattern with no required text scans one
+/// run, but cannot be searched across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Within {
+    OneRun,
+    AllRuns,
+}
 
 /// A validated request for a page of a run's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +36,8 @@ pub struct LogRequest {
     pub limit: usize,
     pub filters: Filters,
     pub resume: Option<Resume>,
+    /// Each line carries where `contains` and `regex` matched it.
+    pub highlight: bool,
 }
 
 /// The path's run id: an integer from 1 to [`MAX_RUN_ID`].
@@ -47,11 +58,14 @@ pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<Log
     let (levels, sources) = bad.levels_and_sources(params);
     let contains = bad.contains(params, 0);
     let signature = bad.signature(params);
+    let regex = bad.regex(params, Within::OneRun);
+    let highlight = bad.flag(params, "highlight");
     let filters = Filters {
         levels,
         sources,
         contains,
         signature,
+        regex,
     };
 
     let resume = match (single(params, "cursor"), run) {
@@ -78,6 +92,7 @@ pub fn validate(run_id: &str, params: &RawParams, key: &CursorKey) -> Result<Log
             limit,
             filters,
             resume,
+            highlight,
         }),
         _ => Err(bad.into_error()),
     }
@@ -124,6 +139,8 @@ pub struct SearchRequest {
     pub scope: RunScope,
     pub limit: usize,
     pub lines_per_run: usize,
+    /// Each line carries where `contains` and `regex` matched it.
+    pub highlight: bool,
     /// What the cursor of this query is bound to.
     pub digest: [u8; 8],
 }
@@ -140,8 +157,15 @@ pub fn validate_search(params: &RawParams, key: &CursorKey) -> Result<SearchRequ
     let mut bad = Problems::default();
     let (levels, sources) = bad.levels_and_sources(params);
     let contains = bad.contains(params, MIN_SEARCH_CONTAINS_CHARS);
-    if contains.is_none() && levels.is_empty() && !bad.fields.contains_key("contains") {
-        let why = "give contains, level, or both";
+    let regex = bad.regex(params, Within::AllRuns);
+    let highlight = bad.flag(params, "highlight");
+    if contains.is_none()
+        && regex.is_none()
+        && levels.is_empty()
+        && !bad.fields.contains_key("contains")
+        && !bad.fields.contains_key("regex")
+    {
+        let why = "give contains, regex, level, or a combination";
         bad.fields.insert("contains".into(), why.into());
         if !bad.fields.contains_key("level") {
             bad.fields.insert("level".into(), why.into());
@@ -161,6 +185,7 @@ pub fn validate_search(params: &RawParams, key: &CursorKey) -> Result<SearchRequ
         sources,
         contains,
         signature: None,
+        regex,
     };
     let binding = Binding::listing(b"search").number(lines_per_run.unwrap_or_default() as u64);
     let (scope, digest) = bad.resume(params, key, scope, binding, &filters);
@@ -171,6 +196,7 @@ pub fn validate_search(params: &RawParams, key: &CursorKey) -> Result<SearchRequ
                 scope,
                 limit,
                 lines_per_run,
+                highlight,
                 digest,
             })
         }
@@ -222,8 +248,8 @@ pub struct RunSignaturesRequest {
 pub struct SignaturesRequest {
     pub kinds: Kinds,
     pub scope: RunScope,
-    /// Lowercased.
-    pub contains: Option<String>,
+    /// What the templates must contain or match.
+    pub text: TemplateText,
     pub order: WindowOrder,
     pub limit: usize,
     pub after: Option<(u64, u64, u64)>,
@@ -289,6 +315,8 @@ pub fn validate_signatures(
     let kinds = bad.signature_kinds(params);
     let scope = bad.scope(params);
     let contains = bad.contains(params, 0).map(|n| n.as_str().to_owned());
+    // On templates, in memory: no text needs to be required of it.
+    let regex = bad.regex(params, Within::OneRun);
     let order = bad.choice(
         params,
         "sort",
@@ -304,6 +332,9 @@ pub fn validate_signatures(
         binding = s.bind(binding);
     }
     let mut binding = binding.kinds(&kinds);
+    if let Some(r) = &regex {
+        binding = binding.regex(r.as_str());
+    }
     if let Some(c) = &contains {
         binding = binding.text(c);
     }
@@ -313,7 +344,7 @@ pub fn validate_signatures(
         (Some(scope), Some(order), Some(limit)) if bad.fields.is_empty() => Ok(SignaturesRequest {
             kinds,
             scope,
-            contains,
+            text: TemplateText { contains, regex },
             order,
             limit,
             after,
@@ -444,6 +475,48 @@ impl Problems {
                 BTreeSet::new()
             }
         }
+    }
+
+    /// A `true`/`false` parameter; absent or empty is false.
+    fn flag(&mut self, params: &RawParams, name: &str) -> bool {
+        match single(params, name) {
+            Ok(None) | Ok(Some("")) | Ok(Some("false")) => false,
+            Ok(Some("true")) => true,
+            Ok(Some(_)) => {
+                self.fields
+                    .insert(name.into(), "must be true or false".into());
+                false
+            }
+            Err(msg) => {
+                self.fields.insert(name.into(), msg);
+                false
+            }
+        }
+    }
+
+    /// `regex`, compiled; empty means absent. Across runs, a pattern must
+    /// name text that every match holds: the index finds the runs by it.
+    fn regex(&mut self, params: &RawParams, within: Within) -> Option<Pattern> {
+        let problem = match single(params, "regex") {
+            Err(msg) => msg,
+            Ok(None) | Ok(Some("")) => return None,
+            Ok(Some(source)) => match Pattern::new(source) {
+                Ok(p) if within == Within::AllRuns && p.grams().is_all() => {
+                    "names no text of three or more characters that every match must \
+                     contain, so the index cannot find the runs it matches; add a literal \
+                     word to it (`exit code: -?[1-9]` rather than `-?[1-9]`), or search \
+                     one run's log with it"
+                        .to_owned()
+                }
+                Ok(p) => return Some(p),
+                Err(PatternError::TooLong) => PatternError::TooLong.to_string(),
+                Err(PatternError::Invalid(msg)) => {
+                    format!("is not a valid regular expression (Rust regex syntax): {msg}")
+                }
+            },
+        };
+        self.fields.insert("regex".into(), problem);
+        None
     }
 
     /// `contains`, as the needle the index matches (lowercased there, once);

@@ -64,6 +64,7 @@ pub async fn search_logs(
     let page = lanes::run(Bound::Search, move || -> Result<SearchPage, ApiError> {
         let scope = &request.scope;
         let landed = scope.by_landing.then_some(scope.landed);
+        let highlight = request.highlight.then(|| request.filters.clone());
         let query = RunQuery {
             runs: scope.runs,
             filters: request.filters,
@@ -87,7 +88,7 @@ pub async fn search_logs(
                     lines: hit
                         .lines
                         .into_iter()
-                        .map(|l| LogLine::owned(l, hit.run_id))
+                        .map(|l| LogLine::owned(l, hit.run_id, highlight.as_ref()))
                         .collect(),
                 }
             })

@@ -12,6 +12,7 @@
 //! per-trigram string.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use rustc_hash::FxHashSet;
 
@@ -270,6 +271,54 @@ impl Needle {
     }
 }
 
+impl Needle {
+    /// Where the needle occurs in `line`, as byte ranges of `line`, in
+    /// order and not overlapping (what a reader sees highlighted).
+    /// Characters are lowercased one by one, so a match is mapped back to
+    /// the characters it came from.
+    pub fn find_ranges(&self, line: &str) -> Vec<Range<usize>> {
+        let needle = self.lower.as_str();
+        let mut out = Vec::new();
+        if needle.is_empty() {
+            return out;
+        }
+        if line.is_ascii() {
+            let (hay, n) = (line.as_bytes(), needle.as_bytes());
+            let mut at = 0;
+            while at + n.len() <= hay.len() {
+                let here = hay[at..at + n.len()]
+                    .iter()
+                    .zip(n)
+                    .all(|(h, c)| h.to_ascii_lowercase() == *c);
+                if here {
+                    out.push(at..at + n.len());
+                    at += n.len();
+                } else {
+                    at += 1;
+                }
+            }
+            return out;
+        }
+        // The lowercased line, and for each of its bytes the character of
+        // `line` it came from.
+        let mut lower = String::with_capacity(line.len());
+        let mut origin: Vec<Range<usize>> = Vec::with_capacity(line.len());
+        for (start, c) in line.char_indices() {
+            let from = start..start + c.len_utf8();
+            for l in c.to_lowercase() {
+                lower.push(l);
+                origin.extend(std::iter::repeat_n(from.clone(), l.len_utf8()));
+            }
+        }
+        for (at, m) in lower.match_indices(needle) {
+            if let (Some(first), Some(last)) = (origin.get(at), origin.get(at + m.len() - 1)) {
+                out.push(first.start..last.end);
+            }
+        }
+        out
+    }
+}
+
 /// Whether ASCII `hay`, lowercased, contains `needle` (already lowercase).
 fn ascii_contains_lower(hay: &[u8], needle: &[u8]) -> bool {
     if needle.len() > hay.len() {
@@ -451,6 +500,24 @@ mod tests {
             assert_eq!(set.codes().len(), want.len(), "each code once");
             set.clear();
         }
+    }
+
+    #[test]
+    fn needle_ranges_point_at_the_original_characters() {
+        let ranges = |line: &str, needle: &str| Needle::new(needle).find_ranges(line);
+        assert_eq!(ranges("Error: an ERROR", "error"), vec![0..5, 10..15]);
+        assert_eq!(ranges("aaaa", "aa"), vec![0..2, 2..4], "not overlapping");
+        assert_eq!(ranges("abc", "x"), Vec::<Range<usize>>::new());
+        // A character that lowercases to two covers both; bytes before it
+        // keep their places.
+        let line = "é İx STRASSE";
+        let found = ranges(line, "i\u{307}x");
+        assert_eq!(
+            found.iter().map(|r| &line[r.clone()]).collect::<Vec<_>>(),
+            ["İx"]
+        );
+        let found = ranges("Ünïcödé CAFÉ café", "café");
+        assert_eq!(found, vec![12..17, 18..23]);
     }
 
     #[test]

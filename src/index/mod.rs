@@ -9,6 +9,7 @@
 //!
 //! * [`schema`] names the fields and how each is indexed;
 //! * [`grams`] is the case-insensitive match and its trigram codes;
+//! * [`pattern`] is a regular expression and the trigram query it asks;
 //! * [`block`] packs a block's lines into its stored body, and reads them back;
 //! * [`write`] adds, replaces and removes a run's lines in one commit;
 //! * [`search`] answers a page of one run, and a search across runs.
@@ -16,6 +17,7 @@
 pub mod block;
 pub mod document;
 pub mod grams;
+pub mod pattern;
 pub mod schema;
 pub mod search;
 pub mod write;

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::Parts;
+use crate::index::pattern::Pattern;
 use crate::index::schema::block_of;
 use crate::index::{IndexError, IndexedLine, LogIndex, Snapshot};
 use crate::parse::{Level, Source};
@@ -68,6 +69,24 @@ pub struct RunSignature {
     pub example: Option<IndexedLine>,
     /// Which indexed runs hold it.
     pub seen: Option<GroupStats>,
+}
+
+/// What a signature listing asks of the templates: text they contain
+/// (case-insensitive) and a regular expression they match.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateText {
+    /// Lowercased.
+    pub contains: Option<String>,
+    pub regex: Option<Pattern>,
+}
+
+impl TemplateText {
+    pub fn keeps(&self, template: &str) -> bool {
+        self.contains
+            .as_ref()
+            .is_none_or(|c| template.to_lowercase().contains(c.as_str()))
+            && self.regex.as_ref().is_none_or(|r| r.is_match(template))
+    }
 }
 
 impl RunSignature {
@@ -201,15 +220,15 @@ impl Signatures {
     }
 
     /// The signatures of `kinds` across the runs with ids in `runs` (and
-    /// landed in `landed` ns, when given) whose template contains
-    /// `contains` (lowercase), in `order`, after `after`. Blocking.
+    /// landed in `landed` ns, when given) whose template `text` keeps, in
+    /// `order`, after `after`. Blocking.
     #[allow(clippy::too_many_arguments)]
     pub fn across(
         &self,
         kinds: &Kinds,
         runs: (u64, u64),
         landed: Option<(i64, i64)>,
-        contains: Option<&str>,
+        text: &TemplateText,
         order: WindowOrder,
         after: Option<(u64, u64, u64)>,
         limit: usize,
@@ -230,7 +249,7 @@ impl Signatures {
                 .store
                 .signature_template(row.group)?
                 .unwrap_or_default();
-            if contains.is_some_and(|c| !template.to_lowercase().contains(c)) {
+            if !text.keeps(&template) {
                 continue;
             }
             let first_run = first_runs.get(&row.group).copied().unwrap_or(0);

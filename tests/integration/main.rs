@@ -29,6 +29,7 @@ mod ops;
 mod ops_gcs;
 mod paging_prop;
 mod platform;
+mod regex;
 mod search;
 mod search_prop;
 mod signatures;

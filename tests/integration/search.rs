@@ -494,6 +494,58 @@ async fn the_readme_examples_answer_on_the_bundled_runs() {
     );
     assert_eq!(r.body["data"][0]["lines"].as_array().map(Vec::len), Some(3));
 
+    // The regex examples, counted with the regex crate over the files.
+    let regex_count = |file: &str, pattern: &str| -> u64 {
+        let path = s.repo.join("LogFiles").join(file);
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_else(|e| panic!("{e}")))
+            .into_owned();
+        let re = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{e}"));
+        text.lines().filter(|l| re.is_match(l)).count() as u64
+    };
+    let r = s
+        .get(
+            "/api/v1/logs/search?regex=libtesseract%5C.so%5C.%5Cd%2B&highlight=true",
+            Some(&t),
+        )
+        .await;
+    assert_eq!(run_ids(&r.body), [9402], "{}", r.body);
+    let line = &r.body["data"][0]["lines"][0];
+    let [from, to] = [0, 1].map(|i| line["matches"][0][i].as_u64().unwrap_or(0) as usize);
+    let message: Vec<u16> = line["message"]
+        .as_str()
+        .unwrap_or_default()
+        .encode_utf16()
+        .collect();
+    assert_eq!(
+        String::from_utf16_lossy(&message[from..to]),
+        "libtesseract.so.5"
+    );
+    let nonzero = r"exit code: -?[1-9]";
+    let r = s
+        .get(
+            "/api/v1/logs/search?regex=exit%20code%3A%20-%3F%5B1-9%5D&lines_per_run=1",
+            Some(&t),
+        )
+        .await;
+    assert_eq!(run_ids(&r.body), [9405, 9403, 9402], "{}", r.body);
+    for (i, run) in [9405, 9403, 9402].into_iter().enumerate() {
+        assert_eq!(
+            r.body["data"][i]["match_count"],
+            regex_count(&format!("{run}.txt"), nonzero)
+        );
+    }
+    let r = s
+        .get(
+            "/api/v1/runs/9405/logs?regex=exit%20code%3A%20-%3F%5B1-9%5D",
+            Some(&t),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"].as_array().map(Vec::len),
+        Some(regex_count("9405.txt", nonzero).min(100) as usize)
+    );
+
     let r = s
         .get(
             "/api/v1/logs/search?contains=maximum%20time%20elapsed&lines_per_run=1",

@@ -19,6 +19,7 @@ use super::model::{Filters, Page, PageLine};
 use super::Snapshot;
 use crate::index::block::{self, IndexedLine, LineRef};
 use crate::index::grams::Needle;
+use crate::index::pattern::Pattern;
 use crate::index::schema::{block_key, first_line_of, split_block_key};
 use crate::index::{IndexError, Result};
 use crate::parse::line_signature;
@@ -183,6 +184,7 @@ pub(super) struct LineFilter<'a> {
     pub(super) sources: u32,
     needle: Option<&'a Needle>,
     signatures: Option<&'a [SignatureId]>,
+    pattern: Option<&'a Pattern>,
 }
 
 impl<'a> LineFilter<'a> {
@@ -199,6 +201,7 @@ impl<'a> LineFilter<'a> {
             sources: mask(filters.sources.iter().map(|s| s.as_u64()).collect()),
             needle,
             signatures: filters.signature.as_ref().map(|s| s.members.as_slice()),
+            pattern: filters.regex.as_ref(),
         }
     }
 
@@ -209,6 +212,7 @@ impl<'a> LineFilter<'a> {
             && self
                 .signatures
                 .is_none_or(|s| s.binary_search(&line_signature(line.text)).is_ok())
+            && self.pattern.is_none_or(|p| p.is_match(line.text))
     }
 }
 

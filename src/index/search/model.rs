@@ -8,6 +8,7 @@
 //! serving borrows from it.
 
 use crate::index::grams::Needle;
+use crate::index::pattern::{GramQuery, Pattern};
 use std::collections::BTreeSet;
 
 use crate::index::block::{IndexedLine, LineRef};
@@ -32,6 +33,9 @@ pub struct Filters {
     pub contains: Option<Needle>,
     /// Lines of one signature; `None` means any.
     pub signature: Option<SignatureFilter>,
+    /// Lines the regular expression matches anywhere (case-sensitive
+    /// unless it says `(?i)`).
+    pub regex: Option<Pattern>,
 }
 
 /// Lines of one signature, as the request named it.
@@ -50,18 +54,17 @@ pub struct SignatureFilter {
 }
 
 impl Filters {
-    /// The trigram codes every matching line holds: the needle's and the
-    /// signature's, sorted.
-    pub(super) fn required_grams(&self) -> Vec<u64> {
-        let mut grams: Vec<u64> = self
-            .contains
-            .iter()
-            .flat_map(|n| n.trigrams().iter().copied())
-            .chain(self.signature.iter().flat_map(|s| s.grams.iter().copied()))
-            .collect();
+    /// What the trigrams of every matching line satisfy: the needle's and
+    /// the signature's trigrams, and the pattern's query.
+    pub(super) fn required(&self) -> GramQuery {
+        let needle = self.contains.iter().flat_map(|n| n.trigrams());
+        let signature = self.signature.iter().flat_map(|s| s.grams.iter());
+        let mut grams: Vec<u64> = needle.chain(signature).copied().collect();
         grams.sort_unstable();
         grams.dedup();
-        grams
+        let mut parts: Vec<GramQuery> = grams.into_iter().map(GramQuery::Gram).collect();
+        parts.extend(self.regex.iter().map(|p| p.grams().clone()));
+        GramQuery::and(parts)
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -69,6 +72,7 @@ impl Filters {
             && self.sources.is_empty()
             && self.contains.is_none()
             && self.signature.is_none()
+            && self.regex.is_none()
     }
 }
 

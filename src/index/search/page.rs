@@ -87,7 +87,7 @@ impl Snapshot {
             let candidates = if filters.is_empty() {
                 Candidates::All
             } else {
-                self.candidates(Some(run_id), filters, &filters.required_grams(), &segments)?
+                self.candidates(Some(run_id), filters, &filters.required(), &segments)?
             };
             match candidates {
                 Candidates::None => {}

@@ -6,6 +6,8 @@
 //! The query plan picks the needle's rarest trigrams first, so a rare or
 //! absent needle costs a few posting reads whatever the size of the index.
 
+use std::collections::HashMap;
+
 use tantivy::query::{BooleanQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
@@ -13,6 +15,7 @@ use tantivy::Term;
 use super::model::Filters;
 use super::Snapshot;
 use crate::index::grams::{is_alnum_gram, NO_GRAMS, ONLY_ALNUM_GRAMS};
+use crate::index::pattern::GramQuery;
 use crate::index::schema::kind_code;
 use crate::index::Result;
 use crate::parse::{Level, Source};
@@ -58,13 +61,13 @@ pub(super) enum Candidates {
 
 impl Snapshot {
     /// The query naming candidate blocks for `filters` (in one run, or in
-    /// all), rarest clauses first. `grams` are the trigram codes every
-    /// matching line holds ([`Filters::required_grams`]).
+    /// all), rarest clauses first. `required` is what every matching
+    /// line's trigrams satisfy ([`Filters::required`]).
     pub(super) fn candidates(
         &self,
         run_id: Option<u64>,
         filters: &Filters,
-        grams: &[u64],
+        required: &GramQuery,
         segments: &[u32],
     ) -> Result<Candidates> {
         let doc_freq = |term: &Term| -> Result<u64> {
@@ -81,55 +84,41 @@ impl Snapshot {
         let f = &self.fields;
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let mut estimate = u64::MAX;
-        if !grams.is_empty() {
-            let required = grams;
-            let mut grams = Vec::with_capacity(required.len());
-            let mut absent = false;
-            for &g in required {
-                let term = Term::from_field_u64(f.grams, g);
-                let df = doc_freq(&term)?;
-                absent |= df == 0;
-                grams.push((df, g, term));
-            }
-            grams.sort_unstable_by_key(|(df, _, _)| *df);
-            let term_query = |t: &Term| -> Box<dyn Query> {
-                Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic))
+        if !required.is_all() {
+            // Each trigram's document frequency, asked once however often
+            // the query names it.
+            let mut freqs: HashMap<u64, u64> = HashMap::new();
+            let mut df_of = |g: u64| -> Result<u64> {
+                if let Some(&df) = freqs.get(&g) {
+                    return Ok(df);
+                }
+                let df = doc_freq(&Term::from_field_u64(f.grams, g))?;
+                freqs.insert(g, df);
+                Ok(df)
             };
             // (estimate, query) of each kind of block that may hold it.
             let mut parts: Vec<(u64, Box<dyn Query>)> = Vec::new();
-            if !absent {
-                let rarest = grams.iter().take(MAX_TRIGRAM_CLAUSES);
-                let estimate = grams.first().map_or(u64::MAX, |(df, _, _)| *df);
-                parts.push((
-                    estimate,
-                    Box::new(BooleanQuery::intersection(
-                        rarest.map(|(_, _, t)| term_query(t)).collect(),
-                    )),
-                ));
+            if let Planned::Query(query, df) = self.plan(required, &mut df_of)? {
+                parts.push((df, query));
             }
             // Blocks indexed with part of their trigrams or none (binary
             // content; see `grams::MAX_BLOCK_TRIGRAMS`) are asked only
             // about what they kept.
-            let alnum = Term::from_field_u64(f.grams, ONLY_ALNUM_GRAMS);
-            let alnum_df = doc_freq(&alnum)?;
-            let kept: Vec<&(u64, u64, Term)> =
-                grams.iter().filter(|(_, g, _)| is_alnum_gram(*g)).collect();
-            if alnum_df > 0 && kept.iter().all(|(df, _, _)| *df > 0) {
-                let mut both = vec![term_query(&alnum)];
-                both.extend(
-                    kept.iter()
-                        .take(MAX_TRIGRAM_CLAUSES)
-                        .map(|(_, _, t)| term_query(t)),
-                );
-                let estimate = kept
-                    .first()
-                    .map_or(alnum_df, |(df, _, _)| alnum_df.min(*df));
-                parts.push((estimate, Box::new(BooleanQuery::intersection(both))));
+            let alnum_df = df_of(ONLY_ALNUM_GRAMS)?;
+            if alnum_df > 0 {
+                let marker = term_query(Term::from_field_u64(f.grams, ONLY_ALNUM_GRAMS));
+                match self.plan(&required.keeping(&is_alnum_gram), &mut df_of)? {
+                    Planned::Nothing => {}
+                    Planned::All => parts.push((alnum_df, marker)),
+                    Planned::Query(kept, df) => parts.push((
+                        alnum_df.min(df),
+                        Box::new(BooleanQuery::intersection(vec![marker, kept])),
+                    )),
+                }
             }
-            let none = Term::from_field_u64(f.grams, NO_GRAMS);
-            let none_df = doc_freq(&none)?;
+            let none_df = df_of(NO_GRAMS)?;
             if none_df > 0 {
-                parts.push((none_df, term_query(&none)));
+                parts.push((none_df, term_query(Term::from_field_u64(f.grams, NO_GRAMS))));
             }
             match parts.len() {
                 0 => return Ok(Candidates::None),
@@ -201,4 +190,92 @@ impl Snapshot {
             estimate,
         })
     }
+
+    /// `query` against the index's document frequencies: an intersection
+    /// leads with its rarest parts and keeps at most
+    /// [`MAX_TRIGRAM_CLAUSES`] of them; a trigram found nowhere makes its
+    /// intersection match nothing, and drops out of a union.
+    fn plan(
+        &self,
+        query: &GramQuery,
+        df_of: &mut impl FnMut(u64) -> Result<u64>,
+    ) -> Result<Planned> {
+        Ok(match query {
+            GramQuery::All => Planned::All,
+            GramQuery::Gram(g) => match df_of(*g)? {
+                0 => Planned::Nothing,
+                df => Planned::Query(term_query(Term::from_field_u64(self.fields.grams, *g)), df),
+            },
+            GramQuery::And(parts) => {
+                let mut planned = Vec::with_capacity(parts.len());
+                for p in parts {
+                    match self.plan(p, df_of)? {
+                        Planned::Nothing => return Ok(Planned::Nothing),
+                        Planned::All => {}
+                        Planned::Query(q, df) => planned.push((df, q)),
+                    }
+                }
+                planned.sort_by_key(|(df, _)| *df);
+                planned.truncate(MAX_TRIGRAM_CLAUSES);
+                match planned.len() {
+                    0 => Planned::All,
+                    1 => {
+                        let (df, q) = planned.remove(0);
+                        Planned::Query(q, df)
+                    }
+                    _ => {
+                        let rarest = planned[0].0;
+                        Planned::Query(
+                            Box::new(BooleanQuery::intersection(
+                                planned.into_iter().map(|(_, q)| q).collect(),
+                            )),
+                            rarest,
+                        )
+                    }
+                }
+            }
+            GramQuery::Or(parts) => {
+                let mut planned = Vec::with_capacity(parts.len());
+                for p in parts {
+                    match self.plan(p, df_of)? {
+                        Planned::All => return Ok(Planned::All),
+                        Planned::Nothing => {}
+                        Planned::Query(q, df) => planned.push((df, q)),
+                    }
+                }
+                match planned.len() {
+                    0 => Planned::Nothing,
+                    1 => {
+                        let (df, q) = planned.remove(0);
+                        Planned::Query(q, df)
+                    }
+                    _ => {
+                        let df = planned
+                            .iter()
+                            .fold(0u64, |sum, (df, _)| sum.saturating_add(*df));
+                        Planned::Query(
+                            Box::new(BooleanQuery::union(
+                                planned.into_iter().map(|(_, q)| q).collect(),
+                            )),
+                            df,
+                        )
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// A [`GramQuery`] resolved against the index.
+enum Planned {
+    /// No clause narrows it: every block may match.
+    All,
+    /// No block can match.
+    Nothing,
+    /// The query naming the candidate blocks, and their estimated number.
+    Query(Box<dyn Query>, u64),
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
 }

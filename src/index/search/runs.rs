@@ -35,8 +35,8 @@ impl Snapshot {
         let wanted =
             |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
         let all = self.all_segments();
-        let grams = query.filters.required_grams();
-        let (clauses, estimate) = match self.candidates(None, &query.filters, &grams, &all)? {
+        let required = query.filters.required();
+        let (clauses, estimate) = match self.candidates(None, &query.filters, &required, &all)? {
             Candidates::None => return Ok(page),
             Candidates::All => (None, u64::MAX),
             Candidates::Query { query, estimate } => (Some(query), estimate),

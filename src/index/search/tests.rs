@@ -4,6 +4,7 @@
 use super::plan::{PlanLimits, PLAN_LIMITS};
 use super::{Filters, RunMeta, RunQuery};
 use crate::index::grams::Needle;
+use crate::index::pattern::Pattern;
 use crate::index::testing;
 use crate::index::LogIndex;
 
@@ -105,6 +106,105 @@ fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
                 assert_eq!(got, matching.iter().copied().take(1).collect::<Vec<_>>());
                 assert_eq!(found.has_more, matching.len() > 1, "{needle:?} {limits:?}");
             }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let index = LogIndex::open(dir.path(), 32 << 20)?;
+    let runs = runs();
+    for (run, lines) in &runs {
+        let mut batch = index.batch()?;
+        let parsed = lines
+            .iter()
+            .enumerate()
+            .map(|(i, t)| testing::runner_line(i as u64 + 1, 7, t.clone()))
+            .collect();
+        batch.add_lines(*run, parsed)?;
+        batch.set_run_meta(
+            *run,
+            RunMeta {
+                generation: 1,
+                lines: lines.len() as u64,
+            },
+        )?;
+        batch.commit()?;
+    }
+    let windowed = PlanLimits {
+        sparse_max_blocks: 0,
+        first_window_blocks: 1,
+        all_candidates_max: 0,
+    };
+    let patterns = [
+        r"NEEDLE at \d+0$",
+        r"(?i)needle-like needle [1-4]\d0",
+        r"needle",
+        r"(NEEDLE|needle-like) (at|needle) 9\d\d",
+        r"entry \d+ of run [13]",
+        r"\d{4}",
+        r"absent|nowhere",
+    ];
+    for limits in [PLAN_LIMITS, windowed] {
+        let mut snapshot = index.snapshot();
+        snapshot.limits = limits;
+        for source in patterns {
+            let pattern = Pattern::new(source)?;
+            let reference = regex::Regex::new(source)?;
+            let filters = Filters {
+                regex: Some(pattern.clone()),
+                ..Filters::default()
+            };
+            for (run, lines) in &runs {
+                let want: Vec<u64> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| reference.is_match(t))
+                    .map(|(i, _)| i as u64 + 1)
+                    .collect();
+                let meta = snapshot
+                    .run_meta(*run)?
+                    .ok_or_else(|| anyhow::anyhow!("run {run} not indexed"))?;
+                let (mut got, mut after) = (Vec::new(), 0);
+                loop {
+                    let page = snapshot.page(*run, meta, &filters, after, 37)?;
+                    got.extend(page.lines().map(|l| l.line));
+                    match (page.has_more, page.last_line()) {
+                        (true, Some(last)) => after = last,
+                        _ => break,
+                    }
+                }
+                assert_eq!(got, want, "run {run} regex {source:?} {limits:?}");
+            }
+            if pattern.grams().is_all() {
+                continue;
+            }
+            let found = snapshot.search_runs(&RunQuery {
+                filters: filters.clone(),
+                runs: (1, 4),
+                only: None,
+                limit: 4,
+                lines_per_run: 2,
+            })?;
+            let matching: Vec<(u64, u64)> = runs
+                .iter()
+                .rev()
+                .map(|(run, lines)| {
+                    (
+                        *run,
+                        lines.iter().filter(|t| reference.is_match(t)).count() as u64,
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            let got: Vec<(u64, u64)> = found
+                .runs
+                .iter()
+                .map(|h| (h.run_id, h.match_count))
+                .collect();
+            assert_eq!(got, matching, "{source:?} {limits:?}");
         }
     }
     Ok(())
