@@ -15,7 +15,6 @@
 //! * [`search`] answers a page of one run, and a search across runs.
 
 pub mod block;
-pub mod document;
 pub mod grams;
 pub mod pattern;
 pub mod schema;
@@ -33,14 +32,12 @@ use std::time::{Duration, Instant};
 use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::LogMergePolicy;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError};
-
-use document::IndexDoc;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
 
 pub use block::IndexedLine;
 pub use schema::Fields;
 pub use search::{
-    Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SegmentRuns, SignatureFilter, Snapshot,
+    Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SegmentCache, SignatureFilter, Snapshot,
 };
 pub use write::WriteBatch;
 
@@ -70,10 +67,10 @@ pub type Result<T> = std::result::Result<T, IndexError>;
 pub struct LogIndex {
     reader: IndexReader,
     /// Taken out by [`LogIndex::close`].
-    writer: Mutex<Option<IndexWriter<IndexDoc>>>,
+    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
     fields: Fields,
     /// Which runs each segment holds, shared by every snapshot.
-    segment_runs: Arc<SegmentRuns>,
+    segment_cache: Arc<SegmentCache>,
 }
 
 /// Segments are merged by size in *blocks*, not in tantivy's default
@@ -138,7 +135,7 @@ impl LogIndex {
             reader,
             writer: Mutex::new(Some(writer)),
             fields,
-            segment_runs: Arc::default(),
+            segment_cache: Arc::default(),
         })
     }
 
@@ -147,7 +144,7 @@ impl LogIndex {
         Snapshot::new(
             self.reader.searcher(),
             self.fields.clone(),
-            self.segment_runs.clone(),
+            self.segment_cache.clone(),
         )
     }
 
@@ -162,7 +159,7 @@ impl LogIndex {
             writer,
             &self.reader,
             self.fields.clone(),
-            self.segment_runs.clone(),
+            self.segment_cache.clone(),
         ))
     }
 
@@ -186,7 +183,7 @@ fn writer_waiting_for_lock(
     dir: &Path,
     threads: usize,
     memory: usize,
-) -> Result<IndexWriter<IndexDoc>> {
+) -> Result<IndexWriter<TantivyDocument>> {
     let started = Instant::now();
     let mut waiting = false;
     loop {

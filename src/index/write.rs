@@ -15,23 +15,22 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::sync::{Arc, MutexGuard};
 
 use tantivy::indexer::UserOperation;
-use tantivy::{IndexReader, IndexWriter, Term};
+use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
 use super::block::{self, IndexedLine};
-use super::document::IndexDoc;
 use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{block_key, block_of, first_line_of, kind_code, Fields, BLOCK_LINES};
-use super::search::{RunMeta, SegmentRuns, Snapshot};
+use super::search::{RunMeta, SegmentCache, Snapshot};
 use super::{IndexError, Result};
 use crate::parse::ParsedLine;
 
 pub struct WriteBatch<'a> {
     /// `None` once the index is closed; [`super::LogIndex::batch`] hands
     /// out no batch then.
-    writer: MutexGuard<'a, Option<IndexWriter<IndexDoc>>>,
+    writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
     reader: &'a IndexReader,
     fields: Fields,
-    segment_runs: Arc<SegmentRuns>,
+    segment_cache: Arc<SegmentCache>,
     changed: bool,
     /// Per run, the block being filled, not yet handed to the writer.
     open: HashMap<u64, OpenBlock>,
@@ -41,7 +40,7 @@ pub struct WriteBatch<'a> {
     /// where the line is in the block.
     block_texts: FxHashMap<u64, usize>,
     /// Deletions and additions not yet handed to the writer, in order.
-    staged: Vec<UserOperation<IndexDoc>>,
+    staged: Vec<UserOperation<TantivyDocument>>,
 }
 
 /// Operations are handed to the writer in groups of this many. tantivy puts
@@ -61,16 +60,16 @@ struct OpenBlock {
 
 impl<'a> WriteBatch<'a> {
     pub(super) fn new(
-        writer: MutexGuard<'a, Option<IndexWriter<IndexDoc>>>,
+        writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
         reader: &'a IndexReader,
         fields: Fields,
-        segment_runs: Arc<SegmentRuns>,
+        segment_cache: Arc<SegmentCache>,
     ) -> Self {
         WriteBatch {
             writer,
             reader,
             fields,
-            segment_runs,
+            segment_cache,
             changed: false,
             open: HashMap::new(),
             scratch: TrigramSet::default(),
@@ -132,7 +131,7 @@ impl<'a> WriteBatch<'a> {
         }
         let f = &self.fields;
         let term = Term::from_field_u64(f.run_doc, run_id);
-        let mut d = IndexDoc::with_capacity(4);
+        let mut d = TantivyDocument::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.run_doc, run_id);
         d.add_u64(f.generation, meta.generation);
@@ -178,7 +177,7 @@ impl<'a> WriteBatch<'a> {
             });
         }
         let snapshot =
-            Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_runs.clone());
+            Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_cache.clone());
         let lines = snapshot.block(run_id, block)?.ok_or(IndexError::Malformed(
             "a run grew, but its last block is not in the index",
         ))?;
@@ -189,11 +188,11 @@ impl<'a> WriteBatch<'a> {
         })
     }
 
-    fn writer(&mut self) -> Result<&mut IndexWriter<IndexDoc>> {
+    fn writer(&mut self) -> Result<&mut IndexWriter<TantivyDocument>> {
         self.writer.as_mut().ok_or(IndexError::Closed)
     }
 
-    fn stage(&mut self, op: UserOperation<IndexDoc>) -> Result<()> {
+    fn stage(&mut self, op: UserOperation<TantivyDocument>) -> Result<()> {
         self.changed = true;
         self.staged.push(op);
         if self.staged.len() >= STAGED_OPS {
@@ -241,10 +240,8 @@ impl<'a> WriteBatch<'a> {
             }
             self.scratch.insert_text(&l.text);
         }
-        // Values in the schema's field order: tantivy sorts them by field,
-        // and sorted input is the cheap case.
         let grams = self.scratch.codes();
-        let mut d = IndexDoc::with_capacity(grams.len() + 24);
+        let mut d = TantivyDocument::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.block, key);
         if grams.len() > MAX_BLOCK_TRIGRAMS {
@@ -279,7 +276,7 @@ impl<'a> WriteBatch<'a> {
                 d.add_u64(f.kinds, code);
             }
         }
-        d.set_text(f.body, block::encode(&open.lines));
+        d.add_text(f.body, block::encode(&open.lines));
         self.stage(UserOperation::Add(d))
     }
 }

@@ -37,10 +37,9 @@ impl Snapshot {
         let weight: Box<dyn Weight> =
             query.weight(EnableScoring::disabled_from_searcher(&self.searcher))?;
         let mut out = Vec::new();
-        let name = self.searcher.schema().get_field_name(self.fields.block);
         for &ord in segments {
             let segment = self.searcher.segment_reader(ord);
-            let keys = segment.fast_fields().u64(name)?;
+            let keys = self.block_keys(ord)?;
             weight.for_each_no_score(segment, &mut |docs| {
                 for &doc in docs {
                     if segment.is_deleted(doc) {

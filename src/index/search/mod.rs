@@ -25,7 +25,7 @@ mod model;
 mod page;
 mod plan;
 mod runs;
-mod segment_runs;
+mod segments;
 #[cfg(test)]
 mod tests;
 
@@ -35,8 +35,8 @@ use tantivy::{IndexReader, Searcher};
 
 pub use model::{Filters, Page, RunHit, RunMeta, RunQuery, RunsPage, SignatureFilter};
 use plan::{PlanLimits, PLAN_LIMITS};
-pub use segment_runs::SegmentRuns;
-use segment_runs::{segments_holding, RunIds};
+pub use segments::SegmentCache;
+use segments::{segments_holding, SegmentInfo};
 
 use super::schema::Fields;
 
@@ -45,33 +45,33 @@ pub struct Snapshot {
     searcher: Searcher,
     fields: Fields,
     limits: PlanLimits,
-    segment_runs: Arc<SegmentRuns>,
-    /// The run ids of each segment, taken from `segment_runs` when first
-    /// needed (a snapshot taken for a write may never need them).
-    runs_by_segment: OnceLock<Vec<RunIds>>,
+    segment_cache: Arc<SegmentCache>,
+    /// What is kept of each segment, taken from `segment_cache` when first
+    /// needed (a snapshot taken for a write may never need it).
+    segment_infos: OnceLock<Vec<Arc<SegmentInfo>>>,
 }
 
 impl Snapshot {
     pub(super) fn new(
         searcher: Searcher,
         fields: Fields,
-        segment_runs: Arc<SegmentRuns>,
+        segment_cache: Arc<SegmentCache>,
     ) -> Snapshot {
         Snapshot {
             searcher,
             fields,
             limits: PLAN_LIMITS,
-            segment_runs,
-            runs_by_segment: OnceLock::new(),
+            segment_cache,
+            segment_infos: OnceLock::new(),
         }
     }
 
     pub(super) fn from_reader(
         reader: &IndexReader,
         fields: Fields,
-        segment_runs: Arc<SegmentRuns>,
+        segment_cache: Arc<SegmentCache>,
     ) -> Snapshot {
-        Snapshot::new(reader.searcher(), fields, segment_runs)
+        Snapshot::new(reader.searcher(), fields, segment_cache)
     }
 
     fn all_segments(&self) -> Vec<u32> {
@@ -81,13 +81,27 @@ impl Snapshot {
     /// The segments holding documents of the run: a query on one run looks
     /// nowhere else, so its cost does not grow with the other runs.
     fn segments_of(&self, run_id: u64) -> super::Result<Vec<u32>> {
-        let lists = match self.runs_by_segment.get() {
-            Some(lists) => lists,
-            None => {
-                let lists = self.segment_runs.of(&self.searcher, self.fields.run_id)?;
-                self.runs_by_segment.get_or_init(|| lists)
-            }
-        };
-        Ok(segments_holding(lists, run_id))
+        Ok(segments_holding(self.segment_infos()?, run_id))
+    }
+
+    /// The block keys of segment `ord` (a fast field read once per segment).
+    fn block_keys(&self, ord: u32) -> super::Result<&tantivy::columnar::Column<u64>> {
+        self.segment_infos()?
+            .get(ord as usize)
+            .map(|info| &info.block_keys)
+            .ok_or(super::IndexError::Malformed(
+                "a segment ordinal past the snapshot's",
+            ))
+    }
+
+    fn segment_infos(&self) -> super::Result<&[Arc<SegmentInfo>]> {
+        if let Some(infos) = self.segment_infos.get() {
+            return Ok(infos);
+        }
+        let name = self.searcher.schema().get_field_name(self.fields.block);
+        let infos = self
+            .segment_cache
+            .of(&self.searcher, self.fields.run_id, name)?;
+        Ok(self.segment_infos.get_or_init(|| infos))
     }
 }

@@ -87,7 +87,12 @@ impl Snapshot {
             let candidates = if filters.is_empty() {
                 Candidates::All
             } else {
-                self.candidates(Some(run_id), filters, &filters.required(), &segments)?
+                self.candidates(
+                    Some((run_id, last + 1)),
+                    filters,
+                    &filters.required(),
+                    &segments,
+                )?
             };
             match candidates {
                 Candidates::None => {}

@@ -41,12 +41,23 @@ pub(super) struct PlanLimits {
     /// Across runs: with more candidate blocks than this in the whole index,
     /// runs are read newest first in widening windows instead of all at once.
     pub(super) all_candidates_max: u64,
+    /// A run of at most this many blocks is a small run: a clause with
+    /// postings longer than `short_postings` documents is left out of its
+    /// query (see [`Snapshot::candidates`]).
+    pub(super) small_run_blocks: u64,
+    pub(super) short_postings: u64,
 }
 
 pub(super) const PLAN_LIMITS: PlanLimits = PlanLimits {
     sparse_max_blocks: 256,
     first_window_blocks: 8,
     all_candidates_max: 20_000,
+    // 16 blocks are 2,048 lines (about 200 KB; the platform's runs are
+    // about 100 KB): read whole, a run that holds no match costs about as
+    // much as the seek it saves. 16,384 postings are 128 skip steps, a few
+    // microseconds.
+    small_run_blocks: 16,
+    short_postings: 16_384,
 };
 
 /// The blocks the index says may hold a match.
@@ -63,13 +74,26 @@ impl Snapshot {
     /// The query naming candidate blocks for `filters` (in one run, or in
     /// all), rarest clauses first. `required` is what every matching
     /// line's trigrams satisfy ([`Filters::required`]).
+    ///
+    /// `run` is the run asked about, with its number of blocks, or `None`
+    /// across runs. On a small run, a clause whose postings are long (a
+    /// common trigram, a level most blocks have) is left out: the reads it
+    /// saves are few, and seeking through its postings to the run costs
+    /// more the larger the index (tantivy skips 128 documents a step). Its
+    /// lines are checked all the same.
     pub(super) fn candidates(
         &self,
-        run_id: Option<u64>,
+        run: Option<(u64, u64)>,
         filters: &Filters,
         required: &GramQuery,
         segments: &[u32],
     ) -> Result<Candidates> {
+        let max_df = match run {
+            Some((_, blocks)) if blocks <= self.limits.small_run_blocks => {
+                Some(self.limits.short_postings)
+            }
+            _ => None,
+        };
         let doc_freq = |term: &Term| -> Result<u64> {
             let mut df = 0;
             for &ord in segments {
@@ -96,47 +120,53 @@ impl Snapshot {
                 freqs.insert(g, df);
                 Ok(df)
             };
-            // (estimate, query) of each kind of block that may hold it.
-            let mut parts: Vec<(u64, Box<dyn Query>)> = Vec::new();
-            if let Planned::Query(query, df) = self.plan(required, &mut df_of)? {
-                parts.push((df, query));
-            }
-            // Blocks indexed with part of their trigrams or none (binary
-            // content; see `grams::MAX_BLOCK_TRIGRAMS`) are asked only
-            // about what they kept.
-            let alnum_df = df_of(ONLY_ALNUM_GRAMS)?;
-            if alnum_df > 0 {
-                let marker = term_query(Term::from_field_u64(f.grams, ONLY_ALNUM_GRAMS));
-                match self.plan(&required.keeping(&is_alnum_gram), &mut df_of)? {
-                    Planned::Nothing => {}
-                    Planned::All => parts.push((alnum_df, marker)),
-                    Planned::Query(kept, df) => parts.push((
-                        alnum_df.min(df),
-                        Box::new(BooleanQuery::intersection(vec![marker, kept])),
-                    )),
+            // Left out whole when no trigram narrows it (each is in too
+            // many blocks of a small run to be worth the seek).
+            let full = self.plan(required, &mut df_of, max_df)?;
+            if !matches!(full, Planned::All) {
+                // (estimate, query) of each kind of block that may hold it.
+                let mut parts: Vec<(u64, Box<dyn Query>)> = Vec::new();
+                if let Planned::Query(query, df) = full {
+                    parts.push((df, query));
                 }
-            }
-            let none_df = df_of(NO_GRAMS)?;
-            if none_df > 0 {
-                parts.push((none_df, term_query(Term::from_field_u64(f.grams, NO_GRAMS))));
-            }
-            match parts.len() {
-                0 => return Ok(Candidates::None),
-                1 => {
-                    let (df, query) = parts.remove(0);
-                    estimate = df;
-                    clauses.push(query);
+                // Blocks indexed with part of their trigrams or none (binary
+                // content; see `grams::MAX_BLOCK_TRIGRAMS`) are asked only
+                // about what they kept.
+                let alnum_df = df_of(ONLY_ALNUM_GRAMS)?;
+                if alnum_df > 0 {
+                    let marker = term_query(Term::from_field_u64(f.grams, ONLY_ALNUM_GRAMS));
+                    match self.plan(&required.keeping(&is_alnum_gram), &mut df_of, max_df)? {
+                        Planned::Nothing => {}
+                        Planned::All => parts.push((alnum_df, marker)),
+                        Planned::Query(kept, df) => parts.push((
+                            alnum_df.min(df),
+                            Box::new(BooleanQuery::intersection(vec![marker, kept])),
+                        )),
+                    }
                 }
-                _ => {
-                    estimate = parts
-                        .iter()
-                        .fold(0u64, |sum, (df, _)| sum.saturating_add(*df));
-                    clauses.push(Box::new(BooleanQuery::union(
-                        parts.into_iter().map(|(_, q)| q).collect(),
-                    )));
+                let none_df = df_of(NO_GRAMS)?;
+                if none_df > 0 {
+                    parts.push((none_df, term_query(Term::from_field_u64(f.grams, NO_GRAMS))));
+                }
+                match parts.len() {
+                    0 => return Ok(Candidates::None),
+                    1 => {
+                        let (df, query) = parts.remove(0);
+                        estimate = df;
+                        clauses.push(query);
+                    }
+                    _ => {
+                        estimate = parts
+                            .iter()
+                            .fold(0u64, |sum, (df, _)| sum.saturating_add(*df));
+                        clauses.push(Box::new(BooleanQuery::union(
+                            parts.into_iter().map(|(_, q)| q).collect(),
+                        )));
+                    }
                 }
             }
         }
+
         let codes =
             |set: Vec<u64>, all: usize, field: Field| -> Result<Option<(u64, Box<dyn Query>)>> {
                 if set.is_empty() || set.len() >= all {
@@ -173,13 +203,16 @@ impl Snapshot {
             if df == 0 {
                 return Ok(Candidates::None);
             }
+            if max_df.is_some_and(|max| df > max) {
+                continue;
+            }
             estimate = estimate.min(df);
             clauses.push(query);
         }
         if clauses.is_empty() {
             return Ok(Candidates::All);
         }
-        if let Some(run_id) = run_id {
+        if let Some((run_id, _)) = run {
             clauses.push(Box::new(TermQuery::new(
                 Term::from_field_u64(f.run_id, run_id),
                 IndexRecordOption::Basic,
@@ -194,22 +227,25 @@ impl Snapshot {
     /// `query` against the index's document frequencies: an intersection
     /// leads with its rarest parts and keeps at most
     /// [`MAX_TRIGRAM_CLAUSES`] of them; a trigram found nowhere makes its
-    /// intersection match nothing, and drops out of a union.
+    /// intersection match nothing, and drops out of a union. A trigram in
+    /// more than `max_df` blocks, when given, requires nothing.
     fn plan(
         &self,
         query: &GramQuery,
         df_of: &mut impl FnMut(u64) -> Result<u64>,
+        max_df: Option<u64>,
     ) -> Result<Planned> {
         Ok(match query {
             GramQuery::All => Planned::All,
             GramQuery::Gram(g) => match df_of(*g)? {
                 0 => Planned::Nothing,
+                df if max_df.is_some_and(|max| df > max) => Planned::All,
                 df => Planned::Query(term_query(Term::from_field_u64(self.fields.grams, *g)), df),
             },
             GramQuery::And(parts) => {
                 let mut planned = Vec::with_capacity(parts.len());
                 for p in parts {
-                    match self.plan(p, df_of)? {
+                    match self.plan(p, df_of, max_df)? {
                         Planned::Nothing => return Ok(Planned::Nothing),
                         Planned::All => {}
                         Planned::Query(q, df) => planned.push((df, q)),
@@ -237,7 +273,7 @@ impl Snapshot {
             GramQuery::Or(parts) => {
                 let mut planned = Vec::with_capacity(parts.len());
                 for p in parts {
-                    match self.plan(p, df_of)? {
+                    match self.plan(p, df_of, max_df)? {
                         Planned::All => return Ok(Planned::All),
                         Planned::Nothing => {}
                         Planned::Query(q, df) => planned.push((df, q)),

@@ -118,10 +118,9 @@ impl Snapshot {
     /// The lowest and highest run id with blocks in this snapshot (deleted
     /// ones may count: these are bounds), or `None` when it holds none.
     fn run_id_bounds(&self) -> Result<Option<(u64, u64)>> {
-        let name = self.searcher.schema().get_field_name(self.fields.block);
         let mut bounds: Option<(u64, u64)> = None;
-        for segment in self.searcher.segment_readers() {
-            let keys = segment.fast_fields().u64(name)?;
+        for (ord, segment) in self.searcher.segment_readers().iter().enumerate() {
+            let keys = self.block_keys(ord as u32)?;
             if keys.num_docs() == 0 || segment.num_docs() == 0 {
                 continue;
             }

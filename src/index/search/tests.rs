@@ -8,6 +8,25 @@ use crate::index::pattern::Pattern;
 use crate::index::testing;
 use crate::index::LogIndex;
 
+/// The plans every query is checked under: the product's, the windowed
+/// one (every run large, every filter matching many blocks), and the
+/// small-run one that leaves out every clause it can (lines are checked).
+fn plans() -> [PlanLimits; 3] {
+    let windowed = PlanLimits {
+        sparse_max_blocks: 0,
+        first_window_blocks: 1,
+        all_candidates_max: 0,
+        small_run_blocks: 0,
+        ..PLAN_LIMITS
+    };
+    let scanning = PlanLimits {
+        small_run_blocks: u64::MAX,
+        short_postings: 0,
+        ..PLAN_LIMITS
+    };
+    [PLAN_LIMITS, windowed, scanning]
+}
+
 /// Runs 1..=4 of 1,000 lines; "needle" is in every 3rd line of run 2,
 /// every 50th of run 3, nowhere in runs 1 and 4.
 fn runs() -> Vec<(u64, Vec<String>)> {
@@ -47,12 +66,7 @@ fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
         )?;
         batch.commit()?;
     }
-    let windowed = PlanLimits {
-        sparse_max_blocks: 0,
-        first_window_blocks: 1,
-        all_candidates_max: 0,
-    };
-    for limits in [PLAN_LIMITS, windowed] {
+    for limits in plans() {
         let mut snapshot = index.snapshot();
         snapshot.limits = limits;
         for needle in ["needle", "eedl", "ne", "nothing", "absent!"] {
@@ -133,11 +147,6 @@ fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
         )?;
         batch.commit()?;
     }
-    let windowed = PlanLimits {
-        sparse_max_blocks: 0,
-        first_window_blocks: 1,
-        all_candidates_max: 0,
-    };
     let patterns = [
         r"NEEDLE at \d+0$",
         r"(?i)needle-like needle [1-4]\d0",
@@ -147,7 +156,7 @@ fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
         r"\d{4}",
         r"absent|nowhere",
     ];
-    for limits in [PLAN_LIMITS, windowed] {
+    for limits in plans() {
         let mut snapshot = index.snapshot();
         snapshot.limits = limits;
         for source in patterns {

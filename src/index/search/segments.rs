@@ -1,13 +1,16 @@
-//! Which runs each segment holds, read once per segment and kept for the
-//! segment's life.
+//! What every query reads of each segment, read once per segment and kept
+//! for the segment's life: the run ids it holds, and its column of block
+//! keys.
 //!
 //! A query on one run looks only at the segments holding that run. Asking
 //! every segment's term dictionary for the run id, on every page, cost a
 //! lookup per segment: at 100,000 runs (tens of segments) that was a third
 //! of a small run's page, and a search across runs paid it again for each
-//! run it named. Segments never change once written, so the run ids in one
-//! are read from its term dictionary the first time a snapshot holds it,
-//! and a run's segments are then found by a binary search in each list.
+//! run it named. Opening a segment's block-key column reads its block
+//! index whole: in a segment of 800,000 blocks that was another tenth of a
+//! small run's page. Segments never change once written, so both are read
+//! the first time a snapshot holds the segment, and a run's segments are
+//! then found by a binary search in each list.
 //!
 //! A list names every run with a document in the segment, deleted or not:
 //! it says where a run *may* be, and the reads that follow skip deleted
@@ -16,42 +19,56 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tantivy::columnar::Column;
 use tantivy::index::SegmentId;
 use tantivy::schema::Field;
 use tantivy::{Searcher, SegmentReader};
 
 use crate::index::{IndexError, Result};
 
-/// The run ids of one segment, ascending.
-pub(crate) type RunIds = Arc<[u64]>;
-
-/// The run-id lists of the segments seen so far, by segment.
-#[derive(Default)]
-pub struct SegmentRuns {
-    by_segment: Mutex<HashMap<SegmentId, RunIds>>,
+/// What is kept of one segment.
+pub(crate) struct SegmentInfo {
+    /// The run ids with a document in it, ascending.
+    pub(crate) runs: Box<[u64]>,
+    /// Its `block` fast field (block documents only).
+    pub(crate) block_keys: Column<u64>,
 }
 
-impl SegmentRuns {
-    /// The run ids of each of the searcher's segments, in segment order.
-    /// Reads the lists of segments not seen before, and forgets those of
+/// The [`SegmentInfo`] of the segments seen so far, by segment.
+#[derive(Default)]
+pub struct SegmentCache {
+    by_segment: Mutex<HashMap<SegmentId, Arc<SegmentInfo>>>,
+}
+
+impl SegmentCache {
+    /// The info of each of the searcher's segments, in segment order.
+    /// Reads that of segments not seen before, and forgets that of
     /// segments gone from the index (merged or deleted).
-    pub(crate) fn of(&self, searcher: &Searcher, run_id: Field) -> Result<Vec<RunIds>> {
+    pub(crate) fn of(
+        &self,
+        searcher: &Searcher,
+        run_id: Field,
+        block: &str,
+    ) -> Result<Vec<Arc<SegmentInfo>>> {
         let mut known = self.by_segment.lock().map_err(|_| IndexError::Poisoned)?;
         let segments = searcher.segment_readers();
         let mut out = Vec::with_capacity(segments.len());
         let mut read_any = false;
         for segment in segments {
             let id = segment.segment_id();
-            let runs = match known.get(&id) {
-                Some(runs) => runs.clone(),
+            let info = match known.get(&id) {
+                Some(info) => info.clone(),
                 None => {
-                    let runs = run_ids(segment, run_id)?;
-                    known.insert(id, runs.clone());
+                    let info = Arc::new(SegmentInfo {
+                        runs: run_ids(segment, run_id)?,
+                        block_keys: segment.fast_fields().u64(block)?,
+                    });
+                    known.insert(id, info.clone());
                     read_any = true;
-                    runs
+                    info
                 }
             };
-            out.push(runs);
+            out.push(info);
         }
         // A new segment is the only sign that others may have gone.
         if read_any && known.len() > segments.len() {
@@ -63,7 +80,7 @@ impl SegmentRuns {
 
 /// The run ids with a document in `segment`, from its term dictionary of
 /// the `run_id` field (one term per run, in ascending order).
-fn run_ids(segment: &SegmentReader, run_id: Field) -> Result<RunIds> {
+fn run_ids(segment: &SegmentReader, run_id: Field) -> Result<Box<[u64]>> {
     let index = segment.inverted_index(run_id)?;
     let mut terms = index
         .terms()
@@ -82,11 +99,11 @@ fn run_ids(segment: &SegmentReader, run_id: Field) -> Result<RunIds> {
 }
 
 /// The ordinals of the segments whose list holds `run_id`.
-pub(crate) fn segments_holding(lists: &[RunIds], run_id: u64) -> Vec<u32> {
-    lists
+pub(crate) fn segments_holding(infos: &[Arc<SegmentInfo>], run_id: u64) -> Vec<u32> {
+    infos
         .iter()
         .enumerate()
-        .filter(|(_, runs)| runs.binary_search(&run_id).is_ok())
+        .filter(|(_, info)| info.runs.binary_search(&run_id).is_ok())
         .map(|(ord, _)| ord as u32)
         .collect()
 }
@@ -128,7 +145,12 @@ mod tests {
         write(&index, &[5], 1)?;
         let snapshot = index.snapshot();
         let searcher = &snapshot.searcher;
-        let lists = snapshot.segment_runs.of(searcher, snapshot.fields.run_id)?;
+        let lists: Vec<Box<[u64]>> = snapshot
+            .segment_cache
+            .of(searcher, snapshot.fields.run_id, "block")?
+            .iter()
+            .map(|info| info.runs.clone())
+            .collect();
         assert_eq!(lists.len(), 3);
         let mut seen = Vec::new();
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
@@ -169,7 +191,7 @@ mod tests {
             let snapshot = index.snapshot();
             assert_eq!(snapshot.segments_of(run)?.len(), 1);
             let segments = snapshot.searcher.segment_readers().len();
-            let listed = snapshot.segment_runs.by_segment.lock().map(|m| m.len());
+            let listed = snapshot.segment_cache.by_segment.lock().map(|m| m.len());
             assert_eq!(listed.ok(), Some(segments), "after run {run}");
         }
         let snapshot = index.snapshot();
