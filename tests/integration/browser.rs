@@ -2152,3 +2152,153 @@ async fn markup_in_a_failure_template_is_shown_as_text_and_runs_nothing() {
     b.stop().await;
     s.stop().await;
 }
+
+/// The `mark`ed texts of the rows on the run page, by line.
+async fn marked_rows(b: &Browser) -> Vec<(u64, Vec<String>)> {
+    let got = b
+        .js("return [...document.querySelectorAll('#lines .row')].map(r => \
+             [Number(r.dataset.line), [...r.querySelectorAll('.msg mark')].map(m => m.textContent)])")
+        .await;
+    serde_json::from_value(got).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_filter_keeps_and_marks_what_the_server_matched() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(20, mixed_log(300));
+    let (s, b) = serve_and_open(&dirs, "/runs/20").await;
+    b.until("the first lines", "return document.getElementById('L1')")
+        .await;
+    // Case-sensitive, as the server matches: `Needle` is in the warnings,
+    // `needle` nowhere.
+    let pattern = r"step 1[2-4]\d (ok|failed|slow Needle)";
+    b.type_into("#f-contains", pattern).await;
+    b.click("#f-regex").await;
+    b.click("#f-apply").await;
+    b.until(
+        "the regex filter",
+        "return location.search.includes('regex=') && document.getElementById('L120')",
+    )
+    .await;
+    b.until("its last line", "return document.getElementById('L149')")
+        .await;
+    let re = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{e}"));
+    let want: Vec<(u64, Vec<String>)> = (1..=300)
+        .filter_map(|i| {
+            let text = line_text(i);
+            re.find(&text).map(|m| (i, vec![m.as_str().to_owned()]))
+        })
+        .collect();
+    assert_eq!(want.len(), 30);
+    assert_eq!(marked_rows(&b).await, want);
+    // The form shows the pattern, the toggle on, and says what is shown.
+    assert_eq!(
+        b.js("return [document.getElementById('f-contains').value, document.getElementById('f-regex').checked]")
+            .await,
+        json!([pattern, true])
+    );
+    assert!(b.text("#filter-state").await.contains("regular expression"));
+    b.screenshot("run-regex").await;
+
+    // A pattern the server refuses is explained, not shown as no lines.
+    b.goto(&format!("{}/runs/20?regex=%28unclosed", s.base))
+        .await;
+    b.until(
+        "the refusal",
+        "return document.body.textContent.includes('unclosed')",
+    )
+    .await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_search_across_runs_marks_what_the_server_matched() {
+    let _serial = SERIAL.lock().await;
+    let (_dirs, s) = bundled().await;
+    let b = Browser::start().await;
+    b.open_with_token(&s.base, &s.reader(), "/").await;
+    b.type_into("#q-contains", r"libtesseract\.so\.\d+").await;
+    b.click("#q-regex").await;
+    b.click("#q-submit").await;
+    b.until(
+        "search results",
+        "return document.querySelectorAll('#results > li').length > 0",
+    )
+    .await;
+    let runs = b
+        .js("return [...document.querySelectorAll('#results > li')].map(r => Number(r.dataset.run))")
+        .await;
+    assert_eq!(runs, json!([9402]));
+    let marks = b
+        .js("return [...document.querySelectorAll('#results mark')].map(m => m.textContent)")
+        .await;
+    assert_eq!(
+        marks,
+        json!([
+            "libtesseract.so.5",
+            "libtesseract.so.5",
+            "libtesseract.so.5"
+        ])
+    );
+    let url = b
+        .client
+        .current_url()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(url.as_str().contains("regex=libtesseract"), "{url}");
+    b.screenshot("search-regex").await;
+    b.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_steps_through_a_regex_and_marks_what_the_server_matched() {
+    let _serial = SERIAL.lock().await;
+    let dirs = Dirs::new();
+    dirs.write_log(22, mixed_log(3000));
+    let (s, b) = serve_and_open(&dirs, "/runs/22").await;
+    b.until("the first lines", "return document.getElementById('L1')")
+        .await;
+    // Warnings of steps 2,005 to 2,995: 100 of them.
+    b.click("#find-regex").await;
+    b.type_into("#find", "step 2\\d\\d5 slow\u{E007}").await; // Enter
+    b.until(
+        "the first match",
+        "return document.getElementById('find-count').textContent.startsWith('1 of')",
+    )
+    .await;
+    b.until(
+        "the first match marked",
+        "const r = document.getElementById('L2005'); return r && r.classList.contains('current') && r.querySelector('mark')",
+    )
+    .await;
+    assert_eq!(b.text("#L2005 mark").await, "step 2005 slow");
+    let log = b
+        .client
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    log.send_keys("n").await.unwrap_or_else(|e| panic!("{e}"));
+    b.until(
+        "the second match",
+        "return document.getElementById('L2015') && document.getElementById('L2015').classList.contains('current')",
+    )
+    .await;
+    assert_eq!(b.text("#L2015 mark").await, "step 2015 slow");
+    // Case-sensitive, as the server matches; lines it did not match carry
+    // no mark.
+    assert_eq!(
+        b.js("return document.querySelectorAll('#L2010 mark, #L2016 mark').length")
+            .await,
+        json!(0)
+    );
+    b.until(
+        "the exact count",
+        "return document.getElementById('find-count').textContent === '2 of 100'",
+    )
+    .await;
+    b.stop().await;
+    s.stop().await;
+}

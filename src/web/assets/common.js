@@ -65,6 +65,22 @@ const RL = (() => {
     return found;
   }
 
+  // Marks the [start, end) ranges the server gave (`matches`, in UTF-16
+  // units: JavaScript's own string indices) in `text`. The page never
+  // matches a regular expression itself: what is marked is what the
+  // server matched.
+  function appendRanges(parent, text, ranges) {
+    let at = 0;
+    for (const [from, to] of ranges || []) {
+      if (from < at || to > text.length || from >= to) continue;
+      if (from > at) parent.appendChild(document.createTextNode(text.slice(at, from)));
+      parent.appendChild(el("mark", null, text.slice(from, to)));
+      at = to;
+    }
+    if (at < text.length) parent.appendChild(document.createTextNode(text.slice(at)));
+    return (ranges || []).length;
+  }
+
   function query(params) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) {
@@ -202,5 +218,5 @@ const RL = (() => {
     return d.toISOString().replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
   }
 
-  return { limits, ApiError, api, explain, el, appendHighlighted, withToken, askToken, fail, clearNotice, token, num, when, query };
+  return { limits, ApiError, api, explain, el, appendHighlighted, appendRanges, withToken, askToken, fail, clearNotice, token, num, when, query };
 })();

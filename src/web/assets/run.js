@@ -25,8 +25,11 @@
     level: urlParams.get("level") || "",
     source: urlParams.get("source") || "",
     contains: urlParams.get("contains") || "",
+    // A regular expression, matched by the server (Rust syntax); its
+    // matches are marked where the server says they are.
+    regex: urlParams.get("regex") || "",
   };
-  const filtered = Boolean(filters.level || filters.source || filters.contains);
+  const filtered = Boolean(filters.level || filters.source || filters.contains || filters.regex);
   // A problem to open on (`?signature=ID`, as the front page links them).
   const wantedSignature = urlParams.get("signature") || "";
 
@@ -39,6 +42,7 @@
     total: null, // lines in the file, from the listing
     target: null, // [from, to] of the permalink
     find: "",
+    findRegex: false, // whether `find` is a regular expression (matched by the server)
     findSeq: null, // what n and N step through: the find text's matches, or a problem's lines
     problem: null, // the problem chosen in the panel: {signature, button, pos}
     errSeq: null,
@@ -54,6 +58,7 @@
   function fetchPage(after, limit, params) {
     const p = Object.assign({}, params || filters, { limit: limit || PAGE });
     if (after > 0) p.cursor = String(after);
+    if (p.regex) p.highlight = "true";
     return RL.api(LOGS, p);
   }
 
@@ -106,9 +111,22 @@
   // Only the served text is highlighted. The server matched the whole
   // line, so a find match it gave whose text is past the cut has nothing to
   // highlight: the note says where the text is.
-  function fillMessage(msgEl, text, truncated, n) {
+  // Without a find text, a line the regex filter kept shows where the
+  // server matched it (`matches`).
+  // A regular expression to find is marked where the server matched it,
+  // on the lines its search has brought back so far.
+  function fillMessage(msgEl, text, truncated, n, matches) {
     msgEl.textContent = "";
-    const found = RL.appendHighlighted(msgEl, text, state.find);
+    let found;
+    if (state.find && state.findRegex) {
+      found = RL.appendRanges(msgEl, text, state.findSeq ? state.findSeq.ranges.get(n) : null);
+    } else {
+      found = RL.appendHighlighted(msgEl, text, state.find);
+      if (!state.find && matches && matches.length) {
+        msgEl.textContent = "";
+        RL.appendRanges(msgEl, text, matches);
+      }
+    }
     if (!truncated) return;
     const past = !found && state.currentFind && state.current === n;
     const cut = "  [cut at " + RL.num(RL.limits.messageChars) + " characters; ";
@@ -125,9 +143,10 @@
     row.appendChild(RL.el("a", { class: "num", href: "#L" + line.line }, line.line));
     row.appendChild(RL.el("span", { class: "src", title: line.source }, line.source));
     const msg = RL.el("span", { class: "msg" });
-    fillMessage(msg, line.message, line.truncated, line.line);
+    fillMessage(msg, line.message, line.truncated, line.line, line.matches);
     row.appendChild(msg);
     row._text = line.message;
+    row._matches = line.matches;
     row._truncated = line.truncated;
     return row;
   }
@@ -391,15 +410,27 @@
       this.pending = null;
       this.countParams = countParams;
       this.fromListing = false;
+      // With a regular expression: where the server matched each line
+      // brought back (its `matches`), by line.
+      this.ranges = new Map();
+    }
+    // Keeps the server's ranges of `lines`; the rows on screen are marked
+    // again when this is what find steps through.
+    remember(lines) {
+      if (!this.params.regex) return;
+      for (const l of lines) if (l.matches) this.ranges.set(l.line, l.matches);
+      if (this === state.findSeq && state.findRegex) rehighlight();
     }
     more() {
       if (this.done) return Promise.resolve();
       if (this.pending) return this.pending;
       const p = Object.assign({}, this.params, { limit: PAGE });
       if (this.cursor > 0) p.cursor = String(this.cursor);
+      if (p.regex) p.highlight = "true";
       this.pending = RL.api(LOGS, p).then(async (page) => {
         const kept = this.keep ? await this.keep(page.data) : page.data;
         for (const l of kept) this.lines.push(l.line);
+        this.remember(kept);
         if (page.data.length) this.cursor = page.data[page.data.length - 1].line;
         if (!page.pagination.has_more || page.data.length === 0) {
           this.done = true;
@@ -451,8 +482,10 @@
       let cursor = after;
       for (;;) {
         const p = Object.assign({}, this.params, { limit: this.keep ? PAGE : 1, cursor: String(cursor) });
+        if (p.regex) p.highlight = "true";
         const page = await RL.api(LOGS, p);
         const hit = (this.keep ? await this.keep(page.data) : page.data)[0];
+        if (hit) this.remember([hit]);
         if (hit) return { line: hit.line, index: -1 };
         if (!page.pagination.has_more || !page.data.length) return null;
         cursor = page.data[page.data.length - 1].line;
@@ -468,6 +501,7 @@
         }
         if (before > this.cursor + 10 * PAGE) {
           const r = await fetchBefore(before, this.params, this.keep);
+          this.remember(r.lines);
           const last = r.lines[r.lines.length - 1];
           return last ? { line: last.line, index: -1 } : null;
         }
@@ -480,6 +514,9 @@
     const p = Object.assign({}, filters, extra);
     for (const k of Object.keys(p)) if (!p[k]) delete p[k];
     if (p.contains && p.contains.length < RL.limits.minSearch) return null;
+    // A pattern may name no text, which the search across runs refuses:
+    // counted by walking instead.
+    if (p.regex) return null;
     if (!p.contains && !p.level) return null;
     return p;
   }
@@ -514,6 +551,11 @@
   }
 
   function makeFindSeq(needle) {
+    if (state.findRegex) {
+      // The API takes one pattern a request: with a regex filter, none.
+      if (!needle || filters.regex) return null;
+      return new Seq(Object.assign({}, filters, { regex: needle }), null, null);
+    }
     if (needle.length < RL.limits.minSearch) return null;
     if (filters.contains && filters.contains.toLowerCase() !== needle.toLowerCase()) {
       // Two texts at once: the API takes one, the other is checked here.
@@ -559,7 +601,7 @@
   }
 
   function refill(r) {
-    fillMessage(r.querySelector(".msg"), r._text, r._truncated, Number(r.dataset.line));
+    fillMessage(r.querySelector(".msg"), r._text, r._truncated, Number(r.dataset.line), r._matches);
   }
 
   function rehighlight() {
@@ -635,15 +677,22 @@
 
   let findTimer = null;
   function setFind(value) {
-    const v = value.trim();
-    if (v === state.find) return;
+    // A pattern is kept as typed: its spaces may be meant.
+    const regex = $("find-regex").checked;
+    const v = regex && value.trim() ? value : value.trim();
+    if (v === state.find && regex === state.findRegex) return;
     if (state.problem) unchooseProblem();
     state.find = v;
+    state.findRegex = regex;
     state.current = null;
     state.currentFind = false;
     state.findSeq = makeFindSeq(v);
     rehighlight();
-    if (v && !state.findSeq) $("find-count").textContent = RL.limits.minSearch + " characters or more";
+    if (v && !state.findSeq) {
+      $("find-count").textContent = regex
+        ? "one regular expression at a time: the filter has one"
+        : RL.limits.minSearch + " characters or more";
+    }
     else showCount(state.findSeq, $("find-count"), -1, "match");
   }
   $("find").addEventListener("input", () => {
@@ -660,6 +709,10 @@
       $("find").blur();
       logEl.focus();
     }
+  });
+  $("find-regex").addEventListener("change", () => {
+    clearTimeout(findTimer);
+    setFind($("find").value);
   });
   $("find-next").addEventListener("click", () => step("find", "next"));
   $("find-prev").addEventListener("click", () => step("find", "prev"));
@@ -829,11 +882,13 @@
     const levels = filters.level.split(",");
     for (const box of document.querySelectorAll("#f-levels input")) box.checked = levels.includes(box.value);
     $("f-source").value = filters.source;
-    $("f-contains").value = filters.contains;
+    $("f-contains").value = filters.regex || filters.contains;
+    $("f-regex").checked = Boolean(filters.regex);
     const parts = [];
     if (filters.level) parts.push("level " + filters.level.replace(/,/g, ", "));
     if (filters.source) parts.push("source " + filters.source);
     if (filters.contains) parts.push("containing \u201c" + filters.contains + "\u201d");
+    if (filters.regex) parts.push("matching the regular expression \u201c" + filters.regex + "\u201d");
     $("filter-state").textContent = parts.length ? "Showing only lines with " + parts.join("; ") : "All lines";
   }
 
@@ -843,7 +898,10 @@
     const levels = [...document.querySelectorAll("#f-levels input:checked")].map((b) => b.value);
     if (levels.length) q.set("level", levels.join(","));
     if ($("f-source").value) q.set("source", $("f-source").value);
-    if ($("f-contains").value.trim()) q.set("contains", $("f-contains").value.trim());
+    // A pattern is kept as typed: its spaces may be meant.
+    const raw = $("f-contains").value;
+    const text = $("f-regex").checked ? raw : raw.trim();
+    if (text.trim()) q.set($("f-regex").checked ? "regex" : "contains", text);
     const s = q.toString();
     location.assign(location.pathname + (s ? "?" + s : "") + location.hash);
   });

@@ -12,7 +12,8 @@
   // The form's state <-> the page's query string, so a search can be shared.
   function fromUrl() {
     const q = new URLSearchParams(location.search);
-    $("q-contains").value = q.get("contains") || "";
+    $("q-contains").value = q.get("regex") || q.get("contains") || "";
+    $("q-regex").checked = Boolean(q.get("regex"));
     const levels = (q.get("level") || "").split(",");
     for (const box of form.querySelectorAll("input[name=level]")) box.checked = levels.includes(box.value);
     $("q-source").value = q.get("source") || "";
@@ -22,8 +23,12 @@
   }
   function formParams() {
     const levels = [...form.querySelectorAll("input[name=level]:checked")].map((b) => b.value);
+    const text = $("q-contains").value;
+    const regex = $("q-regex").checked;
     return {
-      contains: $("q-contains").value.trim(),
+      contains: regex ? "" : text.trim(),
+      // A pattern is kept as typed: its spaces may be meant.
+      regex: regex && text.trim() ? text : "",
       level: levels.join(","),
       source: $("q-source").value,
       run_min: $("q-run-min").value,
@@ -31,9 +36,11 @@
       since: $("q-since").value ? $("q-since").value + "T00:00:00Z" : "",
     };
   }
-  function hasQuery(p) { return p.contains || p.level; }
+  function hasQuery(p) { return p.contains || p.regex || p.level; }
 
-  function renderRun(run, needle) {
+  // A regex search marks what the server matched (`matches`); a text
+  // search marks the text.
+  function renderRun(run, needle, ranges) {
     const li = RL.el("li", { class: "run", "data-run": run.run_id });
     const head = RL.el("div", { class: "run-head" });
     head.appendChild(RL.el("a", { href: "/runs/" + run.run_id }, "Run " + run.run_id));
@@ -47,7 +54,8 @@
       const a = RL.el("a", { href: "/runs/" + run.run_id + "#L" + line.line, class: "hit lvl-" + line.level });
       a.appendChild(RL.el("span", { class: "no" }, line.line));
       const msg = RL.el("span", { class: "msg" });
-      RL.appendHighlighted(msg, line.message, needle);
+      if (ranges) RL.appendRanges(msg, line.message, line.matches);
+      else RL.appendHighlighted(msg, line.message, needle);
       a.appendChild(msg);
       const item = RL.el("li");
       item.appendChild(a);
@@ -60,7 +68,7 @@
   async function search(params, cursor) {
     const status = $("search-status");
     if (!hasQuery(params)) {
-      status.textContent = "Enter a text of at least " + RL.limits.minSearch + " characters, or pick a level.";
+      status.textContent = "Enter a text of at least " + RL.limits.minSearch + " characters or a regular expression, or pick a level.";
       return;
     }
     if (params.contains && params.contains.length < RL.limits.minSearch) {
@@ -69,11 +77,13 @@
     }
     status.textContent = "Searching…";
     try {
-      const page = await RL.api("/api/v1/logs/search", Object.assign({}, params, { cursor, lines_per_run: 3 }));
+      const extra = { cursor, lines_per_run: 3 };
+      if (params.regex) extra.highlight = "true";
+      const page = await RL.api("/api/v1/logs/search", Object.assign({}, params, extra));
       RL.clearNotice("search");
       const list = $("results");
       if (!cursor) list.textContent = "";
-      for (const run of page.data) list.appendChild(renderRun(run, params.contains));
+      for (const run of page.data) list.appendChild(renderRun(run, params.contains, Boolean(params.regex)));
       const shown = list.children.length;
       status.textContent = shown === 0 ? "No run matches." :
         shown + (shown === 1 ? " run" : " runs") + " with matches" + (page.pagination.has_more ? " so far" : "") + ", newest first.";
