@@ -91,8 +91,11 @@ const() { sed -n "s/^pub const $1: [^=]*= \"\\{0,1\\}\\([^\";]*\\)\"\\{0,1\\};/\
 RARE=$(const RARE_NEEDLE)
 COMMON=$(const COMMON_NEEDLE)
 ABSENT=$(const ABSENT_NEEDLE)
+RARE_PATTERN=$(const RARE_PATTERN)
+# A raw string (r"..."): read without the const helper's quotes.
+NO_TRIGRAM_PATTERN=$(sed -n 's/^pub const NO_TRIGRAM_PATTERN: &str = r"\(.*\)";/\1/p' "$ROOT/benches/support/corpus.rs")
 FIRST_RUN_ID=$(const FIRST_RUN_ID)
-if [[ -z $RARE || -z $COMMON || -z $ABSENT || -z $FIRST_RUN_ID ]]; then
+if [[ -z $RARE || -z $COMMON || -z $ABSENT || -z $FIRST_RUN_ID || -z $RARE_PATTERN || -z $NO_TRIGRAM_PATTERN ]]; then
     say "cannot read the needle constants from benches/support/corpus.rs"
     exit 1
 fi
@@ -162,13 +165,14 @@ if [[ $SUITE != one-run ]]; then
     python3 "$ROOT/benches/compare/across.py" \
         --binary "$BIN" --repo "$REPO" --work "$WORK" \
         --rare "$RARE" --common "$COMMON" --absent "$ABSENT" \
+        --rare-pattern "$RARE_PATTERN" --no-trigram-pattern "$NO_TRIGRAM_PATTERN" \
         --repeat "$REPEAT" --port "$PORT" --command "$command" --results "$RESULTS" \
         --section "$section" "${BASELINE_ARGS[@]}"
     exit 0
 fi
 python3 "$ROOT/benches/compare/measure.py" \
     --binary "$BIN" --repo "$REPO" --work "$WORK" --large-run "$LARGE_RUN" \
-    --rare "$RARE" --common "$COMMON" --absent "$ABSENT" \
+    --rare "$RARE" --common "$COMMON" --absent "$ABSENT" --rare-pattern "$RARE_PATTERN" \
     --repeat "$REPEAT" --index-repeat "$INDEX_REPEAT" --fts-repeat "$FTS_REPEAT" \
     --walk-repeat "$WALK_REPEAT" --platform-depths "$PLATFORM_DEPTHS" --port "$PORT" \
     --command "$command" --results "$RESULTS"

@@ -357,6 +357,8 @@ def main():
     ap.add_argument("--rare", required=True)
     ap.add_argument("--common", required=True)
     ap.add_argument("--absent", required=True)
+    ap.add_argument("--rare-pattern", required=True,
+                    help="a regular expression whose one required literal is the rare token's")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--index-repeat", type=int, default=5)
     ap.add_argument("--fts-repeat", type=int, default=5)
@@ -431,6 +433,25 @@ def main():
                 raise Mismatch(f"runlogd and FTS5 return other lines for {needle!r}")
             results[label] = dict(runlogd=t_r, platform=t_p, rg=t_g, fts=t_f, fts_literal=t_fl, lines=counts[0])
             rows.append((f"first `contains` page, {label} needle `{needle}` ({counts[0]} lines)", t_r, t_p, t_g, t_f, t_fl, ""))
+
+        # 4a'. a regular expression whose required literal is rare: its first
+        # page against `contains` with that literal, and `rg -e` (the same
+        # engine, case-sensitive both)
+        literal = a.rare_pattern.split("[", 1)[0]
+        t_x, xbody = median_of(lambda: daemon.logs(a.large_run, regex=a.rare_pattern, limit=100), a.repeat)
+        t_l, lbody = median_of(lambda: daemon.logs(a.large_run, contains=literal.lower(), limit=100), a.repeat)
+        t_gx, rgx = median_of(
+            lambda: subprocess.run(["rg", "-m", "100", "-e", a.rare_pattern, large], capture_output=True), a.repeat
+        )
+        counts = (len(xbody["data"]), rgx.stdout.count(b"\n"))
+        log(f"regex {a.rare_pattern!r}: lines runlogd/rg -e = {counts}; "
+            f"contains {literal.lower()!r}: {len(lbody['data'])} lines")
+        if len(set(counts)) != 1 or counts[0] == 0:
+            raise Mismatch(f"runlogd and rg -e disagree on the lines of {a.rare_pattern!r}: {counts}")
+        results["regex"] = dict(runlogd=t_x, literal=t_l, rg=t_gx, lines=counts[0])
+        rows.append((f"first `regex` page, `{a.rare_pattern}` ({counts[0]} lines; rg: `rg -m 100 -e`)",
+                     t_x, None, t_gx, None, None, ""))
+        rows.append((f"the same with `contains={literal.lower()}`, its literal", t_l, None, None, None, None, ""))
 
         # 4b. the walk
         t_walk, (pages, walked) = median_of(lambda: daemon.walk(a.large_run), a.walk_repeat)
@@ -540,6 +561,12 @@ def main():
         ("first `contains` page faster than rg on the same file (every needle)",
          all(results[k]["rg"] > results[k]["runlogd"] for k in ("rare", "common", "absent")),
          ", ".join(f"{k} {fmt_ratio(results[k]['runlogd'], results[k]['rg'])}" for k in ("rare", "common", "absent"))),
+        ("a rare regex's first page within 2× of `contains` with its literal, and ≥ 10× faster than `rg -e`",
+         results["regex"]["runlogd"] <= 2 * results["regex"]["literal"]
+         and results["regex"]["rg"] >= 10 * results["regex"]["runlogd"],
+         f"{fmt_time(results['regex']['runlogd'])} vs {fmt_time(results['regex']['literal'])} "
+         f"({results['regex']['runlogd'] / results['regex']['literal']:.2f}×); rg -e "
+         f"{fmt_ratio(results['regex']['runlogd'], results['regex']['rg'])}"),
         ("full walk ≥ 100× faster than the platform (extrapolated)",
          walk["platform"] / walk["runlogd"] >= 100, fmt_ratio(walk["runlogd"], walk["platform"])),
         ("indexing ≥ 25 MB/s per CPU-second", idx_mbs_cpu >= 25,

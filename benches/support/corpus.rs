@@ -38,6 +38,13 @@ pub const FIRST_RUN_ID: u64 = 9000;
 pub const RARE_NEEDLE: &str = "ccx_rare_7f3a9c";
 /// How the rare token is spelled in the file.
 const RARE_TOKEN_IN_FILE: &str = "CCX_Rare_7F3A9C";
+/// A regular expression matching the rare token as the file spells it (and
+/// nothing else): its one required literal, `CCX_Rare_`, is as rare as the
+/// token.
+pub const RARE_PATTERN: &str = "CCX_Rare_[0-9A-F]{6}";
+/// A regular expression that requires no trigram (every line with a
+/// decimal number may match): the index cannot narrow it, a run is read.
+pub const NO_TRIGRAM_PATTERN: &str = r"\d+\.\d+";
 /// How many lines of each large run hold [`RARE_NEEDLE`], spread evenly
 /// through the run (at 1/6, 2/6, ... 5/6 of its bytes).
 pub const RARE_LINES_PER_LARGE_RUN: u64 = 5;

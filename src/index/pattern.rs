@@ -20,6 +20,7 @@
 //! never required.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -159,13 +160,39 @@ impl PartialEq for Pattern {
 
 impl Eq for Pattern {}
 
+/// Patterns compiled lately, most recent last. Compiling takes a few
+/// hundred microseconds, more than a rare pattern's whole first page, and
+/// a reader asks the same pattern again and again (the next page, `n` in
+/// the viewer).
+static RECENT: Mutex<Vec<Pattern>> = Mutex::new(Vec::new());
+const RECENT_PATTERNS: usize = 64;
+
 impl Pattern {
     /// Compiles `source` with the `regex` crate's syntax (as ripgrep
-    /// does): case-sensitive unless it says `(?i)`.
+    /// does): case-sensitive unless it says `(?i)`. A pattern compiled
+    /// lately is reused.
     pub fn new(source: &str) -> Result<Pattern, PatternError> {
         if source.chars().count() > MAX_PATTERN_CHARS {
             return Err(PatternError::TooLong);
         }
+        if let Ok(mut recent) = RECENT.lock() {
+            if let Some(at) = recent.iter().position(|p| p.source == source) {
+                let p = recent.remove(at);
+                recent.push(p.clone());
+                return Ok(p);
+            }
+        }
+        let compiled = Pattern::compile(source)?;
+        if let Ok(mut recent) = RECENT.lock() {
+            if recent.len() >= RECENT_PATTERNS {
+                recent.remove(0);
+            }
+            recent.push(compiled.clone());
+        }
+        Ok(compiled)
+    }
+
+    fn compile(source: &str) -> Result<Pattern, PatternError> {
         let regex = regex::RegexBuilder::new(source)
             .size_limit(COMPILED_SIZE_LIMIT)
             .dfa_size_limit(COMPILED_SIZE_LIMIT)
@@ -407,6 +434,23 @@ mod tests {
             Err(PatternError::Invalid(msg)) => assert!(msg.contains("size"), "{msg}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn recent_patterns_are_reused_and_the_oldest_forgotten() {
+        // More distinct patterns than are kept: each still compiles to
+        // itself, and the one asked again is the same.
+        for i in 0..(RECENT_PATTERNS + 6) {
+            let source = format!("recent-{i}-[a-z]+");
+            let p = Pattern::new(&source).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(p.as_str(), source);
+            assert!(p.is_match(&format!("x recent-{i}-abc")));
+            assert!(!p.is_match(&format!("recent-{}-abc", i + 1000)));
+        }
+        let kept = RECENT.lock().map(|r| r.len()).unwrap_or(0);
+        assert!(kept <= RECENT_PATTERNS, "{kept}");
+        let again = Pattern::new("recent-0-[a-z]+").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.grams(), &GramQuery::all_grams_of("recent-0-"));
     }
 
     /// Patterns built from a small grammar over an alphabet that has both
