@@ -418,8 +418,13 @@
     // again when this is what find steps through.
     remember(lines) {
       if (!this.params.regex) return;
-      for (const l of lines) if (l.matches) this.ranges.set(l.line, l.matches);
-      if (this === state.findSeq && state.findRegex) rehighlight();
+      const shown = this === state.findSeq && state.findRegex;
+      for (const l of lines) {
+        if (!l.matches) continue;
+        this.ranges.set(l.line, l.matches);
+        const row = shown ? document.getElementById("L" + l.line) : null;
+        if (row) refill(row);
+      }
     }
     more() {
       if (this.done) return Promise.resolve();
