@@ -2,7 +2,7 @@
 //! scan of the same lines, on a real index in a temporary directory.
 
 use super::plan::{PlanLimits, PLAN_LIMITS};
-use super::{Filters, RunMeta, RunQuery};
+use super::{Filters, RunMeta, RunQuery, Snapshot};
 use crate::index::grams::Needle;
 use crate::index::pattern::Pattern;
 use crate::index::testing;
@@ -27,6 +27,46 @@ fn plans() -> [PlanLimits; 3] {
     [PLAN_LIMITS, windowed, scanning]
 }
 
+/// An index in a temporary directory holding `runs`, one commit each.
+fn indexed(runs: &[(u64, Vec<String>)]) -> anyhow::Result<(tempfile::TempDir, LogIndex)> {
+    let dir = tempfile::tempdir()?;
+    let index = LogIndex::open(dir.path(), 32 << 20)?;
+    for (run, lines) in runs {
+        let mut batch = index.batch()?;
+        let parsed = lines
+            .iter()
+            .enumerate()
+            .map(|(i, t)| testing::runner_line(i as u64 + 1, 7, t.clone()))
+            .collect();
+        batch.add_lines(*run, parsed)?;
+        batch.set_run_meta(
+            *run,
+            RunMeta {
+                generation: 1,
+                lines: lines.len() as u64,
+            },
+        )?;
+        batch.commit()?;
+    }
+    Ok((dir, index))
+}
+
+/// The line numbers of every page of `run` passing `filters`, 37 a page.
+fn every_page(snapshot: &Snapshot, run: u64, filters: &Filters) -> anyhow::Result<Vec<u64>> {
+    let meta = snapshot
+        .run_meta(run)?
+        .ok_or_else(|| anyhow::anyhow!("run {run} not indexed"))?;
+    let (mut got, mut after) = (Vec::new(), 0);
+    loop {
+        let page = snapshot.page(run, meta, filters, after, 37)?;
+        got.extend(page.lines().map(|l| l.line));
+        match (page.has_more, page.last_line()) {
+            (true, Some(last)) => after = last,
+            _ => return Ok(got),
+        }
+    }
+}
+
 /// Runs 1..=4 of 1,000 lines; "needle" is in every 3rd line of run 2,
 /// every 50th of run 3, nowhere in runs 1 and 4.
 fn runs() -> Vec<(u64, Vec<String>)> {
@@ -46,26 +86,8 @@ fn runs() -> Vec<(u64, Vec<String>)> {
 
 #[test]
 fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let index = LogIndex::open(dir.path(), 32 << 20)?;
     let runs = runs();
-    for (run, lines) in &runs {
-        let mut batch = index.batch()?;
-        let parsed = lines
-            .iter()
-            .enumerate()
-            .map(|(i, t)| testing::runner_line(i as u64 + 1, 7, t.clone()))
-            .collect();
-        batch.add_lines(*run, parsed)?;
-        batch.set_run_meta(
-            *run,
-            RunMeta {
-                generation: 1,
-                lines: lines.len() as u64,
-            },
-        )?;
-        batch.commit()?;
-    }
+    let (_dir, index) = indexed(&runs)?;
     for limits in plans() {
         let mut snapshot = index.snapshot();
         snapshot.limits = limits;
@@ -81,18 +103,7 @@ fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
                     .filter(|(_, t)| t.to_lowercase().contains(needle))
                     .map(|(i, _)| i as u64 + 1)
                     .collect();
-                let meta = snapshot
-                    .run_meta(*run)?
-                    .ok_or_else(|| anyhow::anyhow!("run {run} not indexed"))?;
-                let (mut got, mut after) = (Vec::new(), 0);
-                loop {
-                    let page = snapshot.page(*run, meta, &filters, after, 37)?;
-                    got.extend(page.lines().map(|l| l.line));
-                    match (page.has_more, page.last_line()) {
-                        (true, Some(last)) => after = last,
-                        _ => break,
-                    }
-                }
+                let got = every_page(&snapshot, *run, &filters)?;
                 assert_eq!(got, want, "run {run} needle {needle:?} {limits:?}");
             }
             if needle.len() >= 3 {
@@ -127,26 +138,8 @@ fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
 
 #[test]
 fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let index = LogIndex::open(dir.path(), 32 << 20)?;
     let runs = runs();
-    for (run, lines) in &runs {
-        let mut batch = index.batch()?;
-        let parsed = lines
-            .iter()
-            .enumerate()
-            .map(|(i, t)| testing::runner_line(i as u64 + 1, 7, t.clone()))
-            .collect();
-        batch.add_lines(*run, parsed)?;
-        batch.set_run_meta(
-            *run,
-            RunMeta {
-                generation: 1,
-                lines: lines.len() as u64,
-            },
-        )?;
-        batch.commit()?;
-    }
+    let (_dir, index) = indexed(&runs)?;
     let patterns = [
         r"NEEDLE at \d+0$",
         r"(?i)needle-like needle [1-4]\d0",
@@ -173,18 +166,7 @@ fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
                     .filter(|(_, t)| reference.is_match(t))
                     .map(|(i, _)| i as u64 + 1)
                     .collect();
-                let meta = snapshot
-                    .run_meta(*run)?
-                    .ok_or_else(|| anyhow::anyhow!("run {run} not indexed"))?;
-                let (mut got, mut after) = (Vec::new(), 0);
-                loop {
-                    let page = snapshot.page(*run, meta, &filters, after, 37)?;
-                    got.extend(page.lines().map(|l| l.line));
-                    match (page.has_more, page.last_line()) {
-                        (true, Some(last)) => after = last,
-                        _ => break,
-                    }
-                }
+                let got = every_page(&snapshot, *run, &filters)?;
                 assert_eq!(got, want, "run {run} regex {source:?} {limits:?}");
             }
             if pattern.grams().is_all() {
