@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/002_gcs.sql"),
     include_str!("../../schema/003_search.sql"),
     include_str!("../../schema/004_signatures.sql"),
+    include_str!("../../schema/005_signature_kinds.sql"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -180,12 +180,13 @@ impl Store {
 
     /// Forgets the signature counts of runs being deleted (in `tx`).
     pub(super) fn forget_run_signatures(tx: &Transaction<'_>, run_id: u64) -> Result<()> {
-        let before = run_signature_ids(tx, run_id)?;
+        let before = run_rows(tx, run_id)?;
         tx.execute(
             "DELETE FROM run_signatures WHERE run_id = ?1",
             [run_id as i64],
         )?;
-        update_seen(tx, run_id, &before, &FxHashSet::default())
+        update_kinds(tx, run_id, &before, &FxHashMap::default())?;
+        update_seen(tx, run_id, &ids_of(&before), &FxHashSet::default())
     }
 
     /// Adds new templates to the grouping and records the groups that
@@ -380,14 +381,28 @@ impl Store {
         landed: Option<(i64, i64)>,
     ) -> Result<Vec<SignatureWindowRow>> {
         let window = Window::new(levels, sources, runs, landed);
-        let sql = window.sql(
-            "rs.signature, rs.level, rs.source, COUNT(*), SUM(rs.lines), MAX(rs.run_id)",
-            "",
-            "GROUP BY rs.signature, rs.level, rs.source",
-        );
+        let every_run = landed.is_none() && self.covers_every_run(runs)?;
+        let sql = if every_run {
+            // The same sums, kept as the runs are written.
+            "SELECT signature, level, source, runs, lines, last_run FROM signature_kinds
+             WHERE level IN (SELECT value FROM json_each(?1))
+               AND source IN (SELECT value FROM json_each(?2))"
+                .to_owned()
+        } else {
+            window.sql(
+                "rs.signature, rs.level, rs.source, COUNT(*), SUM(rs.lines), MAX(rs.run_id)",
+                "",
+                "GROUP BY rs.signature, rs.level, rs.source",
+            )
+        };
         let base: Vec<(SignatureId, u8, u8, u64, u64, u64)> = self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(window.params(), |r| {
+            let params = if every_run {
+                rusqlite::params_from_iter(window.values()[..2].to_vec())
+            } else {
+                rusqlite::params_from_iter(window.values().to_vec())
+            };
+            let rows = stmt.query_map(params, |r| {
                 Ok((
                     SignatureId::from_i64(r.get(0)?),
                     r.get(1)?,
@@ -433,6 +448,26 @@ impl Store {
             out.push(row);
         }
         Ok(out)
+    }
+
+    /// Whether the run ids `runs` take in every run holding a signature.
+    fn covers_every_run(&self, runs: (u64, u64)) -> Result<bool> {
+        let (lo, hi) = (
+            runs.0.min(i64::MAX as u64) as i64,
+            runs.1.min(i64::MAX as u64) as i64,
+        );
+        self.read(|conn| {
+            // Two subqueries: each is one step along the primary key.
+            let (first, last): (Option<i64>, Option<i64>) = conn
+                .prepare_cached(
+                    "SELECT (SELECT MIN(run_id) FROM run_signatures),
+                            (SELECT MAX(run_id) FROM run_signatures)",
+                )?
+                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(first
+                .zip(last)
+                .is_none_or(|(first, last)| lo <= first && last <= hi))
+        })
     }
 
     /// The distinct runs of the window holding `group` at a level and source.
@@ -545,10 +580,6 @@ impl Window {
             Value::Integer(until),
         ]
     }
-
-    fn params(&self) -> rusqlite::ParamsFromIter<[rusqlite::types::Value; 6]> {
-        rusqlite::params_from_iter(self.values())
-    }
 }
 
 /// The grouping of every template in the `signatures` table, with
@@ -615,12 +646,94 @@ fn codes_or_all(codes: &[u8]) -> String {
     }
 }
 
-/// The distinct base ids a run holds.
-fn run_signature_ids(tx: &Transaction<'_>, run_id: u64) -> Result<FxHashSet<i64>> {
-    let mut stmt =
-        tx.prepare_cached("SELECT DISTINCT signature FROM run_signatures WHERE run_id = ?1")?;
-    let rows = stmt.query_map([run_id as i64], |r| r.get::<_, i64>(0))?;
-    Ok(rows.collect::<rusqlite::Result<FxHashSet<_>>>()?)
+/// A run's rows of `run_signatures`: (base id, level, source) → lines.
+type RunRows = FxHashMap<(i64, u8, u8), i64>;
+
+/// The rows a run holds.
+fn run_rows(tx: &Transaction<'_>, run_id: u64) -> Result<RunRows> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT signature, level, source, lines FROM run_signatures WHERE run_id = ?1",
+    )?;
+    let rows = stmt.query_map([run_id as i64], |r| {
+        Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<RunRows>>()?)
+}
+
+/// The distinct base ids of a run's rows.
+fn ids_of(rows: &RunRows) -> FxHashSet<i64> {
+    rows.keys().map(|&(sig, _, _)| sig).collect()
+}
+
+/// Keeps `signature_kinds` right when a run's rows go from `before` to
+/// `after` (its rows in `run_signatures` already written).
+fn update_kinds(
+    tx: &Transaction<'_>,
+    run_id: u64,
+    before: &RunRows,
+    after: &RunRows,
+) -> Result<()> {
+    let run = run_id as i64;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO signature_kinds (signature, level, source, runs, lines, last_run)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (signature, level, source) DO UPDATE
+         SET runs = runs + excluded.runs, lines = lines + excluded.lines,
+             last_run = MAX(last_run, excluded.last_run)",
+    )?;
+    for (&(sig, level, source), &lines) in after {
+        let (held, was) = match before.get(&(sig, level, source)) {
+            Some(&was) => (0, was),
+            None => (1, 0),
+        };
+        if held == 0 && lines == was {
+            continue;
+        }
+        add.execute(params![sig, level, source, held, lines - was, run])?;
+    }
+    let mut lose = tx.prepare_cached(
+        "UPDATE signature_kinds SET runs = runs - 1, lines = lines - ?4
+         WHERE signature = ?1 AND level = ?2 AND source = ?3
+         RETURNING runs, last_run",
+    )?;
+    let mut newest = tx.prepare_cached(
+        "SELECT run_id FROM run_signatures
+         WHERE signature = ?1 AND level = ?2 AND source = ?3
+         ORDER BY run_id DESC LIMIT 1",
+    )?;
+    let mut set_newest = tx.prepare_cached(
+        "UPDATE signature_kinds SET last_run = ?4
+         WHERE signature = ?1 AND level = ?2 AND source = ?3",
+    )?;
+    let mut gone = tx.prepare_cached(
+        "DELETE FROM signature_kinds WHERE signature = ?1 AND level = ?2 AND source = ?3",
+    )?;
+    for (&(sig, level, source), &lines) in before {
+        if after.contains_key(&(sig, level, source)) {
+            continue;
+        }
+        let left: Option<(i64, i64)> = lose
+            .query_row(params![sig, level, source, lines], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        match left {
+            Some((runs, _)) if runs <= 0 => {
+                gone.execute(params![sig, level, source])?;
+            }
+            Some((_, last)) if last == run => {
+                let last: Option<i64> = newest
+                    .query_row(params![sig, level, source], |r| r.get(0))
+                    .optional()?;
+                match last {
+                    Some(last) => set_newest.execute(params![sig, level, source, last])?,
+                    None => gone.execute(params![sig, level, source])?,
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Writes a run's counts; returns the templates never seen before.
@@ -630,13 +743,13 @@ fn write_run_signatures(
     counts: &RunSignatures,
     known: &dyn Fn(u64) -> bool,
 ) -> Result<Vec<Shape>> {
-    let before = run_signature_ids(tx, run_id)?;
+    let before = run_rows(tx, run_id)?;
     let mut after = if counts.replace {
         tx.execute(
             "DELETE FROM run_signatures WHERE run_id = ?1",
             [run_id as i64],
         )?;
-        FxHashSet::default()
+        RunRows::default()
     } else {
         before.clone()
     };
@@ -658,10 +771,11 @@ fn write_run_signatures(
                 lines as i64,
                 first_line as i64
             ])?;
-            after.insert(sig);
+            *after.entry((sig, level, source)).or_insert(0) += lines as i64;
         }
     }
-    update_seen(tx, run_id, &before, &after)?;
+    update_kinds(tx, run_id, &before, &after)?;
+    update_seen(tx, run_id, &ids_of(&before), &ids_of(&after))?;
     let mut fresh = Vec::new();
     let mut insert = tx.prepare_cached(
         "INSERT OR IGNORE INTO signatures (signature, template, grouped_as) VALUES (?1, ?2, ?1)",
@@ -766,6 +880,113 @@ mod tests {
         assert_eq!(store.group_stats(group)?, None);
         // The id still names its signature.
         assert_eq!(store.signature_group(broken)?, Some(group));
+        Ok(())
+    }
+
+    /// `signature_kinds` as kept, and as computed from scratch from
+    /// `run_signatures`, both sorted.
+    type KindRow = (i64, u8, u8, i64, i64, i64);
+    fn kinds_kept_and_computed(store: &Store) -> anyhow::Result<(Vec<KindRow>, Vec<KindRow>)> {
+        let conn = store.conn()?;
+        let read = |sql: &str| -> anyhow::Result<Vec<KindRow>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        Ok((
+            read(
+                "SELECT signature, level, source, runs, lines, last_run FROM signature_kinds
+                 ORDER BY 1, 2, 3",
+            )?,
+            read(
+                "SELECT signature, level, source, COUNT(*), SUM(lines), MAX(run_id)
+                 FROM run_signatures GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            )?,
+        ))
+    }
+
+    /// The listing over every run, sorted: from the kept sums (no landing
+    /// window) and from the runs' rows (a landing window holding every run).
+    fn listings(store: &Store) -> anyhow::Result<[Vec<SignatureWindowRow>; 2]> {
+        let key = |r: &SignatureWindowRow| (r.group, r.level, r.source);
+        let mut kept = store.signature_window_rows(&[], &[], (0, u64::MAX), None)?;
+        let mut counted =
+            store.signature_window_rows(&[], &[], (0, u64::MAX), Some((i64::MIN, i64::MAX)))?;
+        kept.sort_by_key(key);
+        counted.sort_by_key(key);
+        Ok([kept, counted])
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever runs are written, appended to, replaced and deleted, the
+        /// sums kept per signature are those of the runs' rows, and the
+        /// listing over every run reads the same from either.
+        #[test]
+        fn kept_sums_match_the_runs_rows(
+            ops in proptest::collection::vec(
+                (1u64..6, 0u8..3, proptest::collection::vec((0usize..4, 2u8..5, 0u8..2), 0..6)),
+                1..24,
+            )
+        ) {
+            let check = || -> anyhow::Result<()> {
+                let dir = tempfile::tempdir()?;
+                let store = Store::open(dir.path())?;
+                let texts = ["disk full on sda", "timeout after 5s", "exit code 3", "broken pipe"];
+                for (run, op, lines) in ops {
+                    if op == 2 {
+                        store.delete_runs(&[run])?;
+                    } else {
+                        let mut c = RunSignatures::new(op == 0);
+                        for (n, (t, level, source)) in lines.into_iter().enumerate() {
+                            let text = texts[t];
+                            c.count(signature_of(text), level, source, n as u64 + 1, || text);
+                        }
+                        store.put_run(&record(run), Some(&c))?;
+                    }
+                    let (kept, computed) = kinds_kept_and_computed(&store)?;
+                    anyhow::ensure!(kept == computed, "kept {kept:?}, computed {computed:?}");
+                    let [kept, counted] = listings(&store)?;
+                    anyhow::ensure!(kept == counted, "listing {kept:?} against {counted:?}");
+                }
+                Ok(())
+            };
+            if let Err(e) = check() {
+                return Err(proptest::test_runner::TestCaseError::fail(e.to_string()));
+            }
+        }
+    }
+
+    #[test]
+    fn an_older_database_gets_its_sums_on_opening() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        {
+            let store = Store::open(dir.path())?;
+            store.put_run(
+                &record(3),
+                Some(&counts(true, &[(1, "exit code 3"), (2, "exit code 4")])),
+            )?;
+            store.put_run(&record(8), Some(&counts(true, &[(5, "exit code 9")])))?;
+            // As the release before these sums left it.
+            store
+                .conn()?
+                .execute_batch("DROP TABLE signature_kinds; PRAGMA user_version = 4;")?;
+        }
+        let store = Store::open(dir.path())?;
+        let (kept, computed) = kinds_kept_and_computed(&store)?;
+        assert!(!kept.is_empty());
+        assert_eq!(kept, computed);
+        let [kept, counted] = listings(&store)?;
+        assert_eq!(kept, counted);
         Ok(())
     }
 

@@ -472,6 +472,7 @@ async fn a_data_directory_from_before_signatures_is_upgraded_in_place() {
         .unwrap_or_else(|e| panic!("{e}"));
     db.execute_batch(
         "DROP TABLE run_signatures; DROP TABLE signature_runs; DROP TABLE signatures;
+         DROP TABLE signature_kinds;
          PRAGMA user_version = 3;
          UPDATE meta SET value = CAST('blocks-v2 rules:0' AS BLOB) WHERE key = 'index_layout';",
     )
