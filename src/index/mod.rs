@@ -87,6 +87,18 @@ fn merge_policy() -> LogMergePolicy {
 
 const MIN_MERGE_LAYER_BLOCKS: u32 = 64;
 
+/// Bytes of stored block bodies compressed together in the doc store.
+/// tantivy's default (16 KB) closes a compressed block after one or two
+/// bodies of 128 lines; 64 KB puts five or six consecutive blocks of a run
+/// together, where lz4 finds the lines they repeat from one another.
+/// Measured on the 10,000-run corpus: the doc store 26% smaller (221 →
+/// 163 MB), index and state database 0.29× → 0.24× the logs, the same
+/// indexing CPU. The first page of a run not read before costs 7% more
+/// (one body read decompresses up to 64 KB, not 16); a filtered page, which
+/// reads the run's blocks in order, costs the same (tantivy keeps the blocks
+/// it decompressed).
+const DOCSTORE_BLOCK_BYTES: usize = 64 * 1024;
+
 /// How long opening the index waits for a writer lock that another process
 /// holds. A runlogd killed with SIGKILL keeps its lock until the kernel has
 /// torn the process down (its memory is unmapped before its files are
@@ -118,7 +130,11 @@ impl LogIndex {
             message: e.to_string(),
         })?;
         let (schema, _) = schema::build();
-        let index = Index::open_or_create(directory, schema)?;
+        let mut index = Index::open_or_create(directory, schema)?;
+        // Applied on every open, not only at creation: an index written with
+        // tantivy's default keeps its old segments as they are and writes
+        // new and merged ones this way.
+        index.settings_mut().docstore_blocksize = DOCSTORE_BLOCK_BYTES;
         let fields = Fields::from_schema(&index.schema())?;
         let threads = std::thread::available_parallelism()
             .map(|n| n.get().min(2))
@@ -220,5 +236,44 @@ fn writer_waiting_for_lock(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! On a real index in a temporary directory.
+    use super::*;
+    use crate::index::search::RunMeta;
+
+    /// The doc store's block size is set on every open: an index created
+    /// with tantivy's default writes its new segments with runlogd's.
+    #[test]
+    fn an_index_from_before_writes_new_segments_with_larger_store_blocks() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let blocksize = |dir: &Path| -> anyhow::Result<u64> {
+            let meta: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("meta.json"))?)?;
+            meta["index_settings"]["docstore_blocksize"]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("meta.json has no docstore_blocksize"))
+        };
+        Index::create_in_dir(dir.path(), schema::build().0)?;
+        assert_eq!(blocksize(dir.path())?, 16_384);
+        let index = LogIndex::open(dir.path(), 16 << 20)?;
+        let mut batch = index.batch()?;
+        let lines = (1..=300)
+            .map(|n| testing::runner_line(n, 7, format!("entry {n}")))
+            .collect();
+        batch.add_lines(1, lines)?;
+        batch.set_run_meta(
+            1,
+            RunMeta {
+                generation: 1,
+                lines: 300,
+            },
+        )?;
+        batch.commit()?;
+        assert_eq!(blocksize(dir.path())?, DOCSTORE_BLOCK_BYTES as u64);
+        Ok(())
     }
 }
