@@ -96,7 +96,8 @@ const MIN_MERGE_LAYER_BLOCKS: u32 = 64;
 /// indexing CPU. The first page of a run not read before costs 7% more
 /// (one body read decompresses up to 64 KB, not 16); a filtered page, which
 /// reads the run's blocks in order, costs the same (tantivy keeps the blocks
-/// it decompressed).
+/// it decompressed). The cost is at restart: the reconcile pass reads every
+/// run's document from the store, 3.4 s instead of 2.1 s at 100,000 runs.
 const DOCSTORE_BLOCK_BYTES: usize = 64 * 1024;
 
 /// How long opening the index waits for a writer lock that another process
