@@ -381,28 +381,31 @@ impl Store {
         landed: Option<(i64, i64)>,
     ) -> Result<Vec<SignatureWindowRow>> {
         let window = Window::new(levels, sources, runs, landed);
-        let every_run = landed.is_none() && self.covers_every_run(runs)?;
-        let sql = if every_run {
-            // The same sums, kept as the runs are written.
-            "SELECT signature, level, source, runs, lines, last_run FROM signature_kinds
-             WHERE level IN (SELECT value FROM json_each(?1))
-               AND source IN (SELECT value FROM json_each(?2))"
-                .to_owned()
-        } else {
-            window.sql(
-                "rs.signature, rs.level, rs.source, COUNT(*), SUM(rs.lines), MAX(rs.run_id)",
-                "",
-                "GROUP BY rs.signature, rs.level, rs.source",
-            )
-        };
         let base: Vec<(SignatureId, u8, u8, u64, u64, u64)> = self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let params = if every_run {
-                rusqlite::params_from_iter(window.values()[..2].to_vec())
+            // One read transaction: whether the range takes in every run,
+            // and the rows, come from the same state of the database.
+            let tx = conn.unchecked_transaction()?;
+            let (sql, values) = if landed.is_none() && covers_every_run(&tx, runs)? {
+                // The same sums, kept as the runs are written.
+                (
+                    "SELECT signature, level, source, runs, lines, last_run FROM signature_kinds
+                     WHERE level IN (SELECT value FROM json_each(?1))
+                       AND source IN (SELECT value FROM json_each(?2))"
+                        .to_owned(),
+                    window.values()[..2].to_vec(),
+                )
             } else {
-                rusqlite::params_from_iter(window.values().to_vec())
+                (
+                    window.sql(
+                        "rs.signature, rs.level, rs.source, COUNT(*), SUM(rs.lines), MAX(rs.run_id)",
+                        "",
+                        "GROUP BY rs.signature, rs.level, rs.source",
+                    ),
+                    window.values().to_vec(),
+                )
             };
-            let rows = stmt.query_map(params, |r| {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), |r| {
                 Ok((
                     SignatureId::from_i64(r.get(0)?),
                     r.get(1)?,
@@ -448,26 +451,6 @@ impl Store {
             out.push(row);
         }
         Ok(out)
-    }
-
-    /// Whether the run ids `runs` take in every run holding a signature.
-    fn covers_every_run(&self, runs: (u64, u64)) -> Result<bool> {
-        let (lo, hi) = (
-            runs.0.min(i64::MAX as u64) as i64,
-            runs.1.min(i64::MAX as u64) as i64,
-        );
-        self.read(|conn| {
-            // Two subqueries: each is one step along the primary key.
-            let (first, last): (Option<i64>, Option<i64>) = conn
-                .prepare_cached(
-                    "SELECT (SELECT MIN(run_id) FROM run_signatures),
-                            (SELECT MAX(run_id) FROM run_signatures)",
-                )?
-                .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(first
-                .zip(last)
-                .is_none_or(|(first, last)| lo <= first && last <= hi))
-        })
     }
 
     /// The distinct runs of the window holding `group` at a level and source.
@@ -644,6 +627,24 @@ fn codes_or_all(codes: &[u8]) -> String {
     } else {
         json_ints(codes.iter().map(|&c| i64::from(c)))
     }
+}
+
+/// Whether the run ids `runs` take in every run holding a signature.
+fn covers_every_run(conn: &Connection, runs: (u64, u64)) -> Result<bool> {
+    let (lo, hi) = (
+        runs.0.min(i64::MAX as u64) as i64,
+        runs.1.min(i64::MAX as u64) as i64,
+    );
+    // Two subqueries: each is one step along the primary key.
+    let (first, last): (Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT (SELECT MIN(run_id) FROM run_signatures),
+                    (SELECT MAX(run_id) FROM run_signatures)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(first
+        .zip(last)
+        .is_none_or(|(first, last)| lo <= first && last <= hi))
 }
 
 /// A run's rows of `run_signatures`: (base id, level, source) → lines.
