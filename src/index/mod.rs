@@ -1,6 +1,7 @@
 //! The on-disk tantivy index of every parsed line, and the reads and writes on it.
 //!
-//! One document per *block* of 128 consecutive lines of a run, plus one
+//! One document per *block* of 128 consecutive lines of a run, one *chunk
+//! document* per 16 blocks carrying their trigrams, plus one
 //! small *run document* per run that records what the index holds for that
 //! run (its content generation and line count). Because the run document is
 //! committed together with the blocks, a reader always sees a run's lines and
@@ -11,10 +12,12 @@
 //! * [`grams`] is the case-insensitive match and its trigram codes;
 //! * [`pattern`] is a regular expression and the trigram query it asks;
 //! * [`block`] packs a block's lines into its stored body, and reads them back;
+//! * [`chunk`] records which blocks of a chunk hold each trigram;
 //! * [`write`] adds, replaces and removes a run's lines in one commit;
 //! * [`search`] answers a page of one run, and a search across runs.
 
 pub mod block;
+pub mod chunk;
 pub mod grams;
 pub mod pattern;
 pub mod schema;

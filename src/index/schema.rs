@@ -6,18 +6,21 @@
 //! * `block` packs (run id, block number) into one indexed and fast u64, so a
 //!   page at any depth looks its block up by one term, and a candidate
 //!   document tells its run and position from one fast-field read.
-//! * `grams` holds the distinct character trigrams of the block's lowercased
-//!   lines as integer terms (see [`super::grams`]). A `contains` needle
-//!   intersects the postings of its rarest trigrams, so a rare or absent
-//!   needle touches few documents whatever the size of the index; candidate
-//!   blocks are then checked line by line against their stored text.
+//! * Trigrams are indexed per *chunk* of [`CHUNK_BLOCKS`] blocks, on a chunk
+//!   document: `grams` holds the distinct character trigrams of its blocks'
+//!   lowercased lines as integer terms (see [`super::grams`]), and `masks`
+//!   stores which of its blocks hold each (see [`super::chunk`]). A
+//!   `contains` needle intersects the postings of its rarest trigrams, so a
+//!   rare or absent needle touches few documents whatever the size of the
+//!   index; a candidate chunk's masks name its candidate blocks, which are
+//!   then checked line by line against their stored text.
 //! * `levels` and `sources` hold the distinct levels and sources of the
 //!   block's lines, so `level`/`source` filters skip blocks without them.
 //!
 //! Per-line data (level, source, timestamp, text) lives in the block's stored
 //! `body` (see [`super::block`]).
 
-use tantivy::schema::{Field, NumericOptions, Schema, FAST, INDEXED, STORED};
+use tantivy::schema::{BytesOptions, Field, NumericOptions, Schema, FAST, INDEXED, STORED};
 
 use super::{IndexError, Result};
 
@@ -29,6 +32,11 @@ use super::{IndexError, Result};
 pub const BLOCK_SHIFT: u32 = 7;
 pub const BLOCK_LINES: u64 = 1 << BLOCK_SHIFT;
 
+/// Blocks per chunk: one chunk document carries their trigrams. A block
+/// mask is 16 bits ([`super::chunk::BlockMask`]).
+pub const CHUNK_SHIFT: u32 = 4;
+pub const CHUNK_BLOCKS: usize = 1 << CHUNK_SHIFT;
+
 /// Bits of a `block` value that hold the block number; the run id sits above.
 /// 2^32 blocks of 128 lines per run, and run ids up to 2^31 - 1, fit in 64 bits.
 const BLOCK_BITS: u32 = 32;
@@ -37,19 +45,28 @@ const BLOCK_BITS: u32 = 32;
 /// written with another layout is rebuilt at start (see [`crate::daemon`]).
 /// v2: the body is stored as text, and blocks carry their (level, source)
 /// pairs. v3: the state database counts every run's lines by failure
-/// signature (filled by the same rebuild; the blocks are as in v2).
-pub const LAYOUT_VERSION: &str = "blocks-v3";
+/// signature (filled by the same rebuild; the blocks are as in v2). v4:
+/// trigrams move to chunk documents, and a run's record is in fast fields.
+pub const LAYOUT_VERSION: &str = "chunks-v4";
 
 /// Handles to the schema's fields.
 #[derive(Clone, Debug)]
 pub struct Fields {
-    /// Run id, on every document (block and run documents), so one delete
-    /// removes a run completely.
+    /// Run id, on every document (block, chunk and run documents), so one
+    /// delete removes a run completely.
     pub run_id: Field,
     /// [`block_key`] of the block, on block documents only (indexed + fast).
     pub block: Field,
-    /// Trigram codes of the block's lines (indexed only).
+    /// (run id, chunk number) packed as [`block_key`] packs a block, on
+    /// chunk documents only (indexed + fast).
+    pub chunk: Field,
+    /// Trigram codes of the chunk's lines (indexed only).
     pub grams: Field,
+    /// [`kind_code`]s present in the chunk (indexed only).
+    pub chunk_kinds: Field,
+    /// The chunk's block masks, by [`super::chunk::ChunkGrams::encode`]
+    /// (stored only).
+    pub masks: Field,
     /// Level codes present in the block (indexed only).
     pub levels: Field,
     /// Source codes present in the block (indexed only).
@@ -62,7 +79,9 @@ pub struct Fields {
     pub body: Field,
     /// Run id, on the run document only: finds it, and replaces it alone.
     pub run_doc: Field,
-    /// On the run document: content generation and number of lines.
+    /// On the run document: content generation and number of lines (fast:
+    /// a restart reads every run's, and a stored read decompresses a whole
+    /// doc-store block).
     pub generation: Field,
     pub lines: Field,
 }
@@ -73,14 +92,17 @@ pub fn build() -> (Schema, Fields) {
     let fields = Fields {
         run_id: b.add_u64_field("run_id", indexed.clone()),
         block: b.add_u64_field("block", INDEXED | FAST),
+        chunk: b.add_u64_field("chunk", INDEXED | FAST),
         grams: b.add_u64_field("grams", indexed.clone()),
+        chunk_kinds: b.add_u64_field("chunk_kinds", indexed.clone()),
+        masks: b.add_bytes_field("masks", BytesOptions::default().set_stored()),
         levels: b.add_u64_field("levels", indexed.clone()),
         sources: b.add_u64_field("sources", indexed.clone()),
         kinds: b.add_u64_field("kinds", indexed.clone()),
         body: b.add_text_field("body", STORED),
         run_doc: b.add_u64_field("run_doc", indexed),
-        generation: b.add_u64_field("generation", STORED),
-        lines: b.add_u64_field("lines", STORED),
+        generation: b.add_u64_field("generation", FAST),
+        lines: b.add_u64_field("lines", FAST),
     };
     (b.build(), fields)
 }
@@ -96,7 +118,10 @@ impl Fields {
         Ok(Fields {
             run_id: get("run_id")?,
             block: get("block")?,
+            chunk: get("chunk")?,
             grams: get("grams")?,
+            chunk_kinds: get("chunk_kinds")?,
+            masks: get("masks")?,
             levels: get("levels")?,
             sources: get("sources")?,
             kinds: get("kinds")?,
@@ -116,6 +141,19 @@ pub fn kind_code(level: u64, source: u64) -> u64 {
 /// The block number of a 1-based line.
 pub fn block_of(line: u64) -> u64 {
     line.saturating_sub(1) >> BLOCK_SHIFT
+}
+
+/// The chunk number of a block, and the block's place in it.
+pub fn chunk_of(block: u64) -> (u64, usize) {
+    (
+        block >> CHUNK_SHIFT,
+        (block & (CHUNK_BLOCKS as u64 - 1)) as usize,
+    )
+}
+
+/// The first block of a chunk.
+pub fn first_block_of(chunk: u64) -> u64 {
+    chunk << CHUNK_SHIFT
 }
 
 /// The first line (1-based) of a block.

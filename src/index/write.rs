@@ -1,11 +1,14 @@
 //! Writing runs into the index: a batch holds the single writer, stages
 //! deletions and additions, and makes them visible in one commit.
 //!
-//! Lines arrive in order, a chunk at a time, and are packed into block
+//! Lines arrive in order, a few at a time, and are packed into block
 //! documents as they come. A block fills before it is written; the last,
-//! partial block of a run is written when the run's record is set. When a
-//! run grows, its partial last block is read back from the committed index,
-//! completed, and replaced in the same commit as the run's new record.
+//! partial block of a run is written when the run's record is set. Each
+//! written block's trigrams go to its chunk (see [`super::chunk`]), whose
+//! document is written when its last block is, or with the run's record.
+//! When a run grows, its partial last block and its last chunk are read
+//! back from the committed index, completed, and replaced in the same
+//! commit as the run's new record.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -18,8 +21,11 @@ use tantivy::indexer::UserOperation;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
 use super::block::{self, IndexedLine};
+use super::chunk::ChunkGrams;
 use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
-use super::schema::{block_key, block_of, first_line_of, kind_code, Fields, BLOCK_LINES};
+use super::schema::{
+    block_key, block_of, chunk_of, first_line_of, kind_code, Fields, BLOCK_LINES, CHUNK_BLOCKS,
+};
 use super::search::{RunMeta, SegmentCache, Snapshot};
 use super::{IndexError, Result};
 use crate::parse::ParsedLine;
@@ -34,6 +40,8 @@ pub struct WriteBatch<'a> {
     changed: bool,
     /// Per run, the block being filled, not yet handed to the writer.
     open: HashMap<u64, OpenBlock>,
+    /// Per run, the chunk its blocks are written to, not yet handed over.
+    chunks: HashMap<u64, OpenChunk>,
     /// Reused for every block's distinct trigram codes.
     scratch: TrigramSet,
     /// Reused for every block: a hash of each distinct line's text, with
@@ -50,6 +58,13 @@ pub struct WriteBatch<'a> {
 /// setup and a later merge. Groups this size still keep both threads busy
 /// when many runs are indexed at once.
 const STAGED_OPS: usize = 256;
+
+struct OpenChunk {
+    chunk: u64,
+    grams: ChunkGrams,
+    /// The committed index holds an older copy of this chunk.
+    replaces: bool,
+}
 
 struct OpenBlock {
     block: u64,
@@ -72,6 +87,7 @@ impl<'a> WriteBatch<'a> {
             segment_cache,
             changed: false,
             open: HashMap::new(),
+            chunks: HashMap::new(),
             scratch: TrigramSet::default(),
             block_texts: FxHashMap::default(),
             staged: Vec::new(),
@@ -81,6 +97,7 @@ impl<'a> WriteBatch<'a> {
     /// Removes every document of a run (blocks and run document).
     pub fn delete_run(&mut self, run_id: u64) -> Result<()> {
         self.open.remove(&run_id);
+        self.chunks.remove(&run_id);
         let term = Term::from_field_u64(self.fields.run_id, run_id);
         self.stage(UserOperation::Delete(term))
     }
@@ -124,10 +141,13 @@ impl<'a> WriteBatch<'a> {
     }
 
     /// Records what the index now holds for a run, replacing the previous
-    /// record, and writes the run's partial last block.
+    /// record, and writes the run's partial last block and its last chunk.
     pub fn set_run_meta(&mut self, run_id: u64, meta: RunMeta) -> Result<()> {
         if let Some(open) = self.open.remove(&run_id) {
             self.write_block(run_id, open)?;
+        }
+        if let Some(chunk) = self.chunks.remove(&run_id) {
+            self.write_chunk(run_id, chunk)?;
         }
         let f = &self.fields;
         let term = Term::from_field_u64(f.run_doc, run_id);
@@ -153,6 +173,10 @@ impl<'a> WriteBatch<'a> {
         let open: Vec<(u64, OpenBlock)> = self.open.drain().collect();
         for (run_id, block) in open {
             self.write_block(run_id, block)?;
+        }
+        let chunks: Vec<(u64, OpenChunk)> = self.chunks.drain().collect();
+        for (run_id, chunk) in chunks {
+            self.write_chunk(run_id, chunk)?;
         }
         self.hand_over()?;
         if self.changed {
@@ -186,6 +210,58 @@ impl<'a> WriteBatch<'a> {
             lines,
             replaces: true,
         })
+    }
+
+    /// The chunk that `block` goes to. Its earlier blocks are in this batch
+    /// (the chunk is open), or none are, or the committed index has them
+    /// (the run grew): then the chunk is read back to be added to.
+    fn chunk_for(&mut self, run_id: u64, block: u64, replaces: bool) -> Result<OpenChunk> {
+        let (chunk, at) = chunk_of(block);
+        match self.chunks.remove(&run_id) {
+            Some(open) if open.chunk == chunk => return Ok(open),
+            // Only a finished chunk is left behind: blocks are consecutive.
+            Some(open) => self.write_chunk(run_id, open)?,
+            None => {}
+        }
+        if at == 0 && !replaces {
+            return Ok(OpenChunk {
+                chunk,
+                grams: ChunkGrams::default(),
+                replaces: false,
+            });
+        }
+        let snapshot =
+            Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_cache.clone());
+        let stored = snapshot.chunk(run_id, chunk)?.ok_or(IndexError::Malformed(
+            "a run grew, but its last chunk is not in the index",
+        ))?;
+        Ok(OpenChunk {
+            chunk,
+            grams: ChunkGrams::decode(&stored)?,
+            replaces: true,
+        })
+    }
+
+    fn write_chunk(&mut self, run_id: u64, open: OpenChunk) -> Result<()> {
+        let f = self.fields.clone();
+        let key = block_key(run_id, open.chunk);
+        if open.replaces {
+            self.stage(UserOperation::Delete(Term::from_field_u64(f.chunk, key)))?;
+        }
+        let mut d = TantivyDocument::default();
+        d.add_u64(f.run_id, run_id);
+        d.add_u64(f.chunk, key);
+        for g in open.grams.codes() {
+            d.add_u64(f.grams, g);
+        }
+        let kinds = open.grams.kinds();
+        for code in 0..64u64 {
+            if kinds & (1 << code) != 0 {
+                d.add_u64(f.chunk_kinds, code);
+            }
+        }
+        d.add_bytes(f.masks, &open.grams.encode());
+        self.stage(UserOperation::Add(d))
     }
 
     fn writer(&mut self) -> Result<&mut IndexWriter<TantivyDocument>> {
@@ -240,10 +316,11 @@ impl<'a> WriteBatch<'a> {
             }
             self.scratch.insert_text(&l.text);
         }
+        let mut chunk = self.chunk_for(run_id, open.block, open.replaces)?;
+        let at = chunk_of(open.block).1;
+        // A replaced block held a prefix of these lines: adding the whole
+        // block's trigrams to its mask is exact.
         let grams = self.scratch.codes();
-        let mut d = TantivyDocument::default();
-        d.add_u64(f.run_id, run_id);
-        d.add_u64(f.block, key);
         if grams.len() > MAX_BLOCK_TRIGRAMS {
             let kept: Vec<u64> = grams
                 .iter()
@@ -251,19 +328,25 @@ impl<'a> WriteBatch<'a> {
                 .filter(|&g| is_alnum_gram(g))
                 .collect();
             if kept.len() > MAX_BLOCK_TRIGRAMS {
-                d.add_u64(f.grams, NO_GRAMS);
+                chunk.grams.add_block(at, [NO_GRAMS], kinds);
             } else {
-                d.add_u64(f.grams, ONLY_ALNUM_GRAMS);
-                for g in kept {
-                    d.add_u64(f.grams, g);
-                }
+                chunk
+                    .grams
+                    .add_block(at, kept.into_iter().chain([ONLY_ALNUM_GRAMS]), kinds);
             }
         } else {
-            for &g in grams {
-                d.add_u64(f.grams, g);
-            }
+            chunk.grams.add_block(at, grams.iter().copied(), kinds);
         }
         self.scratch.clear();
+        let full = open.lines.len() as u64 == BLOCK_LINES;
+        if full && at == CHUNK_BLOCKS - 1 {
+            self.write_chunk(run_id, chunk)?;
+        } else {
+            self.chunks.insert(run_id, chunk);
+        }
+        let mut d = TantivyDocument::default();
+        d.add_u64(f.run_id, run_id);
+        d.add_u64(f.block, key);
         for (field, mask) in [(f.levels, levels), (f.sources, sources)] {
             for code in 0..8u64 {
                 if mask & (1 << code) != 0 {
@@ -346,6 +429,43 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(second.len(), BLOCK_LINES as usize);
         assert_eq!(second.first().map(|l| l.line), Some(129));
+        Ok(())
+    }
+
+    #[test]
+    fn a_run_grown_in_steps_finds_each_steps_words_in_its_blocks() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let index = LogIndex::open(dir.path(), 32 << 20)?;
+        // Steps end mid-block and mid-chunk (16 blocks, 2,048 lines), and
+        // one crosses a chunk's end: each step's word is in its lines only.
+        let ends = [1, 200, 2_000, 2_100, 4_500, 4_501];
+        let mut from = 1;
+        for (step, &to) in ends.iter().enumerate() {
+            let new = (from..=to)
+                .map(|n| testing::runner_line(n, 10, format!("step{step}word line {n}")))
+                .collect();
+            write(&index, 9, new, to)?;
+            from = to + 1;
+        }
+        let mut from = 1;
+        for (step, &to) in ends.iter().enumerate() {
+            let want: Vec<u64> = (from..=to).take(100).collect();
+            assert_eq!(found(&index, 9, &format!("step{step}word"))?, want);
+            from = to + 1;
+        }
+        assert_eq!(found(&index, 9, "step9word")?, Vec::<u64>::new());
+        // Each chunk is one document: replaced, not added again.
+        let on_disk = tantivy::Index::open_in_dir(dir.path())?;
+        let run = tantivy::query::TermQuery::new(
+            Term::from_field_u64(on_disk.schema().get_field("run_id")?, 9),
+            tantivy::schema::IndexRecordOption::Basic,
+        );
+        let docs = on_disk
+            .reader()?
+            .searcher()
+            .search(&run, &tantivy::collector::Count)?;
+        // 36 blocks, 3 chunks, the run document.
+        assert_eq!(docs, 4_501_usize.div_ceil(BLOCK_LINES as usize) + 3 + 1);
         Ok(())
     }
 
@@ -477,8 +597,8 @@ mod tests {
     fn a_batch_commits_into_one_segment() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let index = LogIndex::open(dir.path(), 32 << 20)?;
-        // 20 blocks and a run document, on a writer with up to two threads:
-        // handed over one by one, they were spread over both.
+        // 20 blocks, their 2 chunks and a run document, on a writer with up
+        // to two threads: handed over one by one, they were spread over both.
         write(
             &index,
             1,
@@ -487,7 +607,7 @@ mod tests {
         )?;
         let segments = segments(dir.path())?;
         assert_eq!(segments.len(), 1, "{segments:?}");
-        assert_eq!(segments[0].1, 21);
+        assert_eq!(segments[0].1, 23);
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Collection: from candidate blocks to verified lines. The index names the
-//! candidate block documents; each one's stored body is read and its lines
+//! candidate block documents, or candidate chunks whose stored masks name
+//! their candidate blocks; each block's stored body is read and its lines
 //! are checked one by one, in order, and the walk stops as soon as the page
 //! is full.
 //!
@@ -18,19 +19,39 @@ use tantivy::{DocAddress, DocSet, SegmentReader, Term, TERMINATED};
 use super::model::{Filters, Page, PageLine};
 use super::Snapshot;
 use crate::index::block::{self, IndexedLine, LineRef};
+use crate::index::chunk::BlockCheck;
 use crate::index::grams::Needle;
 use crate::index::pattern::Pattern;
-use crate::index::schema::{block_key, first_line_of, split_block_key};
+use crate::index::schema::{
+    block_key, chunk_of, first_block_of, first_line_of, split_block_key, CHUNK_BLOCKS,
+};
 use crate::index::{IndexError, Result};
 use crate::parse::line_signature;
 use crate::signature::SignatureId;
 
+/// Which documents a query names: blocks, or chunks of blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    Blocks,
+    Chunks,
+}
+
 impl Snapshot {
-    /// (block key, address) of the live block documents matching `query`
-    /// whose (run id, block number) `keep` accepts, in no particular order.
+    /// The field holding the key of a `unit` document.
+    pub(super) fn key_field(&self, unit: Unit) -> Field {
+        match unit {
+            Unit::Blocks => self.fields.block,
+            Unit::Chunks => self.fields.chunk,
+        }
+    }
+
+    /// (key, address) of the live `unit` documents matching `query` whose
+    /// (run id, block or chunk number) `keep` accepts, in no particular
+    /// order.
     pub(super) fn collect(
         &self,
         query: &dyn Query,
+        unit: Unit,
         keep: impl Fn(u64, u64) -> bool,
         segments: &[u32],
     ) -> Result<Vec<(u64, DocAddress)>> {
@@ -39,13 +60,17 @@ impl Snapshot {
         let mut out = Vec::new();
         for &ord in segments {
             let segment = self.searcher.segment_reader(ord);
-            let keys = self.block_keys(ord)?;
+            let info = self.segment_info(ord)?;
+            let keys = match unit {
+                Unit::Blocks => &info.block_keys,
+                Unit::Chunks => &info.chunk_keys,
+            };
             weight.for_each_no_score(segment, &mut |docs| {
                 for &doc in docs {
                     if segment.is_deleted(doc) {
                         continue;
                     }
-                    // The run document has no block key: skipped here.
+                    // Other documents have no such key: skipped here.
                     if let Some(key) = keys.first(doc) {
                         let (run, block) = split_block_key(key);
                         if keep(run, block) {
@@ -96,25 +121,136 @@ impl Snapshot {
         Ok(None)
     }
 
-    /// Offers the run's blocks from `from` on that `query` names to `walk`,
-    /// in file order, until it is full.
+    /// Offers the run's blocks from `from` on that `query` names (itself,
+    /// or through their chunks' masks) to `walk`, in file order, until it
+    /// is full.
     pub(super) fn verify_in_order(
         &self,
         query: &dyn Query,
+        check: Option<&BlockCheck>,
         run_id: u64,
         from: u64,
         segments: &[u32],
         walk: &mut Walk<'_>,
     ) -> Result<()> {
-        let mut blocks = self.collect(query, |r, b| r == run_id && b >= from, segments)?;
-        blocks.sort_unstable_by_key(|&(key, _)| key);
-        for (key, addr) in blocks {
+        let Some(check) = check else {
+            let mut blocks = self.collect(
+                query,
+                Unit::Blocks,
+                |r, b| r == run_id && b >= from,
+                segments,
+            )?;
+            blocks.sort_unstable_by_key(|&(key, _)| key);
+            for (key, addr) in blocks {
+                if walk.full() {
+                    break;
+                }
+                walk.offer(self.read_body(addr)?, split_block_key(key).1)?;
+            }
+            return Ok(());
+        };
+        let from_chunk = chunk_of(from).0;
+        let mut chunks = self.collect(
+            query,
+            Unit::Chunks,
+            |r, c| r == run_id && c >= from_chunk,
+            segments,
+        )?;
+        chunks.sort_unstable_by_key(|&(key, _)| key);
+        for chunk in chunks {
+            if walk.full() {
+                break;
+            }
+            self.offer_chunk(chunk, check, from, segments, walk)?;
+        }
+        Ok(())
+    }
+
+    /// Offers the run's candidate blocks of chunks `chunks`, from block
+    /// `from` on, to `walk`, in file order, until it is full.
+    pub(super) fn scan_chunks(
+        &self,
+        run_id: u64,
+        chunks: std::ops::RangeInclusive<u64>,
+        check: &BlockCheck,
+        from: u64,
+        segments: &[u32],
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        for c in chunks {
+            if walk.full() {
+                break;
+            }
+            let key = block_key(run_id, c);
+            let addr =
+                self.find_live(self.fields.chunk, key, segments)?
+                    .ok_or(IndexError::Malformed(
+                        "a chunk of an indexed run is missing",
+                    ))?;
+            self.offer_chunk((key, addr), check, from, segments, walk)?;
+        }
+        Ok(())
+    }
+
+    fn offer_chunk(
+        &self,
+        chunk: (u64, DocAddress),
+        check: &BlockCheck,
+        from: u64,
+        segments: &[u32],
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        for (key, addr) in self.chunk_blocks(chunk, check, from, segments)? {
             if walk.full() {
                 break;
             }
             walk.offer(self.read_body(addr)?, split_block_key(key).1)?;
         }
         Ok(())
+    }
+
+    /// (block key, address) of the blocks of a chunk (its key and address)
+    /// that its masks say may hold a match, from block `from` on, in order.
+    pub(super) fn chunk_blocks(
+        &self,
+        (key, addr): (u64, DocAddress),
+        check: &BlockCheck,
+        from: u64,
+        segments: &[u32],
+    ) -> Result<Vec<(u64, DocAddress)>> {
+        let (run_id, chunk) = split_block_key(key);
+        let mask = check.blocks(&self.read_masks(addr)?)?;
+        let mut out = Vec::with_capacity(mask.count_ones() as usize);
+        for at in 0..CHUNK_BLOCKS as u64 {
+            let block = first_block_of(chunk) + at;
+            if mask & (1 << at) == 0 || block < from {
+                continue;
+            }
+            let key = block_key(run_id, block);
+            let addr =
+                self.find_live(self.fields.block, key, segments)?
+                    .ok_or(IndexError::Malformed(
+                        "a block named by its chunk is missing",
+                    ))?;
+            out.push((key, addr));
+        }
+        Ok(out)
+    }
+
+    /// The stored masks of a run's chunk, or `None` when it is not indexed.
+    pub(crate) fn chunk(&self, run_id: u64, chunk: u64) -> Result<Option<Vec<u8>>> {
+        let segments = self.segments_of(run_id)?;
+        match self.find_live(self.fields.chunk, block_key(run_id, chunk), &segments)? {
+            Some(addr) => self.read_masks(addr).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored masks of a chunk document.
+    fn read_masks(&self, addr: DocAddress) -> Result<Vec<u8>> {
+        let doc: ChunkDoc = self.searcher.doc(addr)?;
+        doc.masks
+            .ok_or(IndexError::Malformed("chunk document lacks its masks"))
     }
 
     pub(super) fn read_block(&self, addr: DocAddress, block: u64) -> Result<Vec<IndexedLine>> {
@@ -133,6 +269,34 @@ impl Snapshot {
 /// reads (no document of field values built around it).
 struct BlockDoc {
     body: Option<String>,
+}
+
+/// A chunk document as stored: its masks.
+struct ChunkDoc {
+    masks: Option<Vec<u8>>,
+}
+
+struct StoredBytes(Vec<u8>);
+
+impl ValueDeserialize for StoredBytes {
+    fn deserialize<'de, D: ValueDeserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Self, DeserializeError> {
+        d.deserialize_bytes().map(StoredBytes)
+    }
+}
+
+impl DocumentDeserialize for ChunkDoc {
+    fn deserialize<'de, D: DocumentDeserializer<'de>>(
+        mut d: D,
+    ) -> std::result::Result<Self, DeserializeError> {
+        let mut masks = None;
+        // A chunk document stores its masks and nothing else.
+        while let Some((_, StoredBytes(bytes))) = d.next_field::<StoredBytes>()? {
+            masks = Some(bytes);
+        }
+        Ok(ChunkDoc { masks })
+    }
 }
 
 struct StoredText(String);

@@ -84,24 +84,26 @@ impl Snapshot {
         Ok(segments_holding(self.segment_infos()?, run_id))
     }
 
-    /// The block keys of segment `ord` (a fast field read once per segment).
-    fn block_keys(&self, ord: u32) -> super::Result<&tantivy::columnar::Column<u64>> {
+    /// What is kept of segment `ord` (its fast fields, read once per segment).
+    fn segment_info(&self, ord: u32) -> super::Result<&SegmentInfo> {
         self.segment_infos()?
             .get(ord as usize)
-            .map(|info| &info.block_keys)
+            .map(|info| &**info)
             .ok_or(super::IndexError::Malformed(
                 "a segment ordinal past the snapshot's",
             ))
+    }
+
+    /// The block keys of segment `ord`.
+    fn block_keys(&self, ord: u32) -> super::Result<&tantivy::columnar::Column<u64>> {
+        Ok(&self.segment_info(ord)?.block_keys)
     }
 
     fn segment_infos(&self) -> super::Result<&[Arc<SegmentInfo>]> {
         if let Some(infos) = self.segment_infos.get() {
             return Ok(infos);
         }
-        let name = self.searcher.schema().get_field_name(self.fields.block);
-        let infos = self
-            .segment_cache
-            .of(&self.searcher, self.fields.run_id, name)?;
+        let infos = self.segment_cache.of(&self.searcher, &self.fields)?;
         Ok(self.segment_infos.get_or_init(|| infos))
     }
 }

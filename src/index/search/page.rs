@@ -10,15 +10,14 @@
 use std::ops::Bound;
 
 use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery};
-use tantivy::schema::Value;
-use tantivy::{TantivyDocument, Term};
+use tantivy::Term;
 
-use super::collect::{LineFilter, Walk};
+use super::collect::{LineFilter, Unit, Walk};
 use super::model::{Filters, Page, RunMeta};
 use super::plan::Candidates;
 use super::Snapshot;
 use crate::index::block::IndexedLine;
-use crate::index::schema::{block_key, block_of};
+use crate::index::schema::{block_key, block_of, chunk_of};
 use crate::index::{IndexError, Result};
 
 impl Snapshot {
@@ -28,15 +27,15 @@ impl Snapshot {
         else {
             return Ok(None);
         };
-        let doc: TantivyDocument = self.searcher.doc(addr)?;
-        let get = |field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_u64())
+        let info = self.segment_info(addr.segment_ord)?;
+        let get = |column: &tantivy::columnar::Column<u64>| {
+            column
+                .first(addr.doc_id)
                 .ok_or(IndexError::Malformed("run document lacks a field"))
         };
         Ok(Some(RunMeta {
-            generation: get(self.fields.generation)?,
-            lines: get(self.fields.lines)?,
+            generation: get(&info.generations)?,
+            lines: get(&info.line_counts)?,
         }))
     }
 
@@ -94,42 +93,73 @@ impl Snapshot {
                     &segments,
                 )?
             };
-            match candidates {
-                Candidates::None => {}
-                Candidates::All => self.scan(run_id, first..=last, &segments, &mut walk)?,
-                Candidates::Query { query, estimate } => {
-                    let remaining = last - first + 1;
-                    if estimate.min(remaining) > (remaining / 8).max(self.limits.sparse_max_blocks)
-                    {
-                        // Most blocks are candidates: ask for them a window at
-                        // a time from the cursor, so a common needle stops
-                        // after the first windows instead of listing them all.
-                        let mut from = first;
-                        let mut width = self.limits.first_window_blocks;
-                        while from <= last && !walk.full() {
-                            let to = from.saturating_add(width - 1).min(last);
-                            let range = InvertedIndexRangeQuery::new(
-                                Bound::Included(Term::from_field_u64(
-                                    self.fields.block,
-                                    block_key(run_id, from),
-                                )),
-                                Bound::Included(Term::from_field_u64(
-                                    self.fields.block,
-                                    block_key(run_id, to),
-                                )),
-                            );
-                            let window = BooleanQuery::intersection(vec![
-                                Box::new(range),
-                                Box::new(query.clone()),
-                            ]);
-                            self.verify_in_order(&window, run_id, from, &segments, &mut walk)?;
-                            from = to + 1;
-                            width = width.saturating_mul(4);
-                        }
-                    } else {
-                        // Few candidates: list them all at once.
-                        self.verify_in_order(&query, run_id, first, &segments, &mut walk)?;
+            let (query, estimate, check) = match candidates {
+                Candidates::None => (None, 0, None),
+                Candidates::All => {
+                    self.scan(run_id, first..=last, &segments, &mut walk)?;
+                    (None, 0, None)
+                }
+                Candidates::Chunks {
+                    query: None, check, ..
+                } => {
+                    let chunks = chunk_of(first).0..=chunk_of(last).0;
+                    self.scan_chunks(run_id, chunks, &check, first, &segments, &mut walk)?;
+                    (None, 0, None)
+                }
+                Candidates::Chunks {
+                    query: Some(query),
+                    estimate,
+                    check,
+                } => (Some(query), estimate, Some(check)),
+                Candidates::Query { query, estimate } => (Some(query), estimate, None),
+            };
+            if let Some(query) = query {
+                // Blocks, or chunks of blocks: windows and counts are in
+                // the units the query names.
+                let (unit, first, last) = match check {
+                    Some(_) => (Unit::Chunks, chunk_of(first).0, chunk_of(last).0),
+                    None => (Unit::Blocks, first, last),
+                };
+                let from_block = block_of(after + 1);
+                let remaining = last - first + 1;
+                if estimate.min(remaining) > (remaining / 8).max(self.limits.sparse_max_blocks) {
+                    // Most are candidates: ask for them a window at a time
+                    // from the cursor, so a common needle stops after the
+                    // first windows instead of listing them all.
+                    let field = self.key_field(unit);
+                    let mut from = first;
+                    let mut width = self.limits.first_window_blocks;
+                    while from <= last && !walk.full() {
+                        let to = from.saturating_add(width - 1).min(last);
+                        let range = InvertedIndexRangeQuery::new(
+                            Bound::Included(Term::from_field_u64(field, block_key(run_id, from))),
+                            Bound::Included(Term::from_field_u64(field, block_key(run_id, to))),
+                        );
+                        let window = BooleanQuery::intersection(vec![
+                            Box::new(range),
+                            Box::new(query.clone()),
+                        ]);
+                        self.verify_in_order(
+                            &window,
+                            check.as_ref(),
+                            run_id,
+                            from_block,
+                            &segments,
+                            &mut walk,
+                        )?;
+                        from = to + 1;
+                        width = width.saturating_mul(4);
                     }
+                } else {
+                    // Few candidates: list them all at once.
+                    self.verify_in_order(
+                        &query,
+                        check.as_ref(),
+                        run_id,
+                        from_block,
+                        &segments,
+                        &mut walk,
+                    )?;
                 }
             }
         }

@@ -14,6 +14,7 @@ use tantivy::Term;
 
 use super::model::Filters;
 use super::Snapshot;
+use crate::index::chunk::BlockCheck;
 use crate::index::grams::{is_alnum_gram, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use crate::index::pattern::GramQuery;
 use crate::index::schema::kind_code;
@@ -67,14 +68,25 @@ pub(super) enum Candidates {
     None,
     /// No clause narrows the search: every block is a candidate.
     All,
-    /// The intersection to run, and an estimate of its size.
+    /// The intersection of block documents to run (levels and sources
+    /// only), and an estimate of its size.
     Query { query: BooleanQuery, estimate: u64 },
+    /// Trigrams are required: the candidate chunks, each narrowed to its
+    /// blocks by its masks.
+    Chunks {
+        /// The intersection of chunk documents to run; `None` when no
+        /// clause narrows it (every chunk is a candidate).
+        query: Option<BooleanQuery>,
+        estimate: u64,
+        check: BlockCheck,
+    },
 }
 
 impl Snapshot {
-    /// The query naming candidate blocks for `filters` (in one run, or in
-    /// all), rarest clauses first. `required` is what every matching
-    /// line's trigrams satisfy ([`Filters::required`]).
+    /// The query naming candidate blocks (or chunks of blocks, when
+    /// trigrams are required) for `filters` (in one run, or in all), rarest
+    /// clauses first. `required` is what every matching line's trigrams
+    /// satisfy ([`Filters::required`]).
     ///
     /// `run` is the run asked about, with its number of blocks, or `None`
     /// across runs. On a small run, a clause whose postings are long (a
@@ -109,7 +121,10 @@ impl Snapshot {
         let f = &self.fields;
         let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let mut estimate = u64::MAX;
-        if !required.is_all() {
+        // Trigrams are indexed on chunk documents, levels and sources on
+        // both: a query requiring trigrams names chunks.
+        let chunks = !required.is_all();
+        if chunks {
             // Each trigram's document frequency, asked once however often
             // the query names it.
             let mut freqs: HashMap<u64, u64> = HashMap::new();
@@ -168,37 +183,60 @@ impl Snapshot {
             }
         }
 
-        let codes =
-            |set: Vec<u64>, all: usize, field: Field| -> Result<Option<(u64, Box<dyn Query>)>> {
-                if set.is_empty() || set.len() >= all {
-                    return Ok(None);
-                }
-                let mut df = 0;
-                let mut terms: Vec<Box<dyn Query>> = Vec::new();
-                for code in set {
-                    let term = Term::from_field_u64(field, code);
-                    df += doc_freq(&term)?;
-                    terms.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
-                }
-                Ok(Some((df, Box::new(BooleanQuery::union(terms)))))
-            };
+        let codes = |set: Vec<u64>, field: Field| -> Result<Option<(u64, Box<dyn Query>)>> {
+            if set.is_empty() {
+                return Ok(None);
+            }
+            let mut df = 0;
+            let mut terms: Vec<Box<dyn Query>> = Vec::new();
+            for code in set {
+                let term = Term::from_field_u64(field, code);
+                df += doc_freq(&term)?;
+                terms.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
+            }
+            Ok(Some((df, Box::new(BooleanQuery::union(terms)))))
+        };
         let levels: Vec<u64> = filters.levels.iter().map(|l| l.as_u64()).collect();
         let sources: Vec<u64> = filters.sources.iter().map(|s| s.as_u64()).collect();
         let narrows = |set: &[u64], all: usize| !set.is_empty() && set.len() < all;
-        let kind_clauses =
-            if narrows(&levels, Level::ALL.len()) && narrows(&sources, Source::ALL.len()) {
-                // Both: the blocks with a line of a wanted level *and* source.
-                let kinds = levels
-                    .iter()
-                    .flat_map(|&l| sources.iter().map(move |&s| kind_code(l, s)))
-                    .collect();
-                vec![codes(kinds, usize::MAX, f.kinds)?]
+        let (narrow_levels, narrow_sources) = (
+            narrows(&levels, Level::ALL.len()),
+            narrows(&sources, Source::ALL.len()),
+        );
+        // The (level, source) kinds a matching line may have.
+        let every = |set: Vec<u64>, narrowed: bool, all: Vec<u64>| if narrowed { set } else { all };
+        let wanted_kinds: Vec<u64> = {
+            let levels = every(
+                levels.clone(),
+                narrow_levels,
+                Level::ALL.iter().map(|l| l.as_u64()).collect(),
+            );
+            let sources = every(
+                sources.clone(),
+                narrow_sources,
+                Source::ALL.iter().map(|s| s.as_u64()).collect(),
+            );
+            levels
+                .iter()
+                .flat_map(|&l| sources.iter().map(move |&s| kind_code(l, s)))
+                .collect()
+        };
+        let kind_clauses = if chunks {
+            // A chunk document has kinds only.
+            if narrow_levels || narrow_sources {
+                vec![codes(wanted_kinds.clone(), f.chunk_kinds)?]
             } else {
-                vec![
-                    codes(levels, Level::ALL.len(), f.levels)?,
-                    codes(sources, Source::ALL.len(), f.sources)?,
-                ]
-            };
+                Vec::new()
+            }
+        } else if narrow_levels && narrow_sources {
+            // Both: the blocks with a line of a wanted level *and* source.
+            vec![codes(wanted_kinds.clone(), f.kinds)?]
+        } else {
+            vec![
+                codes(if narrow_levels { levels } else { Vec::new() }, f.levels)?,
+                codes(if narrow_sources { sources } else { Vec::new() }, f.sources)?,
+            ]
+        };
         for clause in kind_clauses.into_iter().flatten() {
             let (df, query) = clause;
             if df == 0 {
@@ -209,6 +247,29 @@ impl Snapshot {
             }
             estimate = estimate.min(df);
             clauses.push(query);
+        }
+        if chunks {
+            let kinds = if narrow_levels || narrow_sources {
+                wanted_kinds.iter().fold(0u64, |m, &k| m | 1 << (k & 63))
+            } else {
+                u64::MAX
+            };
+            let check = BlockCheck::new(required, kinds);
+            if clauses.is_empty() {
+                return Ok(Candidates::Chunks {
+                    query: None,
+                    estimate,
+                    check,
+                });
+            }
+            if let Some((run_id, _)) = run {
+                clauses.push(term_query(Term::from_field_u64(f.run_id, run_id)));
+            }
+            return Ok(Candidates::Chunks {
+                query: Some(BooleanQuery::intersection(clauses)),
+                estimate,
+                check,
+            });
         }
         if clauses.is_empty() {
             return Ok(Candidates::All);

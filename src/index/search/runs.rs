@@ -10,7 +10,7 @@ use std::ops::Bound;
 use tantivy::query::{BooleanQuery, InvertedIndexRangeQuery, Query};
 use tantivy::{DocAddress, Term};
 
-use super::collect::LineFilter;
+use super::collect::{LineFilter, Unit};
 use super::model::{Filters, RunHit, RunQuery, RunsPage};
 use super::plan::Candidates;
 use super::Snapshot;
@@ -36,22 +36,46 @@ impl Snapshot {
             |r: u64| r >= lo && r <= hi && query.only.as_ref().is_none_or(|only| only.contains(&r));
         let all = self.all_segments();
         let required = query.filters.required();
-        let (clauses, estimate) = match self.candidates(None, &query.filters, &required, &all)? {
-            Candidates::None => return Ok(page),
-            Candidates::All => (None, u64::MAX),
-            Candidates::Query { query, estimate } => (Some(query), estimate),
+        let (clauses, estimate, check) =
+            match self.candidates(None, &query.filters, &required, &all)? {
+                Candidates::None => return Ok(page),
+                Candidates::All => (None, u64::MAX, None),
+                Candidates::Query { query, estimate } => (Some(query), estimate, None),
+                Candidates::Chunks {
+                    query,
+                    estimate,
+                    check,
+                } => (query, estimate, Some(check)),
+            };
+        // Trigram queries name chunks, whose masks name their blocks.
+        let unit = if check.is_some() {
+            Unit::Chunks
+        } else {
+            Unit::Blocks
         };
-        let verify = |blocks: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
-            // `blocks` is sorted by key: runs ascending, then blocks. Walk runs
-            // from the highest down, each run's blocks in file order.
-            let mut end = blocks.len();
+        let verify = |found: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
+            // `found` is sorted by key: runs ascending, then blocks (or
+            // chunks). Walk runs from the highest down, each run's blocks in
+            // file order.
+            let mut end = found.len();
             while end > 0 {
-                let run_id = split_block_key(blocks[end - 1].0).0;
-                let start = blocks[..end].partition_point(|&(k, _)| split_block_key(k).0 < run_id);
+                let run_id = split_block_key(found[end - 1].0).0;
+                let start = found[..end].partition_point(|&(k, _)| split_block_key(k).0 < run_id);
                 let last_needed = page.runs.len() == query.limit;
+                let blocks = match &check {
+                    None => found[start..end].to_vec(),
+                    Some(check) => {
+                        let segments = self.segments_of(run_id)?;
+                        let mut blocks = Vec::new();
+                        for &chunk in &found[start..end] {
+                            blocks.extend(self.chunk_blocks(chunk, check, 0, &segments)?);
+                        }
+                        blocks
+                    }
+                };
                 let hit = self.verify_run(
                     run_id,
-                    &blocks[start..end],
+                    &blocks,
                     &query.filters,
                     needle,
                     query.lines_per_run,
@@ -70,9 +94,9 @@ impl Snapshot {
         };
         match clauses {
             Some(q) if estimate <= self.limits.all_candidates_max => {
-                let mut blocks = self.collect(&q, |r, _| wanted(r), &all)?;
-                blocks.sort_unstable_by_key(|&(key, _)| key);
-                verify(blocks, &mut page)?;
+                let mut found = self.collect(&q, unit, |r, _| wanted(r), &all)?;
+                found.sort_unstable_by_key(|&(key, _)| key);
+                verify(found, &mut page)?;
             }
             clauses => {
                 // Many candidates: read runs newest first, in windows of run
@@ -85,15 +109,13 @@ impl Snapshot {
                 let lo = lo.max(lowest);
                 let mut top = hi.min(highest);
                 let mut width = (query.limit as u64 + 1) * 2;
+                let field = self.key_field(unit);
                 while top >= lo {
                     let bottom = top.saturating_sub(width - 1).max(lo);
                     let range = InvertedIndexRangeQuery::new(
+                        Bound::Included(Term::from_field_u64(field, block_key(bottom, 0))),
                         Bound::Included(Term::from_field_u64(
-                            self.fields.block,
-                            block_key(bottom, 0),
-                        )),
-                        Bound::Included(Term::from_field_u64(
-                            self.fields.block,
+                            field,
                             block_key(top, u32::MAX as u64),
                         )),
                     );
@@ -102,9 +124,9 @@ impl Snapshot {
                         parts.push(Box::new(q.clone()));
                     }
                     let window = BooleanQuery::intersection(parts);
-                    let mut blocks = self.collect(&window, |r, _| wanted(r), &all)?;
-                    blocks.sort_unstable_by_key(|&(key, _)| key);
-                    if verify(blocks, &mut page)? || bottom <= lo {
+                    let mut found = self.collect(&window, unit, |r, _| wanted(r), &all)?;
+                    found.sort_unstable_by_key(|&(key, _)| key);
+                    if verify(found, &mut page)? || bottom <= lo {
                         break;
                     }
                     top = bottom - 1;

@@ -1,6 +1,6 @@
 //! What every query reads of each segment, read once per segment and kept
-//! for the segment's life: the run ids it holds, and its column of block
-//! keys.
+//! for the segment's life: the run ids it holds, and its columns of block
+//! and chunk keys and of run records.
 //!
 //! A query on one run looks only at the segments holding that run. Asking
 //! every segment's term dictionary for the run id, on every page, cost a
@@ -24,6 +24,7 @@ use tantivy::index::SegmentId;
 use tantivy::schema::Field;
 use tantivy::{Searcher, SegmentReader};
 
+use crate::index::schema::Fields;
 use crate::index::{IndexError, Result};
 
 /// What is kept of one segment.
@@ -32,6 +33,11 @@ pub(crate) struct SegmentInfo {
     pub(crate) runs: Box<[u64]>,
     /// Its `block` fast field (block documents only).
     pub(crate) block_keys: Column<u64>,
+    /// Its `chunk` fast field (chunk documents only).
+    pub(crate) chunk_keys: Column<u64>,
+    /// Its `generation` and `lines` fast fields (run documents only).
+    pub(crate) generations: Column<u64>,
+    pub(crate) line_counts: Column<u64>,
 }
 
 /// The [`SegmentInfo`] of the segments seen so far, by segment.
@@ -44,12 +50,11 @@ impl SegmentCache {
     /// The info of each of the searcher's segments, in segment order.
     /// Reads that of segments not seen before, and forgets that of
     /// segments gone from the index (merged or deleted).
-    pub(crate) fn of(
-        &self,
-        searcher: &Searcher,
-        run_id: Field,
-        block: &str,
-    ) -> Result<Vec<Arc<SegmentInfo>>> {
+    pub(crate) fn of(&self, searcher: &Searcher, fields: &Fields) -> Result<Vec<Arc<SegmentInfo>>> {
+        let schema = searcher.schema();
+        let column = |segment: &SegmentReader, field: Field| {
+            segment.fast_fields().u64(schema.get_field_name(field))
+        };
         let mut known = self.by_segment.lock().map_err(|_| IndexError::Poisoned)?;
         let segments = searcher.segment_readers();
         let mut out = Vec::with_capacity(segments.len());
@@ -60,8 +65,11 @@ impl SegmentCache {
                 Some(info) => info.clone(),
                 None => {
                     let info = Arc::new(SegmentInfo {
-                        runs: run_ids(segment, run_id)?,
-                        block_keys: segment.fast_fields().u64(block)?,
+                        runs: run_ids(segment, fields.run_id)?,
+                        block_keys: column(segment, fields.block)?,
+                        chunk_keys: column(segment, fields.chunk)?,
+                        generations: column(segment, fields.generation)?,
+                        line_counts: column(segment, fields.lines)?,
                     });
                     known.insert(id, info.clone());
                     read_any = true;
@@ -147,7 +155,7 @@ mod tests {
         let searcher = &snapshot.searcher;
         let lists: Vec<Box<[u64]>> = snapshot
             .segment_cache
-            .of(searcher, snapshot.fields.run_id, "block")?
+            .of(searcher, &snapshot.fields)?
             .iter()
             .map(|info| info.runs.clone())
             .collect();

@@ -1,0 +1,394 @@
+//! A chunk's trigrams: which of its blocks hold each one.
+//!
+//! Trigram postings name *chunks* of [`CHUNK_BLOCKS`] consecutive blocks of a
+//! run, not blocks: a chunk's distinct trigrams are about a sixth of its
+//! blocks' trigrams added up (log lines repeat their words), and adding
+//! postings was half of the indexing CPU. Block precision is kept beside
+//! them: the chunk document stores, for each of its trigrams, a 16-bit mask
+//! of the blocks holding it, and each block's (level, source) kinds. A
+//! candidate chunk's masks evaluate the needle's [`GramQuery`] to the blocks
+//! that may hold a match before any body is read.
+//!
+//! Stored form ([`ChunkGrams::encode`]), all integers LEB128:
+//! * the masks of the blocks present, of those that kept only their letter
+//!   and digit trigrams ([`ONLY_ALNUM_GRAMS`]) and of those that kept none
+//!   ([`NO_GRAMS`]); then each present block's kinds bits;
+//! * the number of trigrams, then each trigram's code as the difference from
+//!   the one before (ascending), followed by its mask: one byte `b < 16` for
+//!   a trigram in block `b` alone, or [`MANY_BLOCKS`] and the mask's two
+//!   bytes, little-endian.
+//!
+//! While a chunk is built, the two markers are entries like any trigram.
+
+use rustc_hash::FxHashMap;
+
+use super::grams::{is_alnum_gram, NO_GRAMS, ONLY_ALNUM_GRAMS};
+use super::pattern::GramQuery;
+use super::schema::CHUNK_BLOCKS;
+use super::{IndexError, Result};
+
+/// A block mask: bit `i` is the chunk's `i`-th block.
+pub type BlockMask = u16;
+
+/// Mask byte of a trigram in more than one block: two mask bytes follow.
+const MANY_BLOCKS: u8 = 0xFF;
+
+/// A chunk's trigrams with their block masks, and its blocks' kinds, as
+/// they are built while its blocks are written.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChunkGrams {
+    masks: FxHashMap<u64, BlockMask>,
+    /// Per block, the bits of the [`super::schema::kind_code`]s of its
+    /// lines; 0 for a block not (yet) in the chunk.
+    kinds: [u64; CHUNK_BLOCKS],
+}
+
+impl ChunkGrams {
+    /// Records block `at` (its place in the chunk) with its distinct trigram
+    /// codes (markers included) and kinds bits. Adding a block again adds
+    /// to what it had: a run's partial last block only ever grows.
+    pub fn add_block(&mut self, at: usize, grams: impl IntoIterator<Item = u64>, kinds: u64) {
+        let bit: BlockMask = 1 << (at % CHUNK_BLOCKS);
+        for g in grams {
+            *self.masks.entry(g).or_insert(0) |= bit;
+        }
+        self.kinds[at % CHUNK_BLOCKS] |= kinds;
+    }
+
+    /// The distinct trigram codes (and markers), in no particular order.
+    pub fn codes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.masks.keys().copied()
+    }
+
+    /// The kinds bits of every block, together.
+    pub fn kinds(&self) -> u64 {
+        self.kinds.iter().fold(0, |all, k| all | k)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.masks.len() * 4 + 32);
+        let marked = |marker| u64::from(self.masks.get(&marker).copied().unwrap_or(0));
+        put(&mut out, u64::from(self.present()));
+        put(&mut out, marked(ONLY_ALNUM_GRAMS));
+        put(&mut out, marked(NO_GRAMS));
+        for k in self.kinds.iter().filter(|&&k| k != 0) {
+            put(&mut out, *k);
+        }
+        let mut entries: Vec<(u64, BlockMask)> = self
+            .masks
+            .iter()
+            .filter(|(&g, _)| g != ONLY_ALNUM_GRAMS && g != NO_GRAMS)
+            .map(|(&g, &m)| (g, m))
+            .collect();
+        entries.sort_unstable_by_key(|&(g, _)| g);
+        put(&mut out, entries.len() as u64);
+        let mut previous = 0u64;
+        for (g, mask) in entries {
+            put(&mut out, g - previous);
+            previous = g;
+            if mask.count_ones() == 1 {
+                out.push(mask.trailing_zeros() as u8);
+            } else {
+                out.push(MANY_BLOCKS);
+                out.extend_from_slice(&mask.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// The chunk as stored, to add blocks to (a run grew).
+    pub fn decode(bytes: &[u8]) -> Result<ChunkGrams> {
+        let mut reader = StoredChunk::new(bytes)?;
+        let mut chunk = ChunkGrams {
+            masks: FxHashMap::default(),
+            kinds: reader.kinds,
+        };
+        chunk.masks.reserve(reader.remaining + 2);
+        for (marker, mask) in [(ONLY_ALNUM_GRAMS, reader.partial), (NO_GRAMS, reader.none)] {
+            if mask != 0 {
+                chunk.masks.insert(marker, mask);
+            }
+        }
+        while let Some((g, mask)) = reader.next_entry()? {
+            chunk.masks.insert(g, mask);
+        }
+        Ok(chunk)
+    }
+
+    fn present(&self) -> BlockMask {
+        self.kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, &k)| k != 0)
+            .fold(0, |m, (i, _)| m | 1 << i)
+    }
+}
+
+/// What a candidate chunk's blocks must satisfy: the required trigrams (as
+/// a full block answers them, and as a block that kept only its letter and
+/// digit trigrams does), and the wanted (level, source) kinds.
+#[derive(Debug, Clone)]
+pub struct BlockCheck {
+    required: GramQuery,
+    alnum: GramQuery,
+    /// Sorted codes named by the query.
+    codes: Vec<u64>,
+    /// Bits of the wanted kind codes; all ones for any.
+    kinds: u64,
+}
+
+impl BlockCheck {
+    pub fn new(required: &GramQuery, kinds: u64) -> BlockCheck {
+        let alnum = required.keeping(&is_alnum_gram);
+        let mut codes = Vec::new();
+        gather(required, &mut codes);
+        codes.sort_unstable();
+        codes.dedup();
+        BlockCheck {
+            required: required.clone(),
+            alnum,
+            codes,
+            kinds,
+        }
+    }
+
+    /// The blocks of a stored chunk that may hold a matching line.
+    pub fn blocks(&self, stored: &[u8]) -> Result<BlockMask> {
+        let mut reader = StoredChunk::new(stored)?;
+        let mut found: Vec<(u64, BlockMask)> = Vec::with_capacity(self.codes.len());
+        // Entries ascend: decoding stops past the last code wanted.
+        let mut wanted = self.codes.iter().copied().peekable();
+        while wanted.peek().is_some() {
+            let Some((g, mask)) = reader.next_entry()? else {
+                break;
+            };
+            while wanted.next_if(|&w| w < g).is_some() {}
+            if wanted.next_if_eq(&g).is_some() {
+                found.push((g, mask));
+            }
+        }
+        let mask_of = |g: u64| -> BlockMask {
+            found
+                .binary_search_by_key(&g, |&(code, _)| code)
+                .map_or(0, |i| found[i].1)
+        };
+        let (present, partial, none) = (reader.present, reader.partial, reader.none);
+        let full = present & !partial & !none;
+        let by_grams = (eval(&self.required, &mask_of) & full)
+            | (eval(&self.alnum, &mask_of) & partial)
+            | none;
+        let by_kinds = reader
+            .kinds
+            .iter()
+            .enumerate()
+            .filter(|(_, &k)| k & self.kinds != 0)
+            .fold(0 as BlockMask, |m, (i, _)| m | 1 << i);
+        Ok(by_grams & by_kinds & present)
+    }
+}
+
+/// The blocks whose trigrams satisfy `query`, given each trigram's mask.
+fn eval(query: &GramQuery, mask_of: &impl Fn(u64) -> BlockMask) -> BlockMask {
+    match query {
+        GramQuery::All => BlockMask::MAX,
+        GramQuery::Gram(g) => mask_of(*g),
+        GramQuery::And(parts) => parts
+            .iter()
+            .fold(BlockMask::MAX, |m, p| m & eval(p, mask_of)),
+        GramQuery::Or(parts) => parts.iter().fold(0, |m, p| m | eval(p, mask_of)),
+    }
+}
+
+fn gather(query: &GramQuery, out: &mut Vec<u64>) {
+    match query {
+        GramQuery::All => {}
+        GramQuery::Gram(g) => out.push(*g),
+        GramQuery::And(parts) | GramQuery::Or(parts) => {
+            parts.iter().for_each(|p| gather(p, out));
+        }
+    }
+}
+
+/// Reads a stored chunk: its header whole, its entries one at a time.
+struct StoredChunk<'a> {
+    bytes: &'a [u8],
+    present: BlockMask,
+    /// Blocks that kept only their letter and digit trigrams, and none.
+    partial: BlockMask,
+    none: BlockMask,
+    kinds: [u64; CHUNK_BLOCKS],
+    remaining: usize,
+    previous: u64,
+}
+
+impl<'a> StoredChunk<'a> {
+    fn new(mut bytes: &'a [u8]) -> Result<StoredChunk<'a>> {
+        let mut mask = || {
+            BlockMask::try_from(take(&mut bytes)?)
+                .map_err(|_| IndexError::Malformed("a chunk's block mask is out of range"))
+        };
+        let (present, partial, none) = (mask()?, mask()?, mask()?);
+        let mut kinds = [0u64; CHUNK_BLOCKS];
+        for (i, k) in kinds.iter_mut().enumerate() {
+            if present & (1 << i) != 0 {
+                *k = take(&mut bytes)?;
+            }
+        }
+        let remaining = usize::try_from(take(&mut bytes)?)
+            .map_err(|_| IndexError::Malformed("a chunk's trigram count is out of range"))?;
+        Ok(StoredChunk {
+            bytes,
+            present,
+            partial,
+            none,
+            kinds,
+            remaining,
+            previous: 0,
+        })
+    }
+
+    fn next_entry(&mut self) -> Result<Option<(u64, BlockMask)>> {
+        if self.remaining == 0 {
+            return Ok(None);
+        }
+        self.remaining -= 1;
+        let g = self
+            .previous
+            .checked_add(take(&mut self.bytes)?)
+            .ok_or(IndexError::Malformed("a chunk's trigram code overflows"))?;
+        self.previous = g;
+        let (&first, rest) = self
+            .bytes
+            .split_first()
+            .ok_or(IndexError::Malformed("a chunk's masks end early"))?;
+        self.bytes = rest;
+        let mask = if first == MANY_BLOCKS {
+            let (two, rest) = self
+                .bytes
+                .split_first_chunk::<2>()
+                .ok_or(IndexError::Malformed("a chunk's masks end early"))?;
+            self.bytes = rest;
+            BlockMask::from_le_bytes(*two)
+        } else if usize::from(first) < CHUNK_BLOCKS {
+            1 << first
+        } else {
+            return Err(IndexError::Malformed("a chunk's mask byte is out of range"));
+        };
+        Ok(Some((g, mask)))
+    }
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take(bytes: &mut &[u8]) -> Result<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&b, rest) = bytes
+            .split_first()
+            .ok_or(IndexError::Malformed("a chunk's masks end early"))?;
+        *bytes = rest;
+        v |= u64::from(b & 0x7F) << shift;
+        if b & 0x80 == 0 {
+            return Ok(v);
+        }
+    }
+    Err(IndexError::Malformed("a chunk's number is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chunk(blocks: &[(usize, &[u64], u64)]) -> ChunkGrams {
+        let mut c = ChunkGrams::default();
+        for &(at, grams, kinds) in blocks {
+            c.add_block(at, grams.iter().copied(), kinds);
+        }
+        c
+    }
+
+    #[test]
+    fn masks_answer_and_or_and_kinds() -> Result<()> {
+        let c = chunk(&[
+            (0, &[1, 2, 3], 0b01),
+            (1, &[2, 3, 4], 0b10),
+            (5, &[1, 4, 1 << 40], 0b11),
+        ]);
+        let stored = c.encode();
+        let g = GramQuery::Gram;
+        let any = u64::MAX;
+        let blocks = |q: GramQuery, kinds: u64| BlockCheck::new(&q, kinds).blocks(&stored);
+        assert_eq!(blocks(g(2), any)?, 0b11);
+        assert_eq!(blocks(GramQuery::and(vec![g(1), g(4)]), any)?, 1 << 5);
+        assert_eq!(blocks(GramQuery::or(vec![g(1), g(4)]), any)?, 0b10_0011);
+        assert_eq!(blocks(g(1 << 40), any)?, 1 << 5);
+        assert_eq!(blocks(g(9), any)?, 0);
+        assert_eq!(blocks(GramQuery::All, 0b10)?, 0b10_0010);
+        assert_eq!(blocks(g(3), 0b10)?, 0b10);
+        assert_eq!(ChunkGrams::decode(&stored)?, c);
+        Ok(())
+    }
+
+    #[test]
+    fn blocks_without_all_their_trigrams_answer_what_they_kept() -> Result<()> {
+        let alnum = (u64::from(b'a') << 42) | (u64::from(b'b') << 21) | u64::from(b'c');
+        let other = (u64::from(b'a') << 42) | (u64::from(b'-') << 21) | u64::from(b'c');
+        let c = chunk(&[
+            (0, &[alnum, other], 1),
+            (1, &[alnum, ONLY_ALNUM_GRAMS], 1),
+            (2, &[NO_GRAMS], 1),
+        ]);
+        let stored = c.encode();
+        let q = GramQuery::and(vec![GramQuery::Gram(alnum), GramQuery::Gram(other)]);
+        assert_eq!(BlockCheck::new(&q, u64::MAX).blocks(&stored)?, 0b111);
+        let q = GramQuery::Gram(other);
+        assert_eq!(BlockCheck::new(&q, u64::MAX).blocks(&stored)?, 0b111);
+        let q = GramQuery::Gram(alnum + 1);
+        assert_eq!(BlockCheck::new(&q, u64::MAX).blocks(&stored)?, 0b100);
+        Ok(())
+    }
+
+    #[test]
+    fn damaged_chunks_are_errors_not_panics() {
+        let stored = chunk(&[(0, &[1, 300, 1 << 50], 1), (3, &[300], 2)]).encode();
+        let check = BlockCheck::new(&GramQuery::Gram(1 << 50), u64::MAX);
+        for end in 0..stored.len() {
+            assert!(check.blocks(&stored[..end]).is_err(), "cut at {end}");
+            assert!(ChunkGrams::decode(&stored[..end]).is_err(), "cut at {end}");
+        }
+        assert!(check.blocks(&[0xFF; 12]).is_err());
+    }
+
+    proptest! {
+        /// Every query over a chunk's masks names exactly the blocks whose
+        /// trigrams satisfy it, as a check of each block's own set does.
+        #[test]
+        fn masks_name_the_blocks_a_direct_check_names(
+            blocks in proptest::collection::vec(
+                (proptest::collection::btree_set(0u64..40, 0..12), 1u64..4), 1..=CHUNK_BLOCKS),
+            wanted in proptest::collection::vec(0u64..40, 1..4),
+            any_of in any::<bool>(),
+            kinds in 1u64..4,
+        ) {
+            let mut c = ChunkGrams::default();
+            for (at, (grams, k)) in blocks.iter().enumerate() {
+                c.add_block(at, grams.iter().map(|g| g << 30), *k);
+            }
+            let parts = wanted.iter().map(|g| GramQuery::Gram(g << 30)).collect();
+            let q = if any_of { GramQuery::or(parts) } else { GramQuery::and(parts) };
+            let got = BlockCheck::new(&q, kinds).blocks(&c.encode())?;
+            let want = blocks.iter().enumerate().fold(0, |m, (at, (grams, k))| {
+                let holds = q.admits(&|g| grams.contains(&(g >> 30)));
+                if holds && k & kinds != 0 { m | 1 << at } else { m }
+            });
+            prop_assert_eq!(got, want);
+        }
+    }
+}
