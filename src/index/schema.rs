@@ -20,7 +20,7 @@
 //! Per-line data (level, source, timestamp, text) lives in the block's stored
 //! `body` (see [`super::block`]).
 
-use tantivy::schema::{BytesOptions, Field, NumericOptions, Schema, FAST, INDEXED, STORED};
+use tantivy::schema::{Field, NumericOptions, Schema, FAST, INDEXED, STORED};
 
 use super::{IndexError, Result};
 
@@ -95,7 +95,7 @@ pub fn build() -> (Schema, Fields) {
         chunk: b.add_u64_field("chunk", INDEXED | FAST),
         grams: b.add_u64_field("grams", indexed.clone()),
         chunk_kinds: b.add_u64_field("chunk_kinds", indexed.clone()),
-        masks: b.add_bytes_field("masks", BytesOptions::default().set_stored()),
+        masks: b.add_text_field("masks", STORED),
         levels: b.add_u64_field("levels", indexed.clone()),
         sources: b.add_u64_field("sources", indexed.clone()),
         kinds: b.add_u64_field("kinds", indexed.clone()),

@@ -260,7 +260,7 @@ impl<'a> WriteBatch<'a> {
                 d.add_u64(f.chunk_kinds, code);
             }
         }
-        d.add_bytes(f.masks, &open.grams.encode());
+        d.add_text(f.masks, open.grams.encode());
         self.stage(UserOperation::Add(d))
     }
 
@@ -338,12 +338,6 @@ impl<'a> WriteBatch<'a> {
             chunk.grams.add_block(at, grams.iter().copied(), kinds);
         }
         self.scratch.clear();
-        let full = open.lines.len() as u64 == BLOCK_LINES;
-        if full && at == CHUNK_BLOCKS - 1 {
-            self.write_chunk(run_id, chunk)?;
-        } else {
-            self.chunks.insert(run_id, chunk);
-        }
         let mut d = TantivyDocument::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.block, key);
@@ -360,7 +354,16 @@ impl<'a> WriteBatch<'a> {
             }
         }
         d.add_text(f.body, block::encode(&open.lines));
-        self.stage(UserOperation::Add(d))
+        self.stage(UserOperation::Add(d))?;
+        // A finished chunk is written right after its last block: its masks
+        // are then stored next to its blocks' bodies.
+        let full = open.lines.len() as u64 == BLOCK_LINES;
+        if full && at == CHUNK_BLOCKS - 1 {
+            self.write_chunk(run_id, chunk)
+        } else {
+            self.chunks.insert(run_id, chunk);
+            Ok(())
+        }
     }
 }
 

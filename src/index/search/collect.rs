@@ -200,45 +200,50 @@ impl Snapshot {
         segments: &[u32],
         walk: &mut Walk<'_>,
     ) -> Result<()> {
-        for (key, addr) in self.chunk_blocks(chunk, check, from, segments)? {
+        let run_id = split_block_key(chunk.0).0;
+        // Found one at a time: a page often fills from the first.
+        for block in self.chunk_blocks(chunk, check, from)? {
             if walk.full() {
                 break;
             }
-            walk.offer(self.read_body(addr)?, split_block_key(key).1)?;
+            let addr = self.block_addr(run_id, block, segments)?;
+            walk.offer(self.read_body(addr)?, block)?;
         }
         Ok(())
     }
 
-    /// (block key, address) of the blocks of a chunk (its key and address)
-    /// that its masks say may hold a match, from block `from` on, in order.
+    /// The blocks of a chunk (its key and address) that its masks say may
+    /// hold a match, from block `from` on, in order.
     pub(super) fn chunk_blocks(
         &self,
         (key, addr): (u64, DocAddress),
         check: &BlockCheck,
         from: u64,
-        segments: &[u32],
-    ) -> Result<Vec<(u64, DocAddress)>> {
-        let (run_id, chunk) = split_block_key(key);
+    ) -> Result<Vec<u64>> {
+        let chunk = split_block_key(key).1;
         let mask = check.blocks(&self.read_masks(addr)?)?;
-        let mut out = Vec::with_capacity(mask.count_ones() as usize);
-        for at in 0..CHUNK_BLOCKS as u64 {
-            let block = first_block_of(chunk) + at;
-            if mask & (1 << at) == 0 || block < from {
-                continue;
-            }
-            let key = block_key(run_id, block);
-            let addr =
-                self.find_live(self.fields.block, key, segments)?
-                    .ok_or(IndexError::Malformed(
-                        "a block named by its chunk is missing",
-                    ))?;
-            out.push((key, addr));
-        }
-        Ok(out)
+        Ok((0..CHUNK_BLOCKS as u64)
+            .filter(|at| mask & (1 << at) != 0)
+            .map(|at| first_block_of(chunk) + at)
+            .filter(|&block| block >= from)
+            .collect())
+    }
+
+    /// The address of a block a chunk names.
+    pub(super) fn block_addr(
+        &self,
+        run_id: u64,
+        block: u64,
+        segments: &[u32],
+    ) -> Result<DocAddress> {
+        self.find_live(self.fields.block, block_key(run_id, block), segments)?
+            .ok_or(IndexError::Malformed(
+                "a block named by its chunk is missing",
+            ))
     }
 
     /// The stored masks of a run's chunk, or `None` when it is not indexed.
-    pub(crate) fn chunk(&self, run_id: u64, chunk: u64) -> Result<Option<Vec<u8>>> {
+    pub(crate) fn chunk(&self, run_id: u64, chunk: u64) -> Result<Option<String>> {
         let segments = self.segments_of(run_id)?;
         match self.find_live(self.fields.chunk, block_key(run_id, chunk), &segments)? {
             Some(addr) => self.read_masks(addr).map(Some),
@@ -247,9 +252,9 @@ impl Snapshot {
     }
 
     /// The stored masks of a chunk document.
-    fn read_masks(&self, addr: DocAddress) -> Result<Vec<u8>> {
-        let doc: ChunkDoc = self.searcher.doc(addr)?;
-        doc.masks
+    fn read_masks(&self, addr: DocAddress) -> Result<String> {
+        let doc: StoredDoc = self.searcher.doc(addr)?;
+        doc.text
             .ok_or(IndexError::Malformed("chunk document lacks its masks"))
     }
 
@@ -259,44 +264,17 @@ impl Snapshot {
 
     /// The stored body of a block document.
     pub(super) fn read_body(&self, addr: DocAddress) -> Result<String> {
-        let doc: BlockDoc = self.searcher.doc(addr)?;
-        doc.body
+        let doc: StoredDoc = self.searcher.doc(addr)?;
+        doc.text
             .ok_or(IndexError::Malformed("block document lacks its body"))
     }
 }
 
-/// A block document as stored: its body, taken as the string tantivy
-/// reads (no document of field values built around it).
-struct BlockDoc {
-    body: Option<String>,
-}
-
-/// A chunk document as stored: its masks.
-struct ChunkDoc {
-    masks: Option<Vec<u8>>,
-}
-
-struct StoredBytes(Vec<u8>);
-
-impl ValueDeserialize for StoredBytes {
-    fn deserialize<'de, D: ValueDeserializer<'de>>(
-        d: D,
-    ) -> std::result::Result<Self, DeserializeError> {
-        d.deserialize_bytes().map(StoredBytes)
-    }
-}
-
-impl DocumentDeserialize for ChunkDoc {
-    fn deserialize<'de, D: DocumentDeserializer<'de>>(
-        mut d: D,
-    ) -> std::result::Result<Self, DeserializeError> {
-        let mut masks = None;
-        // A chunk document stores its masks and nothing else.
-        while let Some((_, StoredBytes(bytes))) = d.next_field::<StoredBytes>()? {
-            masks = Some(bytes);
-        }
-        Ok(ChunkDoc { masks })
-    }
+/// A block or chunk document as stored: its one stored text (a body, or
+/// masks), taken as the string tantivy reads (no document of field values
+/// built around it).
+struct StoredDoc {
+    text: Option<String>,
 }
 
 struct StoredText(String);
@@ -309,16 +287,16 @@ impl ValueDeserialize for StoredText {
     }
 }
 
-impl DocumentDeserialize for BlockDoc {
+impl DocumentDeserialize for StoredDoc {
     fn deserialize<'de, D: DocumentDeserializer<'de>>(
         mut d: D,
     ) -> std::result::Result<Self, DeserializeError> {
-        let mut body = None;
-        // A block document stores its body and nothing else.
+        let mut stored = None;
+        // Block and chunk documents store one text and nothing else.
         while let Some((_, StoredText(text))) = d.next_field::<StoredText>()? {
-            body = Some(text);
+            stored = Some(text);
         }
-        Ok(BlockDoc { body })
+        Ok(StoredDoc { text: stored })
     }
 }
 

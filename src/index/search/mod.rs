@@ -2,8 +2,10 @@
 //! the runs whose lines match, newest first.
 //!
 //! Both go from candidate *blocks* to verified *lines*:
-//! * the index names the blocks that can hold a matching line (those holding
-//!   every chosen trigram of the needle, and a wanted level and source);
+//! * the index names the blocks that can hold a matching line: for a needle,
+//!   the chunks holding every chosen trigram of it, narrowed to their blocks
+//!   by the chunks' stored masks; for levels and sources alone, the blocks
+//!   holding a wanted level and source;
 //! * each candidate block's stored lines are checked one by one, in order,
 //!   and the walk stops as soon as the page is full.
 //!

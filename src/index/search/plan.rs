@@ -36,10 +36,10 @@ pub(super) struct PlanLimits {
     /// (and more than an eighth of them) asks the index a window of blocks
     /// at a time, from `first_window_blocks` on, widening fourfold: a common
     /// needle fills its page from the first window. Fewer candidates are
-    /// listed at once.
+    /// listed at once. A query naming chunks counts chunks.
     pub(super) sparse_max_blocks: u64,
     pub(super) first_window_blocks: u64,
-    /// Across runs: with more candidate blocks than this in the whole index,
+    /// Across runs: with more candidate blocks (or chunks) than this in the whole index,
     /// runs are read newest first in widening windows instead of all at once.
     pub(super) all_candidates_max: u64,
     /// A run of at most this many blocks is a small run: a clause with

@@ -62,13 +62,16 @@ impl Snapshot {
                 let run_id = split_block_key(found[end - 1].0).0;
                 let start = found[..end].partition_point(|&(k, _)| split_block_key(k).0 < run_id);
                 let last_needed = page.runs.len() == query.limit;
-                let blocks = match &check {
-                    None => found[start..end].to_vec(),
+                let blocks: Vec<(u64, Option<DocAddress>)> = match &check {
+                    None => found[start..end]
+                        .iter()
+                        .map(|&(key, addr)| (key, Some(addr)))
+                        .collect(),
                     Some(check) => {
-                        let segments = self.segments_of(run_id)?;
                         let mut blocks = Vec::new();
                         for &chunk in &found[start..end] {
-                            blocks.extend(self.chunk_blocks(chunk, check, 0, &segments)?);
+                            let named = self.chunk_blocks(chunk, check, 0)?;
+                            blocks.extend(named.into_iter().map(|b| (block_key(run_id, b), None)));
                         }
                         blocks
                     }
@@ -158,12 +161,13 @@ impl Snapshot {
         Ok(bounds)
     }
 
-    /// Counts the run's matching lines in its candidate blocks (sorted) and
+    /// Counts the run's matching lines in its candidate blocks (sorted by
+    /// key; an address not given is looked up when the block is read) and
     /// keeps the first `keep`. With `any`, stops at the first match.
     fn verify_run(
         &self,
         run_id: u64,
-        blocks: &[(u64, DocAddress)],
+        blocks: &[(u64, Option<DocAddress>)],
         filters: &Filters,
         needle: Option<&Needle>,
         keep: usize,
@@ -181,7 +185,18 @@ impl Snapshot {
             lines: Vec::new(),
         };
         let filter = LineFilter::new(filters, needle);
+        let mut segments = None;
         for &(key, addr) in blocks {
+            let addr = match addr {
+                Some(addr) => addr,
+                None => {
+                    let segments = match &segments {
+                        Some(s) => s,
+                        None => segments.insert(self.segments_of(run_id)?),
+                    };
+                    self.block_addr(run_id, split_block_key(key).1, segments)?
+                }
+            };
             let body = self.read_body(addr)?;
             let mut lines = block::lines(&body, first_line_of(split_block_key(key).1));
             while let Some(line) = lines.next_of_kinds(filter.levels, filter.sources) {
