@@ -42,6 +42,9 @@ pub struct WriteBatch<'a> {
     open: HashMap<u64, OpenBlock>,
     /// Per run, the chunk its blocks are written to, not yet handed over.
     chunks: HashMap<u64, OpenChunk>,
+    /// Chunks written, emptied for the next: a chunk's map grows to a few
+    /// thousand trigrams, and growing a new one each time was measurable.
+    spare_chunks: Vec<ChunkGrams>,
     /// Reused for every block's distinct trigram codes.
     scratch: TrigramSet,
     /// Reused for every block: a hash of each distinct line's text, with
@@ -88,6 +91,7 @@ impl<'a> WriteBatch<'a> {
             changed: false,
             open: HashMap::new(),
             chunks: HashMap::new(),
+            spare_chunks: Vec::new(),
             scratch: TrigramSet::default(),
             block_texts: FxHashMap::default(),
             staged: Vec::new(),
@@ -226,7 +230,7 @@ impl<'a> WriteBatch<'a> {
         if at == 0 && !replaces {
             return Ok(OpenChunk {
                 chunk,
-                grams: ChunkGrams::default(),
+                grams: self.spare_chunks.pop().unwrap_or_default(),
                 replaces: false,
             });
         }
@@ -261,6 +265,9 @@ impl<'a> WriteBatch<'a> {
             }
         }
         d.add_text(f.masks, open.grams.encode());
+        let mut spare = open.grams;
+        spare.clear();
+        self.spare_chunks.push(spare);
         self.stage(UserOperation::Add(d))
     }
 

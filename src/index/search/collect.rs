@@ -19,7 +19,7 @@ use tantivy::{DocAddress, DocSet, SegmentReader, Term, TERMINATED};
 use super::model::{Filters, Page, PageLine};
 use super::Snapshot;
 use crate::index::block::{self, IndexedLine, LineRef};
-use crate::index::chunk::BlockCheck;
+use crate::index::chunk::{BlockCheck, BlockMask};
 use crate::index::grams::Needle;
 use crate::index::pattern::Pattern;
 use crate::index::schema::{
@@ -202,41 +202,62 @@ impl Snapshot {
     ) -> Result<()> {
         let run_id = split_block_key(chunk.0).0;
         // Found one at a time: a page often fills from the first.
-        for block in self.chunk_blocks(chunk, check, from)? {
+        for (block, near) in self.chunk_blocks(chunk, check, from)? {
             if walk.full() {
                 break;
             }
-            let addr = self.block_addr(run_id, block, segments)?;
+            let addr = self.block_addr(run_id, block, near, segments)?;
             walk.offer(self.read_body(addr)?, block)?;
         }
         Ok(())
     }
 
     /// The blocks of a chunk (its key and address) that its masks say may
-    /// hold a match, from block `from` on, in order.
+    /// hold a match, from block `from` on, in order, each with where it is
+    /// if it was written with the chunk: a chunk's document is written
+    /// right after its last block, and its blocks right before that.
     pub(super) fn chunk_blocks(
         &self,
         (key, addr): (u64, DocAddress),
         check: &BlockCheck,
         from: u64,
-    ) -> Result<Vec<u64>> {
+    ) -> Result<Vec<(u64, Option<DocAddress>)>> {
         let chunk = split_block_key(key).1;
-        let mask = check.blocks(&self.read_masks(addr)?)?;
-        Ok((0..CHUNK_BLOCKS as u64)
-            .filter(|at| mask & (1 << at) != 0)
-            .map(|at| first_block_of(chunk) + at)
-            .filter(|&block| block >= from)
+        let (mask, present) = check.blocks(&self.read_masks(addr)?)?;
+        let last = BlockMask::BITS - 1 - present.leading_zeros();
+        Ok((0..CHUNK_BLOCKS as u32)
+            .filter(|&at| mask & (1 << at) != 0)
+            .map(|at| {
+                let near = addr
+                    .doc_id
+                    .checked_sub(1 + last.saturating_sub(at))
+                    .map(|doc| DocAddress::new(addr.segment_ord, doc));
+                (first_block_of(chunk) + u64::from(at), near)
+            })
+            .filter(|&(block, _)| block >= from)
             .collect())
     }
 
-    /// The address of a block a chunk names.
+    /// The address of a block a chunk names: where the chunk says it may
+    /// be, when it is there, or else where the index says it is.
     pub(super) fn block_addr(
         &self,
         run_id: u64,
         block: u64,
+        near: Option<DocAddress>,
         segments: &[u32],
     ) -> Result<DocAddress> {
-        self.find_live(self.fields.block, block_key(run_id, block), segments)?
+        let key = block_key(run_id, block);
+        if let Some(near) = near {
+            let segment = self.searcher.segment_reader(near.segment_ord);
+            if near.doc_id < segment.max_doc()
+                && !segment.is_deleted(near.doc_id)
+                && self.block_keys(near.segment_ord)?.first(near.doc_id) == Some(key)
+            {
+                return Ok(near);
+            }
+        }
+        self.find_live(self.fields.block, key, segments)?
             .ok_or(IndexError::Malformed(
                 "a block named by its chunk is missing",
             ))

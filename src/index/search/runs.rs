@@ -19,6 +19,14 @@ use crate::index::grams::Needle;
 use crate::index::schema::{block_key, first_line_of, split_block_key};
 use crate::index::Result;
 
+/// Where a candidate block is: known, or to be found when it is read
+/// (perhaps where its chunk says).
+#[derive(Debug, Clone, Copy)]
+enum Located {
+    At(DocAddress),
+    Near(Option<DocAddress>),
+}
+
 impl Snapshot {
     /// Runs with at least one line passing `query.filters`, newest (highest
     /// id) first, with their exact match counts and first matching lines.
@@ -62,16 +70,20 @@ impl Snapshot {
                 let run_id = split_block_key(found[end - 1].0).0;
                 let start = found[..end].partition_point(|&(k, _)| split_block_key(k).0 < run_id);
                 let last_needed = page.runs.len() == query.limit;
-                let blocks: Vec<(u64, Option<DocAddress>)> = match &check {
+                let blocks: Vec<(u64, Located)> = match &check {
                     None => found[start..end]
                         .iter()
-                        .map(|&(key, addr)| (key, Some(addr)))
+                        .map(|&(key, addr)| (key, Located::At(addr)))
                         .collect(),
                     Some(check) => {
                         let mut blocks = Vec::new();
                         for &chunk in &found[start..end] {
                             let named = self.chunk_blocks(chunk, check, 0)?;
-                            blocks.extend(named.into_iter().map(|b| (block_key(run_id, b), None)));
+                            blocks.extend(
+                                named
+                                    .into_iter()
+                                    .map(|(b, near)| (block_key(run_id, b), Located::Near(near))),
+                            );
                         }
                         blocks
                     }
@@ -162,12 +174,12 @@ impl Snapshot {
     }
 
     /// Counts the run's matching lines in its candidate blocks (sorted by
-    /// key; an address not given is looked up when the block is read) and
+    /// key; an address not known is looked up when the block is read) and
     /// keeps the first `keep`. With `any`, stops at the first match.
     fn verify_run(
         &self,
         run_id: u64,
-        blocks: &[(u64, Option<DocAddress>)],
+        blocks: &[(u64, Located)],
         filters: &Filters,
         needle: Option<&Needle>,
         keep: usize,
@@ -188,13 +200,13 @@ impl Snapshot {
         let mut segments = None;
         for &(key, addr) in blocks {
             let addr = match addr {
-                Some(addr) => addr,
-                None => {
+                Located::At(addr) => addr,
+                Located::Near(near) => {
                     let segments = match &segments {
                         Some(s) => s,
                         None => segments.insert(self.segments_of(run_id)?),
                     };
-                    self.block_addr(run_id, split_block_key(key).1, segments)?
+                    self.block_addr(run_id, split_block_key(key).1, near, segments)?
                 }
             };
             let body = self.read_body(addr)?;

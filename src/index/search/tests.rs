@@ -3,8 +3,11 @@
 
 use super::plan::{PlanLimits, PLAN_LIMITS};
 use super::{Filters, RunMeta, RunQuery, Snapshot};
+use crate::index::chunk::BlockCheck;
 use crate::index::grams::Needle;
+use crate::index::pattern::GramQuery;
 use crate::index::pattern::Pattern;
+use crate::index::schema::{block_key, block_of};
 use crate::index::testing;
 use crate::index::LogIndex;
 
@@ -67,15 +70,18 @@ fn every_page(snapshot: &Snapshot, run: u64, filters: &Filters) -> anyhow::Resul
     }
 }
 
-/// Runs 1..=4 of 1,000 lines; "needle" is in every 3rd line of run 2,
-/// every 50th of run 3, nowhere in runs 1 and 4.
+/// Runs 1..=4 of 1,000 lines (one chunk of blocks) and run 5 of 5,000
+/// (three chunks); "needle" is in every 3rd line of run 2, every 50th of
+/// run 3, every 397th of run 5, nowhere in runs 1 and 4.
 fn runs() -> Vec<(u64, Vec<String>)> {
-    (1..=4)
+    (1..=5)
         .map(|run| {
-            let lines = (1..=1000u64)
+            let count = if run == 5 { 5000 } else { 1000 };
+            let lines = (1..=count)
                 .map(|n| match run {
                     2 if n % 3 == 0 => format!("[ERROR] a NEEDLE at {n}"),
                     3 if n % 50 == 0 => format!("[ERROR] needle-like needle {n}"),
+                    5 if n % 397 == 0 => format!("[ERROR] a needle at {n}"),
                     _ => format!("[INFO] entry {n} of run {run} needs nothing"),
                 })
                 .collect();
@@ -109,7 +115,7 @@ fn both_plans_answer_what_a_scan_answers() -> anyhow::Result<()> {
             if needle.len() >= 3 {
                 let found = snapshot.search_runs(&RunQuery {
                     filters: filters.clone(),
-                    runs: (1, 4),
+                    runs: (1, 5),
                     only: None,
                     limit: 1,
                     lines_per_run: 2,
@@ -174,7 +180,7 @@ fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
             }
             let found = snapshot.search_runs(&RunQuery {
                 filters: filters.clone(),
-                runs: (1, 4),
+                runs: (1, 5),
                 only: None,
                 limit: 4,
                 lines_per_run: 2,
@@ -198,5 +204,71 @@ fn regex_pages_and_searches_answer_what_a_scan_answers() -> anyhow::Result<()> {
             assert_eq!(got, matching, "{source:?} {limits:?}");
         }
     }
+    Ok(())
+}
+
+#[test]
+fn a_chunk_says_where_its_blocks_are() -> anyhow::Result<()> {
+    let runs = runs();
+    let (_dir, index) = indexed(&runs)?;
+    // Run 5 grows by one line: its last chunk and block are replaced, in
+    // another commit, and its earlier blocks stay where they were.
+    let mut batch = index.batch()?;
+    batch.add_lines(
+        5,
+        vec![testing::runner_line(5001, 7, "a needle grown".to_owned())],
+    )?;
+    batch.set_run_meta(
+        5,
+        RunMeta {
+            generation: 1,
+            lines: 5001,
+        },
+    )?;
+    batch.commit()?;
+    let snapshot = index.snapshot();
+    let check = BlockCheck::new(&GramQuery::all_grams_of("needle"), u64::MAX);
+    let (mut near_right, mut named) = (0, Vec::new());
+    for run in [2, 5] {
+        let segments = snapshot.segments_of(run)?;
+        for chunk in 0..3 {
+            let Some(addr) =
+                snapshot.find_live(snapshot.fields.chunk, block_key(run, chunk), &segments)?
+            else {
+                continue;
+            };
+            for (block, near) in snapshot.chunk_blocks((block_key(run, chunk), addr), &check, 0)? {
+                let found =
+                    snapshot.find_live(snapshot.fields.block, block_key(run, block), &segments)?;
+                // Where the chunk says, or not: the address is the block's.
+                assert_eq!(
+                    Some(snapshot.block_addr(run, block, near, &segments)?),
+                    found
+                );
+                named.push((run, block));
+                near_right += usize::from(near == found);
+            }
+        }
+    }
+    // The blocks with a needle, exactly.
+    let mut want: Vec<(u64, u64)> = (1..=1000)
+        .filter(|n| n % 3 == 0)
+        .map(|n| (2, block_of(n)))
+        .collect();
+    want.extend(
+        (1..=5000)
+            .filter(|n| n % 397 == 0)
+            .map(|n| (5, block_of(n))),
+    );
+    want.push((5, block_of(5001)));
+    want.dedup();
+    assert_eq!(named, want);
+    // Blocks written with their chunk are where it says: all but run 5's
+    // last chunk's, whose blocks before the grown one are in the first commit.
+    let moved = want
+        .iter()
+        .filter(|&&(run, b)| run == 5 && (32..39).contains(&b))
+        .count();
+    assert_eq!(near_right, want.len() - moved);
     Ok(())
 }
