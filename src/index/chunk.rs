@@ -75,7 +75,7 @@ impl ChunkGrams {
         self.kinds.iter().fold(0, |all, k| all | k)
     }
 
-    pub fn encode(&self) -> String {
+    pub fn encode(&self) -> Result<String> {
         let mut out = Vec::with_capacity(self.masks.len() * 2 + 64);
         let marked = |marker| u64::from(self.masks.get(&marker).copied().unwrap_or(0));
         put(&mut out, u64::from(self.present()));
@@ -96,8 +96,8 @@ impl ChunkGrams {
                 previous = key;
             }
         }
-        // Every byte `put` writes is below 0x80.
-        out.into_iter().map(char::from).collect()
+        // Every byte `put` writes is below 0x80: this never fails.
+        String::from_utf8(out).map_err(|_| IndexError::Malformed("chunk masks are not text"))
     }
 
     /// The trigrams' (mask, key), sorted: each mask's keys ascend. Keys of
@@ -416,7 +416,7 @@ mod tests {
             (1, &[2, 3, 4], 0b10),
             (5, &[1, 4, 1 << 40], 0b11),
         ]);
-        let stored = c.encode();
+        let stored = c.encode()?;
         let g = GramQuery::Gram;
         let any = u64::MAX;
         let blocks =
@@ -441,7 +441,7 @@ mod tests {
             (1, &[alnum, ONLY_ALNUM_GRAMS], 1),
             (2, &[NO_GRAMS], 1),
         ]);
-        let stored = c.encode();
+        let stored = c.encode()?;
         let q = GramQuery::and(vec![GramQuery::Gram(alnum), GramQuery::Gram(other)]);
         assert_eq!(
             BlockCheck::new(&q, u64::MAX).blocks(&stored)?,
@@ -455,8 +455,8 @@ mod tests {
     }
 
     #[test]
-    fn damaged_chunks_are_errors_not_panics() {
-        let stored = chunk(&[(0, &[1, 300, 1 << 50], 1), (3, &[300], 2)]).encode();
+    fn damaged_chunks_are_errors_not_panics() -> Result<()> {
+        let stored = chunk(&[(0, &[1, 300, 1 << 50], 1), (3, &[300], 2)]).encode()?;
         // A trigram in none of them: every entry is read.
         let check = BlockCheck::new(&GramQuery::Gram(1 << 51), u64::MAX);
         for end in 0..stored.len() {
@@ -465,6 +465,7 @@ mod tests {
         }
         assert!(check.blocks(&"\u{7f}".repeat(12)).is_err());
         assert!(check.blocks("é").is_err());
+        Ok(())
     }
 
     proptest! {
@@ -484,7 +485,7 @@ mod tests {
             }
             let parts = wanted.iter().map(|g| GramQuery::Gram(g << 30)).collect();
             let q = if any_of { GramQuery::or(parts) } else { GramQuery::and(parts) };
-            let (got, present) = BlockCheck::new(&q, kinds).blocks(&c.encode())?;
+            let (got, present) = BlockCheck::new(&q, kinds).blocks(&c.encode()?)?;
             prop_assert_eq!(u32::from(present), (1u32 << blocks.len()) - 1);
             let want = blocks.iter().enumerate().fold(0, |m, (at, (grams, k))| {
                 let holds = q.admits(&|g| grams.contains(&(g >> 30)));

@@ -264,7 +264,7 @@ impl<'a> WriteBatch<'a> {
                 d.add_u64(f.chunk_kinds, code);
             }
         }
-        d.add_text(f.masks, open.grams.encode());
+        d.add_text(f.masks, open.grams.encode()?);
         let mut spare = open.grams;
         spare.clear();
         self.spare_chunks.push(spare);

@@ -141,7 +141,7 @@ impl Snapshot {
                         ]);
                         self.verify_in_order(
                             &window,
-                            check.as_ref(),
+                            check.as_deref(),
                             run_id,
                             from_block,
                             &segments,
@@ -154,7 +154,7 @@ impl Snapshot {
                     // Few candidates: list them all at once.
                     self.verify_in_order(
                         &query,
-                        check.as_ref(),
+                        check.as_deref(),
                         run_id,
                         from_block,
                         &segments,

@@ -78,7 +78,7 @@ pub(super) enum Candidates {
         /// clause narrows it (every chunk is a candidate).
         query: Option<BooleanQuery>,
         estimate: u64,
-        check: BlockCheck,
+        check: Box<BlockCheck>,
     },
 }
 
@@ -254,7 +254,7 @@ impl Snapshot {
             } else {
                 u64::MAX
             };
-            let check = BlockCheck::new(required, kinds);
+            let check = Box::new(BlockCheck::new(required, kinds));
             if clauses.is_empty() {
                 return Ok(Candidates::Chunks {
                     query: None,
