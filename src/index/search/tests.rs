@@ -19,6 +19,7 @@ fn plans() -> [PlanLimits; 3] {
         sparse_max_blocks: 0,
         first_window_blocks: 1,
         all_candidates_max: 0,
+        all_candidate_chunks_max: 0,
         small_run_blocks: 0,
         ..PLAN_LIMITS
     };
