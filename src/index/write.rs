@@ -98,7 +98,7 @@ impl<'a> WriteBatch<'a> {
         }
     }
 
-    /// Removes every document of a run (blocks and run document).
+    /// Removes every document of a run (blocks, chunks and run document).
     pub fn delete_run(&mut self, run_id: u64) -> Result<()> {
         self.open.remove(&run_id);
         self.chunks.remove(&run_id);

@@ -224,7 +224,8 @@ impl Snapshot {
     ) -> Result<Vec<(u64, Option<DocAddress>)>> {
         let chunk = split_block_key(key).1;
         let (mask, present) = check.blocks(&self.read_masks(addr)?)?;
-        let last = BlockMask::BITS - 1 - present.leading_zeros();
+        // The place of the chunk's last block (none present: no block named).
+        let last = (BlockMask::BITS - present.leading_zeros()).saturating_sub(1);
         Ok((0..CHUNK_BLOCKS as u32)
             .filter(|&at| mask & (1 << at) != 0)
             .map(|at| {

@@ -17,6 +17,7 @@ use super::model::{Filters, Page, RunMeta};
 use super::plan::Candidates;
 use super::Snapshot;
 use crate::index::block::IndexedLine;
+use crate::index::chunk::BlockCheck;
 use crate::index::schema::{block_key, block_of, chunk_of};
 use crate::index::{IndexError, Result};
 
@@ -114,58 +115,86 @@ impl Snapshot {
                 Candidates::Query { query, estimate } => (Some(query), estimate, None),
             };
             if let Some(query) = query {
-                // Blocks, or chunks of blocks: windows and counts are in
-                // the units the query names.
-                let (unit, first, last) = match check {
-                    Some(_) => (Unit::Chunks, chunk_of(first).0, chunk_of(last).0),
-                    None => (Unit::Blocks, first, last),
-                };
                 let from_block = block_of(after + 1);
-                let remaining = last - first + 1;
-                if estimate.min(remaining) > (remaining / 8).max(self.limits.sparse_max_blocks) {
-                    // Most are candidates: ask for them a window at a time
-                    // from the cursor, so a common needle stops after the
-                    // first windows instead of listing them all.
-                    let field = self.key_field(unit);
-                    let mut from = first;
-                    let mut width = self.limits.first_window_blocks;
-                    while from <= last && !walk.full() {
-                        let to = from.saturating_add(width - 1).min(last);
-                        let range = InvertedIndexRangeQuery::new(
-                            Bound::Included(Term::from_field_u64(field, block_key(run_id, from))),
-                            Bound::Included(Term::from_field_u64(field, block_key(run_id, to))),
-                        );
-                        let window = BooleanQuery::intersection(vec![
-                            Box::new(range),
-                            Box::new(query.clone()),
-                        ]);
-                        self.verify_in_order(
-                            &window,
-                            check.as_deref(),
-                            run_id,
-                            from_block,
-                            &segments,
-                            &mut walk,
-                        )?;
-                        from = to + 1;
-                        width = width.saturating_mul(4);
-                    }
-                } else {
-                    // Few candidates: list them all at once.
-                    self.verify_in_order(
-                        &query,
-                        check.as_deref(),
-                        run_id,
-                        from_block,
-                        &segments,
-                        &mut walk,
-                    )?;
-                }
+                let candidates = Listed {
+                    query: &query,
+                    check: check.as_deref(),
+                    estimate,
+                };
+                self.verify_listed(
+                    run_id,
+                    candidates,
+                    (first, last),
+                    from_block,
+                    &segments,
+                    &mut walk,
+                )?;
             }
         }
         let mut page = walk.page;
         page.has_more = page.lines.len() > limit;
         page.lines.truncate(limit);
         Ok(page)
+    }
+}
+
+/// A query naming a run's candidate blocks (or chunks, with the check that
+/// narrows each chunk to its blocks), and an estimate of how many it names.
+struct Listed<'q> {
+    query: &'q BooleanQuery,
+    check: Option<&'q BlockCheck>,
+    estimate: u64,
+}
+
+impl Snapshot {
+    /// Offers the blocks `listed` names among the run's blocks `first..=last`
+    /// to `walk`, from block `from_block` on, in file order.
+    fn verify_listed(
+        &self,
+        run_id: u64,
+        listed: Listed<'_>,
+        (first, last): (u64, u64),
+        from_block: u64,
+        segments: &[u32],
+        walk: &mut Walk<'_>,
+    ) -> Result<()> {
+        // Blocks, or chunks of blocks: windows and counts are in the units
+        // the query names.
+        let (unit, first, last) = match listed.check {
+            Some(_) => (Unit::Chunks, chunk_of(first).0, chunk_of(last).0),
+            None => (Unit::Blocks, first, last),
+        };
+        let remaining = last - first + 1;
+        let many = (remaining / 8).max(self.limits.sparse_max_blocks);
+        if listed.estimate.min(remaining) <= many {
+            // Few candidates: list them all at once.
+            return self.verify_in_order(
+                listed.query,
+                listed.check,
+                run_id,
+                from_block,
+                segments,
+                walk,
+            );
+        }
+        // Most are candidates: ask for them a window at a time from the
+        // cursor, so a common needle stops after the first windows instead
+        // of listing them all.
+        let field = self.key_field(unit);
+        let mut from = first;
+        let mut width = self.limits.first_window_blocks;
+        while from <= last && !walk.full() {
+            let to = from.saturating_add(width - 1).min(last);
+            let range = InvertedIndexRangeQuery::new(
+                Bound::Included(Term::from_field_u64(field, block_key(run_id, from))),
+                Bound::Included(Term::from_field_u64(field, block_key(run_id, to))),
+            );
+            let window =
+                BooleanQuery::intersection(vec![Box::new(range), Box::new(listed.query.clone())]);
+            self.verify_in_order(&window, listed.check, run_id, from_block, segments, walk)?;
+            from = to + 1;
+            width = width.saturating_mul(4);
+        }
+        Ok(())
     }
 }
