@@ -1,7 +1,7 @@
 //! A chunk's trigrams: which of its blocks hold each one.
 //!
 //! Trigram postings name *chunks* of [`CHUNK_BLOCKS`] consecutive blocks of a
-//! run, not blocks: a chunk's distinct trigrams are about a sixth of its
+//! run, not blocks: a chunk's distinct trigrams are about a fifth of its
 //! blocks' trigrams added up (log lines repeat their words), and adding
 //! postings was half of the indexing CPU. Block precision is kept beside
 //! them: the chunk document stores, for each of its trigrams, a 16-bit mask

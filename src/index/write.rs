@@ -204,16 +204,23 @@ impl<'a> WriteBatch<'a> {
                 replaces: false,
             });
         }
-        let snapshot =
-            Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_cache.clone());
-        let lines = snapshot.block(run_id, block)?.ok_or(IndexError::Malformed(
-            "a run grew, but its last block is not in the index",
-        ))?;
+        let lines = self
+            .committed()
+            .block(run_id, block)?
+            .ok_or(IndexError::Malformed(
+                "a run grew, but its last block is not in the index",
+            ))?;
         Ok(OpenBlock {
             block,
             lines,
             replaces: true,
         })
+    }
+
+    /// The index as last committed: what a grown run's last block and
+    /// chunk are read back from.
+    fn committed(&self) -> Snapshot {
+        Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_cache.clone())
     }
 
     /// The chunk that `block` goes to. Its earlier blocks are in this batch
@@ -234,11 +241,12 @@ impl<'a> WriteBatch<'a> {
                 replaces: false,
             });
         }
-        let snapshot =
-            Snapshot::from_reader(self.reader, self.fields.clone(), self.segment_cache.clone());
-        let stored = snapshot.chunk(run_id, chunk)?.ok_or(IndexError::Malformed(
-            "a run grew, but its last chunk is not in the index",
-        ))?;
+        let stored = self
+            .committed()
+            .chunk(run_id, chunk)?
+            .ok_or(IndexError::Malformed(
+                "a run grew, but its last chunk is not in the index",
+            ))?;
         Ok(OpenChunk {
             chunk,
             grams: ChunkGrams::decode(&stored)?,

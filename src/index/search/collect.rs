@@ -36,6 +36,17 @@ pub(super) enum Unit {
     Chunks,
 }
 
+impl Unit {
+    /// What a query names: chunks when it comes with the check that
+    /// narrows a chunk to its blocks.
+    pub(super) fn of(check: Option<&BlockCheck>) -> Unit {
+        match check {
+            Some(_) => Unit::Chunks,
+            None => Unit::Blocks,
+        }
+    }
+}
+
 impl Snapshot {
     /// The field holding the key of a `unit` document.
     pub(super) fn key_field(&self, unit: Unit) -> Field {
@@ -133,35 +144,21 @@ impl Snapshot {
         segments: &[u32],
         walk: &mut Walk<'_>,
     ) -> Result<()> {
-        let Some(check) = check else {
-            let mut blocks = self.collect(
-                query,
-                Unit::Blocks,
-                |r, b| r == run_id && b >= from,
-                segments,
-            )?;
-            blocks.sort_unstable_by_key(|&(key, _)| key);
-            for (key, addr) in blocks {
-                if walk.full() {
-                    break;
-                }
-                walk.offer(self.read_body(addr)?, split_block_key(key).1)?;
-            }
-            return Ok(());
+        let unit = Unit::of(check);
+        let first = match unit {
+            Unit::Blocks => from,
+            Unit::Chunks => chunk_of(from).0,
         };
-        let from_chunk = chunk_of(from).0;
-        let mut chunks = self.collect(
-            query,
-            Unit::Chunks,
-            |r, c| r == run_id && c >= from_chunk,
-            segments,
-        )?;
-        chunks.sort_unstable_by_key(|&(key, _)| key);
-        for chunk in chunks {
+        let mut found = self.collect(query, unit, |r, n| r == run_id && n >= first, segments)?;
+        found.sort_unstable_by_key(|&(key, _)| key);
+        for (key, addr) in found {
             if walk.full() {
                 break;
             }
-            self.offer_chunk(chunk, check, from, segments, walk)?;
+            match check {
+                Some(check) => self.offer_chunk((key, addr), check, from, segments, walk)?,
+                None => walk.offer(self.read_body(addr)?, split_block_key(key).1)?,
+            }
         }
         Ok(())
     }

@@ -160,9 +160,10 @@ impl Snapshot {
     ) -> Result<()> {
         // Blocks, or chunks of blocks: windows and counts are in the units
         // the query names.
-        let (unit, first, last) = match listed.check {
-            Some(_) => (Unit::Chunks, chunk_of(first).0, chunk_of(last).0),
-            None => (Unit::Blocks, first, last),
+        let unit = Unit::of(listed.check);
+        let (first, last) = match unit {
+            Unit::Blocks => (first, last),
+            Unit::Chunks => (chunk_of(first).0, chunk_of(last).0),
         };
         let remaining = last - first + 1;
         let many = (remaining / 8).max(self.limits.sparse_max_blocks);

@@ -56,11 +56,7 @@ impl Snapshot {
                 } => (query, estimate, Some(check)),
             };
         // Trigram queries name chunks, whose masks name their blocks.
-        let unit = if check.is_some() {
-            Unit::Chunks
-        } else {
-            Unit::Blocks
-        };
+        let unit = Unit::of(check.as_deref());
         let all_at_once_max = match unit {
             Unit::Blocks => self.limits.all_candidates_max,
             Unit::Chunks => self.limits.all_candidate_chunks_max,
