@@ -20,7 +20,7 @@
 //! on neither.
 
 use super::{IndexError, Result};
-use crate::parse::{Level, Source};
+use crate::parse::{Level, LineView, ParsedLine, Source};
 
 /// A line as read back from the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +40,19 @@ pub fn encode(lines: &[IndexedLine]) -> String {
         .sum();
     let mut out = String::with_capacity(size);
     for l in lines {
-        let ts = l.timestamp.as_deref().unwrap_or("");
-        push_digit(&mut out, l.level.as_u64());
-        push_digit(&mut out, l.source.as_u64());
-        push_field(&mut out, ts);
-        push_field(&mut out, &l.text);
+        push_line(&mut out, &l.as_ref());
     }
     out
+}
+
+/// Appends one line to a block body being built; returns where its text
+/// starts in `out` (the text is the last `line.text.len()` bytes).
+pub fn push_line(out: &mut String, line: &LineRef<'_>) -> usize {
+    push_digit(out, line.level.as_u64());
+    push_digit(out, line.source.as_u64());
+    push_field(out, line.timestamp);
+    push_field(out, line.text);
+    out.len() - line.text.len()
 }
 
 /// A code of one digit (levels and sources have fewer than ten).
@@ -84,6 +90,42 @@ pub struct LineRef<'a> {
     pub source: Source,
     pub timestamp: &'a str,
     pub text: &'a str,
+}
+
+impl IndexedLine {
+    pub fn as_ref(&self) -> LineRef<'_> {
+        LineRef {
+            line: self.line,
+            level: self.level,
+            source: self.source,
+            timestamp: self.timestamp.as_deref().unwrap_or(""),
+            text: &self.text,
+        }
+    }
+}
+
+impl<'a> From<&'a ParsedLine> for LineRef<'a> {
+    fn from(l: &'a ParsedLine) -> LineRef<'a> {
+        LineRef {
+            line: l.line,
+            level: l.level,
+            source: l.source,
+            timestamp: l.timestamp.as_deref().unwrap_or(""),
+            text: &l.message,
+        }
+    }
+}
+
+impl<'a> From<&'a LineView<'_>> for LineRef<'a> {
+    fn from(l: &'a LineView<'_>) -> LineRef<'a> {
+        LineRef {
+            line: l.line,
+            level: l.level,
+            source: l.source,
+            timestamp: l.timestamp.as_deref().unwrap_or(""),
+            text: &l.message,
+        }
+    }
 }
 
 impl LineRef<'_> {

@@ -11,7 +11,6 @@
 //! commit as the run's new record.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -20,7 +19,7 @@ use std::sync::{Arc, MutexGuard};
 use tantivy::indexer::UserOperation;
 use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
 
-use super::block::{self, IndexedLine};
+use super::block::{self, LineRef};
 use super::chunk::ChunkGrams;
 use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{
@@ -39,9 +38,9 @@ pub struct WriteBatch<'a> {
     segment_cache: Arc<SegmentCache>,
     changed: bool,
     /// Per run, the block being filled, not yet handed to the writer.
-    open: HashMap<u64, OpenBlock>,
+    open: FxHashMap<u64, OpenBlock>,
     /// Per run, the chunk its blocks are written to, not yet handed over.
-    chunks: HashMap<u64, OpenChunk>,
+    chunks: FxHashMap<u64, OpenChunk>,
     /// Chunks written, emptied for the next: a chunk's map grows to a few
     /// thousand trigrams, and growing a new one each time was measurable.
     spare_chunks: Vec<ChunkGrams>,
@@ -52,6 +51,9 @@ pub struct WriteBatch<'a> {
     block_texts: FxHashMap<u64, usize>,
     /// Deletions and additions not yet handed to the writer, in order.
     staged: Vec<UserOperation<TantivyDocument>>,
+    /// What a new block's body reserves: the last written body's size and
+    /// an eighth, so that a body is rarely copied as it grows.
+    body_bytes: usize,
 }
 
 /// Operations are handed to the writer in groups of this many. tantivy puts
@@ -69,11 +71,52 @@ struct OpenChunk {
     replaces: bool,
 }
 
+/// A block being filled: its body is encoded as its lines come, so a line
+/// is copied once, from the bytes it was parsed from into the body.
 struct OpenBlock {
     block: u64,
-    lines: Vec<IndexedLine>,
+    /// The stored form of the lines so far ([`block::push_line`]).
+    body: String,
+    /// Where each line's text is in `body`.
+    texts: Vec<(u32, u32)>,
+    levels: u8,
+    sources: u8,
+    kinds: u64,
     /// The committed index holds an older, shorter copy of this block.
     replaces: bool,
+}
+
+impl OpenBlock {
+    fn new(block: u64, body_bytes: usize, replaces: bool) -> OpenBlock {
+        OpenBlock {
+            block,
+            body: String::with_capacity(body_bytes),
+            texts: Vec::with_capacity(BLOCK_LINES as usize),
+            levels: 0,
+            sources: 0,
+            kinds: 0,
+            replaces,
+        }
+    }
+
+    fn lines(&self) -> u64 {
+        self.texts.len() as u64
+    }
+
+    fn push(&mut self, line: &LineRef<'_>) {
+        let (level, source) = (line.level.as_u64(), line.source.as_u64());
+        self.levels |= 1 << level;
+        self.sources |= 1 << source;
+        self.kinds |= 1 << kind_code(level, source);
+        let at = block::push_line(&mut self.body, line);
+        // A line is at most MAX_LINE_BYTES, a block BLOCK_LINES of them.
+        self.texts.push((at as u32, (at + line.text.len()) as u32));
+    }
+
+    fn text(&self, at: usize) -> &str {
+        let (start, end) = self.texts[at];
+        self.body.get(start as usize..end as usize).unwrap_or("")
+    }
 }
 
 impl<'a> WriteBatch<'a> {
@@ -89,12 +132,13 @@ impl<'a> WriteBatch<'a> {
             fields,
             segment_cache,
             changed: false,
-            open: HashMap::new(),
-            chunks: HashMap::new(),
+            open: FxHashMap::default(),
+            chunks: FxHashMap::default(),
             spare_chunks: Vec::new(),
             scratch: TrigramSet::default(),
             block_texts: FxHashMap::default(),
             staged: Vec::new(),
+            body_bytes: 16 << 10,
         }
     }
 
@@ -109,37 +153,43 @@ impl<'a> WriteBatch<'a> {
     /// Adds lines of a run. Lines must be consecutive and new to the index
     /// (after a `delete_run`, or right after the run's last indexed line).
     pub fn add_lines(&mut self, run_id: u64, lines: Vec<ParsedLine>) -> Result<()> {
-        self.changed |= !lines.is_empty();
+        self.add_line_refs(run_id, lines.iter().map(LineRef::from))
+    }
+
+    /// [`WriteBatch::add_lines`] for borrowed lines: each is copied once,
+    /// into its block's body.
+    pub fn add_line_refs<'l>(
+        &mut self,
+        run_id: u64,
+        lines: impl IntoIterator<Item = LineRef<'l>>,
+    ) -> Result<()> {
+        // The run's open block is taken out of the map once, not per line.
+        let mut open = self.open.remove(&run_id);
         for l in lines {
-            let want = block_of(l.line);
-            let open = match self.open.remove(&run_id) {
-                Some(open) if open.block == want => open,
-                Some(open) => {
+            self.changed = true;
+            let mut block = match open.take() {
+                Some(block) if block.block == block_of(l.line) => block,
+                Some(block) => {
                     // Only a full block is left behind: lines are consecutive.
-                    self.write_block(run_id, open)?;
+                    self.write_block(run_id, block)?;
                     self.start_block(run_id, l.line)?
                 }
                 None => self.start_block(run_id, l.line)?,
             };
-            let mut open = open;
-            let expected = first_line_of(open.block) + open.lines.len() as u64;
-            if l.line != expected {
+            if l.line != first_line_of(block.block) + block.lines() {
                 return Err(IndexError::Malformed(
                     "lines must be added in order, right after the last indexed line",
                 ));
             }
-            open.lines.push(IndexedLine {
-                line: l.line,
-                level: l.level,
-                source: l.source,
-                timestamp: l.timestamp,
-                text: l.message,
-            });
-            if open.lines.len() as u64 == BLOCK_LINES {
-                self.write_block(run_id, open)?;
+            block.push(&l);
+            if block.lines() == BLOCK_LINES {
+                self.write_block(run_id, block)?;
             } else {
-                self.open.insert(run_id, open);
+                open = Some(block);
             }
+        }
+        if let Some(block) = open {
+            self.open.insert(run_id, block);
         }
         Ok(())
     }
@@ -198,11 +248,7 @@ impl<'a> WriteBatch<'a> {
     fn start_block(&self, run_id: u64, line: u64) -> Result<OpenBlock> {
         let block = block_of(line);
         if line == first_line_of(block) {
-            return Ok(OpenBlock {
-                block,
-                lines: Vec::with_capacity(BLOCK_LINES as usize),
-                replaces: false,
-            });
+            return Ok(OpenBlock::new(block, self.body_bytes, false));
         }
         let lines = self
             .committed()
@@ -210,11 +256,11 @@ impl<'a> WriteBatch<'a> {
             .ok_or(IndexError::Malformed(
                 "a run grew, but its last block is not in the index",
             ))?;
-        Ok(OpenBlock {
-            block,
-            lines,
-            replaces: true,
-        })
+        let mut open = OpenBlock::new(block, self.body_bytes, true);
+        for l in &lines {
+            open.push(&l.as_ref());
+        }
+        Ok(open)
     }
 
     /// The index as last committed: what a grown run's last block and
@@ -308,28 +354,25 @@ impl<'a> WriteBatch<'a> {
         if open.replaces {
             self.stage(UserOperation::Delete(Term::from_field_u64(f.block, key)))?;
         }
-        let mut levels = 0u8;
-        let mut sources = 0u8;
-        let mut kinds = 0u64;
+        let (levels, sources, kinds) = (open.levels, open.sources, open.kinds);
+        self.body_bytes = open.body.len() + open.body.len() / 8;
         // A set, not a sort and dedup: measured, sorting each block's codes
         // took a fifth of the indexing CPU.
         self.block_texts.clear();
-        for (at, l) in open.lines.iter().enumerate() {
-            levels |= 1 << l.level.as_u64();
-            sources |= 1 << l.source.as_u64();
-            kinds |= 1 << kind_code(l.level.as_u64(), l.source.as_u64());
+        for at in 0..open.texts.len() {
+            let text = open.text(at);
             // A line repeated in its block adds no trigram: about half of
             // a block's lines are, and hashing a line costs a fraction of
             // taking its trigrams. Equal hashes are compared in full, so a
             // collision never skips a line.
-            match self.block_texts.entry(FxBuildHasher.hash_one(&l.text)) {
-                Entry::Occupied(first) if open.lines[*first.get()].text == l.text => continue,
+            match self.block_texts.entry(FxBuildHasher.hash_one(text)) {
+                Entry::Occupied(first) if open.text(*first.get()) == text => continue,
                 Entry::Occupied(_) => {}
                 Entry::Vacant(slot) => {
                     slot.insert(at);
                 }
             }
-            self.scratch.insert_text(&l.text);
+            self.scratch.insert_text(text);
         }
         let mut chunk = self.chunk_for(run_id, open.block, open.replaces)?;
         let at = chunk_of(open.block).1;
@@ -368,11 +411,11 @@ impl<'a> WriteBatch<'a> {
                 d.add_u64(f.kinds, code);
             }
         }
-        d.add_text(f.body, block::encode(&open.lines));
+        let full = open.lines() == BLOCK_LINES;
+        d.add_text(f.body, open.body);
         self.stage(UserOperation::Add(d))?;
         // A finished chunk is written right after its last block: its masks
         // are then stored next to its blocks' bodies.
-        let full = open.lines.len() as u64 == BLOCK_LINES;
         if full && at == CHUNK_BLOCKS - 1 {
             self.write_chunk(run_id, chunk)
         } else {

@@ -15,9 +15,10 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 
+use crate::index::block::LineRef;
 use crate::index::WriteBatch;
 use crate::parse::{detect_encoding, Encoding, ParseState, Parser, Section, MAX_LINE_BYTES};
-use crate::parse::{message_of, ParsedLine};
+use crate::parse::{message_of, LineView};
 use crate::store::{RunRecord, RunSignatures};
 
 /// Bytes read from a file per parse step; bounds memory for huge logs.
@@ -110,11 +111,12 @@ pub fn parse_into(
         let n = reader.read(&mut buf[before..])?;
         buf.truncate(before + n);
         let eof = n == 0;
-        let (lines, used) = parser.parse_encoded(&mut state, &buf, eof && take_tail, encoding);
+        let (lines, used) = parser.parse_views(&mut state, &buf, eof && take_tail, encoding);
         for l in &lines {
             tally(&mut levels, signatures, l);
         }
-        batch.add_lines(run_id, lines)?;
+        batch.add_line_refs(run_id, lines.iter().map(LineRef::from))?;
+        drop(lines);
         offset += used as u64;
         on_bytes(used as u64);
         buf.drain(..used);
@@ -130,7 +132,7 @@ pub fn parse_into(
             }
             let line = parser.parse_head(&mut state, &buf, encoding);
             tally(&mut levels, signatures, &line);
-            batch.add_lines(run_id, vec![line])?;
+            batch.add_line_refs(run_id, [LineRef::from(&line)])?;
             let used = buf.len() as u64 + skipped.bytes;
             offset += used;
             on_bytes(used);
@@ -148,7 +150,7 @@ pub fn parse_into(
 }
 
 /// Counts a parsed line by level and by signature.
-fn tally(levels: &mut [u64; 5], signatures: &mut RunSignatures, l: &ParsedLine) {
+fn tally(levels: &mut [u64; 5], signatures: &mut RunSignatures, l: &LineView<'_>) {
     let level = l.level.as_u64();
     levels[level as usize] += 1;
     signatures.count(

@@ -44,6 +44,8 @@ pub use decode::{decode_line, detect_encoding, Encoding};
 /// its first 4,000 characters, with `truncated: true`.
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
+use std::borrow::Cow;
+
 use regex::Regex;
 
 use crate::signature::{signature_of, signature_of_recent, SignatureId};
@@ -270,6 +272,50 @@ pub struct ParsedLine {
     pub signature: SignatureId,
 }
 
+impl ParsedLine {
+    /// The line borrowed, as [`Parser::parse_views`] gives it.
+    pub fn view(&self) -> LineView<'_> {
+        LineView {
+            line: self.line,
+            level: self.level,
+            source: self.source,
+            timestamp: self.timestamp.clone(),
+            message: Cow::Borrowed(&self.message),
+            signature: self.signature,
+        }
+    }
+}
+
+/// A parsed line whose text borrows from the bytes it was parsed from
+/// wherever they are already UTF-8, as nearly all lines are. Indexing takes
+/// lines in this form: a `String` per line, allocated by the parser and
+/// freed once its block was written, was about 9% of the indexing CPU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineView<'a> {
+    /// 1-based line number in the file.
+    pub line: u64,
+    pub level: Level,
+    pub source: Source,
+    /// As [`ParsedLine::timestamp`]: rare in CI logs, so owned.
+    pub timestamp: Option<String>,
+    /// As [`ParsedLine::message`].
+    pub message: Cow<'a, str>,
+    pub signature: SignatureId,
+}
+
+impl LineView<'_> {
+    pub fn into_owned(self) -> ParsedLine {
+        ParsedLine {
+            line: self.line,
+            level: self.level,
+            source: self.source,
+            timestamp: self.timestamp,
+            message: self.message.into_owned(),
+            signature: self.signature,
+        }
+    }
+}
+
 /// The part of a line a signature is computed from: the line after its
 /// leading timestamp, if any (a timestamp is never part of a message's
 /// shape). The one place that says so, for the parser and the index.
@@ -343,6 +389,19 @@ impl Parser {
         eof: bool,
         encoding: Encoding,
     ) -> (Vec<ParsedLine>, usize) {
+        let (lines, used) = self.parse_views(state, bytes, eof, encoding);
+        (lines.into_iter().map(LineView::into_owned).collect(), used)
+    }
+
+    /// [`Parser::parse_encoded`], with each line's text borrowed from
+    /// `bytes` where it can be.
+    pub fn parse_views<'a>(
+        &self,
+        state: &mut ParseState,
+        bytes: &'a [u8],
+        eof: bool,
+        encoding: Encoding,
+    ) -> (Vec<LineView<'a>>, usize) {
         let mut lines = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -362,12 +421,12 @@ impl Parser {
 
     /// Parses the first bytes of a line too long to hold (its end, not
     /// given, is skipped by the caller) as that line.
-    pub fn parse_head(
+    pub fn parse_head<'a>(
         &self,
         state: &mut ParseState,
-        head: &[u8],
+        head: &'a [u8],
         encoding: Encoding,
-    ) -> ParsedLine {
+    ) -> LineView<'a> {
         self.parse_line(state, head, encoding)
     }
 
@@ -381,7 +440,12 @@ impl Parser {
     }
 
     /// `raw` is the line without its newline.
-    fn parse_line(&self, state: &mut ParseState, raw: &[u8], encoding: Encoding) -> ParsedLine {
+    fn parse_line<'a>(
+        &self,
+        state: &mut ParseState,
+        raw: &'a [u8],
+        encoding: Encoding,
+    ) -> LineView<'a> {
         // Only the "\r" of a CRLF ending goes; a lone "\r" inside stays.
         let raw = encoding.strip_cr(raw);
         let raw = encoding.cut(raw, MAX_LINE_BYTES);
@@ -393,12 +457,12 @@ impl Parser {
         let signature = signature_of_recent(rest);
         let line = state.next_line;
         state.next_line = state.next_line.saturating_add(1);
-        ParsedLine {
+        LineView {
             line,
             level,
             source,
             timestamp,
-            message: text.into_owned(),
+            message: text,
             signature,
         }
     }
