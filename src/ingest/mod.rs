@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, fingerprint_matches};
 pub use progress::{ScanProgress, ScanSummary};
 pub use skipped::{Skipped, SkippedReport};
 
@@ -514,7 +514,7 @@ struct FileProbe<'a>(&'a File);
 
 impl Probe for FileProbe<'_> {
     fn starts_with(&mut self, len: u64, digest: &[u8]) -> std::io::Result<bool> {
-        Ok(fingerprint(self.0, len)? == digest)
+        fingerprint_matches(self.0, len, digest)
     }
 
     fn ends_line_at(&mut self, len: u64) -> std::io::Result<bool> {
