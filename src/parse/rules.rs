@@ -417,7 +417,12 @@ fn shell_crash(after: &str) -> Option<Level> {
 /// The program name of a `prefix:`: its last path component, without `.exe`
 /// or make's recursion depth (`make[2]`).
 fn tool_name(prefix: &str) -> &str {
-    let name = prefix.rsplit(['/', '\\']).next().unwrap_or(prefix);
+    // Bytes, not chars: a char-set `rsplit` walked the prefix of every line
+    // with a colon a character at a time (0.6% of the indexing CPU).
+    let name = match memchr::memrchr2(b'/', b'\\', prefix.as_bytes()) {
+        Some(at) => prefix.get(at + 1..).unwrap_or(prefix),
+        None => prefix,
+    };
     let name = name.strip_suffix(".exe").unwrap_or(name);
     match name.split_once('[') {
         Some((head, depth)) if depth.ends_with(']') => head,
