@@ -304,6 +304,27 @@ mod tests {
     }
 
     #[test]
+    fn a_body_built_line_by_line_is_the_encoded_body() -> Result<()> {
+        let lines = vec![
+            line(129, Some("2025-03-09T23:55:02Z"), "[WARN] café"),
+            line(130, None, ""),
+            line(131, None, &"x".repeat(1000)),
+        ];
+        let mut body = String::new();
+        for l in &lines {
+            let at = push_line(&mut body, &l.as_ref());
+            assert_eq!(
+                body.get(at..),
+                Some(l.text.as_str()),
+                "where its text starts"
+            );
+        }
+        assert_eq!(body, encode(&lines));
+        assert_eq!(decode(&body, 129)?, lines);
+        Ok(())
+    }
+
+    #[test]
     fn a_cut_or_corrupt_body_is_an_error() {
         let body = encode(&[line(1, None, "héllo")]);
         for cut in (1..body.len()).filter(|&c| body.is_char_boundary(c)) {

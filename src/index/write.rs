@@ -12,6 +12,7 @@
 
 use std::collections::hash_map::Entry;
 use std::hash::BuildHasher;
+use std::ops::Range;
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::sync::{Arc, MutexGuard};
@@ -52,7 +53,8 @@ pub struct WriteBatch<'a> {
     /// Deletions and additions not yet handed to the writer, in order.
     staged: Vec<UserOperation<TantivyDocument>>,
     /// What a new block's body reserves: the last written body's size and
-    /// an eighth, so that a body is rarely copied as it grows.
+    /// an eighth (at most [`BODY_RESERVE_MAX`]), so that a body is rarely
+    /// copied as it grows.
     body_bytes: usize,
 }
 
@@ -63,6 +65,10 @@ pub struct WriteBatch<'a> {
 /// setup and a later merge. Groups this size still keep both threads busy
 /// when many runs are indexed at once.
 const STAGED_OPS: usize = 256;
+
+/// A block of long lines grows its body as it needs; it does not make every
+/// block after it reserve as much.
+const BODY_RESERVE_MAX: usize = 64 << 10;
 
 struct OpenChunk {
     chunk: u64,
@@ -78,7 +84,7 @@ struct OpenBlock {
     /// The stored form of the lines so far ([`block::push_line`]).
     body: String,
     /// Where each line's text is in `body`.
-    texts: Vec<(u32, u32)>,
+    texts: Vec<Range<usize>>,
     levels: u8,
     sources: u8,
     kinds: u64,
@@ -109,13 +115,14 @@ impl OpenBlock {
         self.sources |= 1 << source;
         self.kinds |= 1 << kind_code(level, source);
         let at = block::push_line(&mut self.body, line);
-        // A line is at most MAX_LINE_BYTES, a block BLOCK_LINES of them.
-        self.texts.push((at as u32, (at + line.text.len()) as u32));
+        self.texts.push(at..at + line.text.len());
     }
 
     fn text(&self, at: usize) -> &str {
-        let (start, end) = self.texts[at];
-        self.body.get(start as usize..end as usize).unwrap_or("")
+        self.texts
+            .get(at)
+            .and_then(|range| self.body.get(range.clone()))
+            .unwrap_or("")
     }
 }
 
@@ -355,7 +362,7 @@ impl<'a> WriteBatch<'a> {
             self.stage(UserOperation::Delete(Term::from_field_u64(f.block, key)))?;
         }
         let (levels, sources, kinds) = (open.levels, open.sources, open.kinds);
-        self.body_bytes = open.body.len() + open.body.len() / 8;
+        self.body_bytes = (open.body.len() + open.body.len() / 8).min(BODY_RESERVE_MAX);
         // A set, not a sort and dedup: measured, sorting each block's codes
         // took a fifth of the indexing CPU.
         self.block_texts.clear();

@@ -116,7 +116,6 @@ pub fn parse_into(
             tally(&mut levels, signatures, l);
         }
         batch.add_line_refs(run_id, lines.iter().map(LineRef::from))?;
-        drop(lines);
         offset += used as u64;
         on_bytes(used as u64);
         buf.drain(..used);

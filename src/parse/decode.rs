@@ -12,9 +12,7 @@ use std::borrow::Cow;
 /// Never fails: Windows-1252 maps every byte to some character (the five
 /// undefined bytes become the C1 control with the same number, as WHATWG says).
 pub fn decode_line(bytes: &[u8]) -> Cow<'_, str> {
-    // Every line of every log is checked here: the SIMD check took the
-    // standard library's 2% of the indexing CPU down to a fraction of it.
-    match simdutf8::basic::from_utf8(bytes) {
+    match std::str::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         // `decode_without_bom_handling` so a line that happens to start with the
         // bytes of a BOM keeps them as characters: the message is never cut.
