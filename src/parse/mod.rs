@@ -272,20 +272,6 @@ pub struct ParsedLine {
     pub signature: SignatureId,
 }
 
-impl ParsedLine {
-    /// The line borrowed, as [`Parser::parse_views`] gives it.
-    pub fn view(&self) -> LineView<'_> {
-        LineView {
-            line: self.line,
-            level: self.level,
-            source: self.source,
-            timestamp: self.timestamp.clone(),
-            message: Cow::Borrowed(&self.message),
-            signature: self.signature,
-        }
-    }
-}
-
 /// A parsed line whose text borrows from the bytes it was parsed from
 /// wherever they are already UTF-8, as nearly all lines are. Indexing takes
 /// lines in this form: a `String` per line, allocated by the parser and

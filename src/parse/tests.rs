@@ -355,6 +355,36 @@ fn windows_1252_bytes_are_decoded() {
 }
 
 #[test]
+fn views_borrow_utf8_lines_and_own_decoded_ones() {
+    use std::borrow::Cow;
+    let p = parser();
+    let bytes = "[INFO] café\r\nplain\n[ERROR] co\u{fb}t"
+        .as_bytes()
+        .to_vec();
+    let mut latin = b"d\xe9j\xe0 vu\n".to_vec();
+    latin.extend_from_slice(&bytes);
+    let (views, used) = p.parse_views(&mut ParseState::default(), &latin, true, Encoding::Utf8);
+    assert_eq!(used, latin.len());
+    let got: Vec<(bool, &str)> = views
+        .iter()
+        .map(|v| (matches!(v.message, Cow::Borrowed(_)), v.message.as_ref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (false, "déjà vu"),
+            (true, "[INFO] café"),
+            (true, "plain"),
+            (true, "[ERROR] coût")
+        ]
+    );
+    // The owned lines are the same lines.
+    let owned = parse_all(&p, &latin);
+    let from_views: Vec<ParsedLine> = views.into_iter().map(LineView::into_owned).collect();
+    assert_eq!(from_views, owned);
+}
+
+#[test]
 fn crlf_is_stripped_but_a_lone_cr_is_kept() {
     let lines = parse_all(&parser(), b"a\rb\r\nc\r\r\nd\r");
     let msgs: Vec<_> = lines.iter().map(|l| l.message.as_str()).collect();
