@@ -94,36 +94,40 @@ pub struct LineRef<'a> {
 
 impl IndexedLine {
     pub fn as_ref(&self) -> LineRef<'_> {
-        LineRef {
-            line: self.line,
-            level: self.level,
-            source: self.source,
-            timestamp: self.timestamp.as_deref().unwrap_or(""),
-            text: &self.text,
-        }
+        let stamp = self.timestamp.as_deref();
+        LineRef::new(self.line, (self.level, self.source), stamp, &self.text)
     }
 }
 
 impl<'a> From<&'a ParsedLine> for LineRef<'a> {
     fn from(l: &'a ParsedLine) -> LineRef<'a> {
-        LineRef {
-            line: l.line,
-            level: l.level,
-            source: l.source,
-            timestamp: l.timestamp.as_deref().unwrap_or(""),
-            text: &l.message,
-        }
+        let stamp = l.timestamp.as_deref();
+        LineRef::new(l.line, (l.level, l.source), stamp, &l.message)
     }
 }
 
 impl<'a> From<&'a LineView<'_>> for LineRef<'a> {
     fn from(l: &'a LineView<'_>) -> LineRef<'a> {
+        let stamp = l.timestamp.as_deref();
+        LineRef::new(l.line, (l.level, l.source), stamp, &l.message)
+    }
+}
+
+impl<'a> LineRef<'a> {
+    /// A line whose timestamp may be missing: a missing one is stored as
+    /// an empty one.
+    fn new(
+        line: u64,
+        (level, source): (Level, Source),
+        timestamp: Option<&'a str>,
+        text: &'a str,
+    ) -> LineRef<'a> {
         LineRef {
-            line: l.line,
-            level: l.level,
-            source: l.source,
-            timestamp: l.timestamp.as_deref().unwrap_or(""),
-            text: &l.message,
+            line,
+            level,
+            source,
+            timestamp: timestamp.unwrap_or(""),
+            text,
         }
     }
 }
