@@ -12,7 +12,7 @@
 //! digest of exactly 32 bytes was stored by an earlier build, with SHA-256,
 //! and is checked with SHA-256, so an upgrade does not take every indexed
 //! run for replaced. BLAKE3 took hashing from 2.7% of the indexing CPU (every
-//! indexed file is hashed once more after it is parsed) to a fraction of it.
+//! indexed file is hashed once more after it is parsed) to under 1%.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
