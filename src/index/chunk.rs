@@ -498,5 +498,42 @@ mod tests {
             });
             prop_assert_eq!(got, want);
         }
+
+        /// Trigrams of real text (printable ASCII and others) are stored
+        /// and read back as added, and a chunk cleared for reuse builds the
+        /// same masks as a new one.
+        #[test]
+        fn text_trigrams_read_back_and_a_reused_chunk_is_a_new_one(
+            texts in proptest::collection::vec("[aAb-é\\t\\x01]{0,12}", 1..=CHUNK_BLOCKS),
+            needle in "[ab-é]{3,5}",
+        ) {
+            let grams_of = |text: &str| {
+                let mut grams = Vec::new();
+                crate::index::grams::for_each_trigram(text, |g| grams.push(g));
+                grams
+            };
+            let mut reused = chunk(&[(0, &[pack3(b"zzz"), pack3(b"z\x01z")], 4)]);
+            reused.clear();
+            let mut fresh = ChunkGrams::default();
+            for (at, text) in texts.iter().enumerate() {
+                fresh.add_block(at, grams_of(text), 1);
+                reused.add_block(at, grams_of(text), 1);
+            }
+            let stored = fresh.encode()?;
+            prop_assert_eq!(&reused.encode()?, &stored);
+            prop_assert_eq!(&ChunkGrams::decode(&stored)?, &fresh);
+            let wanted = grams_of(&needle);
+            let q = GramQuery::and(wanted.iter().copied().map(GramQuery::Gram).collect());
+            let (got, _) = BlockCheck::new(&q, u64::MAX).blocks(&stored)?;
+            let want = texts.iter().enumerate().fold(0, |m, (at, text)| {
+                let held = grams_of(text);
+                if wanted.iter().all(|g| held.contains(g)) { m | 1 << at } else { m }
+            });
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    fn pack3(t: &[u8; 3]) -> u64 {
+        (u64::from(t[0]) << 42) | (u64::from(t[1]) << 21) | u64::from(t[2])
     }
 }
