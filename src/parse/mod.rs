@@ -31,6 +31,7 @@
 //! shapes that put it there.
 
 mod decode;
+mod recent;
 mod rules;
 mod timestamp;
 
@@ -48,7 +49,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use crate::signature::{signature_of, signature_of_recent, SignatureId};
+use crate::signature::{signature_of, SignatureId};
 use serde::{Deserialize, Serialize};
 
 /// How serious a line is. The order is the severity order (used for sorting).
@@ -423,7 +424,7 @@ impl Parser {
     /// `state.section` as the line requires; does not touch `state.next_line`.
     pub fn classify(&self, state: &mut ParseState, text: &str) -> (Level, Source) {
         let (_, rest) = timestamp::split(text);
-        self.classify_rest(state, text, rest)
+        self.classify_with(state, text, rules::verdict(rest))
     }
 
     /// `raw` is the line without its newline.
@@ -438,10 +439,11 @@ impl Parser {
         let raw = encoding.cut(raw, MAX_LINE_BYTES);
         let text = encoding.decode(raw);
         let (stamp, rest) = timestamp::split(&text);
-        let (level, source) = self.classify_rest(state, &text, rest);
+        let decided = recent::decide(rest);
+        let (level, source) = self.classify_with(state, &text, decided.verdict);
         // Formatted only here, so that `classify` never allocates.
         let timestamp = stamp.and_then(timestamp::format);
-        let signature = signature_of_recent(rest);
+        let signature = decided.signature;
         let line = state.next_line;
         state.next_line = state.next_line.saturating_add(1);
         LineView {
@@ -454,12 +456,17 @@ impl Parser {
         }
     }
 
-    /// `text` is the whole line (what operator rules see), `rest` the part after
-    /// its timestamp (what the built-in rules see).
-    fn classify_rest(&self, state: &mut ParseState, text: &str, rest: &str) -> (Level, Source) {
-        // The built-in rules always run, even when operator rules decide both
-        // fields: they are what keeps the section right.
-        let (builtin_level, builtin_source) = rules::classify(&mut state.section, rest);
+    /// `text` is the whole line (what operator rules see), `verdict` what the
+    /// built-in rules say about the part after its timestamp.
+    fn classify_with(
+        &self,
+        state: &mut ParseState,
+        text: &str,
+        verdict: Option<rules::Verdict>,
+    ) -> (Level, Source) {
+        // The built-in rules always apply, even when operator rules decide
+        // both fields: they are what keeps the section right.
+        let (builtin_level, builtin_source) = rules::apply(&mut state.section, verdict);
         let (mut level, mut source) = (None, None);
         for rule in &self.operator {
             if level.is_some() && source.is_some() {

@@ -34,16 +34,22 @@ impl Verdict {
 const VERSION_START: &str = "=== CCExtractor Binary Version ===";
 const VERSION_END: &str = "=== End Version Info ===";
 
-/// Classifies the text of a line after its timestamp (if any).
+/// What the rules say about the text of a line after its timestamp (if
+/// any), alone: a pure function of it.
 ///
 /// The platform's `OK` reply has no newline of its own and can stick to the
 /// next line (`OKUploading ...`), so a line starting with `OK` is first judged
 /// by what follows the `OK`; only if that matches nothing is the whole line tried.
-pub(crate) fn classify(section: &mut Section, text: &str) -> (Level, Source) {
-    let verdict = match text.strip_prefix("OK") {
+pub(crate) fn verdict(text: &str) -> Option<Verdict> {
+    match text.strip_prefix("OK") {
         Some(after) => match_line(after).or_else(|| match_line(text)),
         None => match_line(text),
-    };
+    }
+}
+
+/// A line's level and source from its verdict and the section it is in,
+/// moving to the section the verdict names.
+pub(crate) fn apply(section: &mut Section, verdict: Option<Verdict>) -> (Level, Source) {
     match verdict {
         Some(v) => {
             if let Some(next) = v.next {

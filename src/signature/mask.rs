@@ -48,72 +48,6 @@ pub fn signature_of(message: &str) -> SignatureId {
     compute_signature(message)
 }
 
-/// [`signature_of`], for a thread that reads a whole log (the indexer's):
-/// a log repeats whole lines (two lines in three of the benchmark corpus
-/// repeat one of the 256 lines before them), so the ids of the thread's
-/// recent short messages are remembered ([`Recent`], at most 256 KiB a
-/// thread; request threads, which are many, use [`signature_of`]).
-pub fn signature_of_recent(message: &str) -> SignatureId {
-    if message.len() > RECENT_MESSAGE_BYTES {
-        return compute_signature(message);
-    }
-    let key = hash_bytes(message.as_bytes());
-    let remembered = RECENT.try_with(|cell| {
-        cell.try_borrow_mut()
-            .ok()
-            .map(|mut recent| recent.get_or_compute(key, message))
-    });
-    match remembered {
-        Ok(Some(id)) => id,
-        _ => compute_signature(message),
-    }
-}
-
-/// Messages of at most this many bytes are remembered by [`Recent`].
-const RECENT_MESSAGE_BYTES: usize = 256;
-/// Slots of [`Recent`] (a power of two).
-const RECENT_SLOTS: usize = 1024;
-
-/// The ids of recently seen messages: a direct-mapped table keyed by a hash
-/// of the whole message, each slot holding the message itself, so a hit is
-/// an exact match (never a hash collision). At most [`RECENT_SLOTS`] ×
-/// [`RECENT_MESSAGE_BYTES`] bytes a thread.
-struct Recent {
-    slots: Vec<Option<(u64, String, SignatureId)>>,
-}
-
-impl Recent {
-    const fn new() -> Recent {
-        Recent { slots: Vec::new() }
-    }
-
-    fn get_or_compute(&mut self, key: u64, message: &str) -> SignatureId {
-        if self.slots.is_empty() {
-            self.slots.resize_with(RECENT_SLOTS, || None);
-        }
-        let at = (key as usize) & (RECENT_SLOTS - 1);
-        let Some(slot) = self.slots.get_mut(at) else {
-            return compute_signature(message);
-        };
-        if let Some((k, m, id)) = slot {
-            if *k == key && m == message {
-                return *id;
-            }
-        }
-        let id = compute_signature(message);
-        match slot {
-            Some((k, m, i)) => {
-                *k = key;
-                m.clear();
-                m.push_str(message);
-                *i = id;
-            }
-            None => *slot = Some((key, message.to_owned(), id)),
-        }
-        id
-    }
-}
-
 /// The id of a message, computed.
 fn compute_signature(message: &str) -> SignatureId {
     with_template(|template| {
@@ -213,7 +147,6 @@ impl Scratch {
 thread_local! {
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch::new()) };
     static TEMPLATE: RefCell<String> = const { RefCell::new(String::new()) };
-    static RECENT: RefCell<Recent> = const { RefCell::new(Recent::new()) };
 }
 
 /// Runs `f` on the thread's template buffer.

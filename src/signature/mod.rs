@@ -37,7 +37,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use grouping::Grouping;
-pub use mask::{shape_of, signature_of, signature_of_recent, template_id, MAX_SIGNATURE_BYTES};
+pub use mask::{shape_of, signature_of, template_id, MAX_SIGNATURE_BYTES};
 
 /// A signature id: 64 bits, shown as 16 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

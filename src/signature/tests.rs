@@ -112,24 +112,6 @@ fn compiler_and_make_positions() {
 }
 
 #[test]
-fn remembered_ids_are_the_computed_ones() {
-    // More messages than the table has slots, so slots are reused, each
-    // asked for twice (the second time from the table when still there).
-    let messages: Vec<String> = (0..5_000)
-        .map(|i| match i % 3 {
-            0 => format!("[ERROR] broken packet (size {i})"),
-            1 => format!("user{} logged in from host{}", i % 7, i % 11),
-            _ => format!("step {} of {}", i % 13, "x".repeat(i % 300)),
-        })
-        .collect();
-    for _ in 0..2 {
-        for m in &messages {
-            assert_eq!(signature_of_recent(m), shape_of(m).id, "{m}");
-        }
-    }
-}
-
-#[test]
 fn hex_dumps_are_one_value() {
     // Bundled run 9405's packet dumps.
     same(
