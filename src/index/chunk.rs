@@ -70,6 +70,15 @@ impl ChunkGrams {
         self.masks.keys().copied()
     }
 
+    /// How many distinct trigram codes (and markers) the chunk has.
+    pub fn len(&self) -> usize {
+        self.masks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.masks.is_empty()
+    }
+
     /// The kinds bits of every block, together.
     pub fn kinds(&self) -> u64 {
         self.kinds.iter().fold(0, |all, k| all | k)

@@ -13,11 +13,13 @@
 //! * [`pattern`] is a regular expression and the trigram query it asks;
 //! * [`block`] packs a block's lines into its stored body, and reads them back;
 //! * [`chunk`] records which blocks of a chunk hold each trigram;
+//! * [`doc`] is the document type the writer hands tantivy;
 //! * [`write`] adds, replaces and removes a run's lines in one commit;
 //! * [`search`] answers a page of one run, and a search across runs.
 
 pub mod block;
 pub mod chunk;
+pub mod doc;
 pub mod grams;
 pub mod pattern;
 pub mod schema;
@@ -36,7 +38,9 @@ use tantivy::directory::error::LockError;
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::LogMergePolicy;
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyError};
+
+use doc::IndexDoc;
 
 pub use block::IndexedLine;
 pub use schema::Fields;
@@ -71,7 +75,7 @@ pub type Result<T> = std::result::Result<T, IndexError>;
 pub struct LogIndex {
     reader: IndexReader,
     /// Taken out by [`LogIndex::close`].
-    writer: Mutex<Option<IndexWriter<TantivyDocument>>>,
+    writer: Mutex<Option<IndexWriter<IndexDoc>>>,
     fields: Fields,
     /// Which runs each segment holds, shared by every snapshot.
     segment_cache: Arc<SegmentCache>,
@@ -215,7 +219,7 @@ fn writer_waiting_for_lock(
     dir: &Path,
     threads: usize,
     memory: usize,
-) -> Result<IndexWriter<TantivyDocument>> {
+) -> Result<IndexWriter<IndexDoc>> {
     let started = Instant::now();
     let mut waiting = false;
     loop {

@@ -18,10 +18,11 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 use std::sync::{Arc, MutexGuard};
 
 use tantivy::indexer::UserOperation;
-use tantivy::{IndexReader, IndexWriter, TantivyDocument, Term};
+use tantivy::{IndexReader, IndexWriter, Term};
 
 use super::block::{self, LineRef};
 use super::chunk::ChunkGrams;
+use super::doc::IndexDoc;
 use super::grams::{is_alnum_gram, TrigramSet, MAX_BLOCK_TRIGRAMS, NO_GRAMS, ONLY_ALNUM_GRAMS};
 use super::schema::{
     block_key, block_of, chunk_of, first_line_of, kind_code, Fields, BLOCK_LINES, CHUNK_BLOCKS,
@@ -33,7 +34,7 @@ use crate::parse::ParsedLine;
 pub struct WriteBatch<'a> {
     /// `None` once the index is closed; [`super::LogIndex::batch`] hands
     /// out no batch then.
-    writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
+    writer: MutexGuard<'a, Option<IndexWriter<IndexDoc>>>,
     reader: &'a IndexReader,
     fields: Fields,
     segment_cache: Arc<SegmentCache>,
@@ -51,7 +52,7 @@ pub struct WriteBatch<'a> {
     /// where the line is in the block.
     block_texts: FxHashMap<u64, usize>,
     /// Deletions and additions not yet handed to the writer, in order.
-    staged: Vec<UserOperation<TantivyDocument>>,
+    staged: Vec<UserOperation<IndexDoc>>,
     /// What a new block's body reserves: the last written body's size and
     /// an eighth (at most [`BODY_RESERVE_MAX`]), so that a body is rarely
     /// copied as it grows.
@@ -128,7 +129,7 @@ impl OpenBlock {
 
 impl<'a> WriteBatch<'a> {
     pub(super) fn new(
-        writer: MutexGuard<'a, Option<IndexWriter<TantivyDocument>>>,
+        writer: MutexGuard<'a, Option<IndexWriter<IndexDoc>>>,
         reader: &'a IndexReader,
         fields: Fields,
         segment_cache: Arc<SegmentCache>,
@@ -212,7 +213,7 @@ impl<'a> WriteBatch<'a> {
         }
         let f = &self.fields;
         let term = Term::from_field_u64(f.run_doc, run_id);
-        let mut d = TantivyDocument::default();
+        let mut d = IndexDoc::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.run_doc, run_id);
         d.add_u64(f.generation, meta.generation);
@@ -313,9 +314,10 @@ impl<'a> WriteBatch<'a> {
         if open.replaces {
             self.stage(UserOperation::Delete(Term::from_field_u64(f.chunk, key)))?;
         }
-        let mut d = TantivyDocument::default();
+        let mut d = IndexDoc::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.chunk, key);
+        d.reserve_u64(open.grams.len());
         for g in open.grams.codes() {
             d.add_u64(f.grams, g);
         }
@@ -332,11 +334,11 @@ impl<'a> WriteBatch<'a> {
         self.stage(UserOperation::Add(d))
     }
 
-    fn writer(&mut self) -> Result<&mut IndexWriter<TantivyDocument>> {
+    fn writer(&mut self) -> Result<&mut IndexWriter<IndexDoc>> {
         self.writer.as_mut().ok_or(IndexError::Closed)
     }
 
-    fn stage(&mut self, op: UserOperation<TantivyDocument>) -> Result<()> {
+    fn stage(&mut self, op: UserOperation<IndexDoc>) -> Result<()> {
         self.changed = true;
         self.staged.push(op);
         if self.staged.len() >= STAGED_OPS {
@@ -403,7 +405,7 @@ impl<'a> WriteBatch<'a> {
             chunk.grams.add_block(at, grams.iter().copied(), kinds);
         }
         self.scratch.clear();
-        let mut d = TantivyDocument::default();
+        let mut d = IndexDoc::default();
         d.add_u64(f.run_id, run_id);
         d.add_u64(f.block, key);
         for (field, mask) in [(f.levels, levels), (f.sources, sources)] {
