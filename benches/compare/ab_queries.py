@@ -41,7 +41,7 @@ def free_port():
     return port
 
 
-procs, conns, tokens = {}, {}, {}
+procs, ports, conns, tokens = {}, {}, {}, {}
 try:
     for which, binary in bins.items():
         d = os.path.join(work, f"queries-{which}")
@@ -61,19 +61,27 @@ try:
         tokens[which] = out.stdout.strip().splitlines()[-1]
         procs[which] = subprocess.Popen([binary, "serve", "--config", conf], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ports[which] = port
         deadline = time.time() + 60
-        while which not in conns:
+        while True:
             try:
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 c.request("GET", "/readyz")
                 r = c.getresponse()
                 r.read()
+                c.close()
                 if r.status == 200:
-                    conns[which] = c
+                    break
             except OSError:
-                if time.time() > deadline:
-                    sys.exit(f"the {which} build did not become ready")
-                time.sleep(0.1)
+                pass
+            if time.time() > deadline:
+                sys.exit(f"the {which} build did not become ready")
+            time.sleep(0.1)
+    # The query connections are opened once both builds are ready: a
+    # connection left idle while the other build indexes a large corpus is
+    # closed by the daemon's header read timeout (10 s by default).
+    for which, port in ports.items():
+        conns[which] = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def get(which, path):
         c = conns[which]
