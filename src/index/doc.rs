@@ -5,7 +5,8 @@
 //! form as it is added, and unpacks it each time tantivy walks the
 //! document: to index it, to store its stored fields and to fill its fast
 //! fields. A chunk document carries a few thousand trigram values, and
-//! that packing and unpacking was 2–3% of the indexing CPU. The stored
+//! that packing and unpacking was about 5% of the indexing CPU in a
+//! profile (see `docs/design/indexing-throughput.md`). The stored
 //! form is tantivy's whatever the document type, so documents are still
 //! read back as `TantivyDocument`.
 //!
